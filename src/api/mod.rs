@@ -1,0 +1,2 @@
+//! The HTTP API: Kubernetes REST semantics over the store.
+//! OWNER: helper api.

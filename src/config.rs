@@ -1,0 +1,2 @@
+//! Configuration and the data directory.
+//! OWNER: helper cli.

@@ -1,0 +1,19 @@
+//! # mock_k8
+//!
+//! A Kubernetes-style orchestrator in one binary: a watch-based API server whose every write is a
+//! Raft entry (openraft) persisted in sled, driven by the real `kubectl`.
+//!
+//! # Layout
+//! - [`config`]: the `run`/`init` configuration, the data directory and its identity file.
+//! - [`store`]: the Raft-backed object store: durable batched writes, one cluster-wide
+//!   `resourceVersion`, an in-memory object cache and the watch history.
+//! - [`api`]: the HTTP API (axum): Kubernetes REST semantics, discovery, OpenAPI, tables, watch.
+//! - [`server`]: wires store and API together and runs them until shutdown.
+//!
+//! The resource model itself (kinds, quantities, selectors, validation, patches) is the leaf crate
+//! [`mock_k8_schemas`].
+
+pub mod api;
+pub mod config;
+pub mod server;
+pub mod store;
