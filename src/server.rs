@@ -1,11 +1,20 @@
 //! Wires the store and the API together and runs them until shutdown.
-//! OWNER: helper api.
 
-use crate::config::Config;
+use crate::api::{self, ApiOptions, ApiState};
+use crate::config::{Config, load_or_init, raft_dir};
+use crate::store::{Store, StoreConfig};
 use std::future::Future;
+use tokio_util::sync::CancellationToken;
+
+/// Namespaces that exist in every cluster (Kubernetes creates the same four at start-up).
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Runs mock_k8 (store + API server) until `shutdown` completes, then shuts down in order: stop
 /// accepting requests, end watches, stop Raft, flush storage.
+///
+/// Start-up: reads (or initializes) the data directory, binds `config.api_addr`, opens the store
+/// under `<data-dir>/raft` (recording the bound address in the Raft membership), creates the
+/// system namespaces if missing, then serves.
 ///
 /// `on_listening` is called with the bound address once the API accepts connections (useful with
 /// port 0).
@@ -13,6 +22,39 @@ use std::future::Future;
 /// # Errors
 /// Start-up failures (data directory, store, bind), as text.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static, on_listening: impl FnOnce(std::net::SocketAddr) + Send) -> Result<(), String> {
-    let _ = (config, shutdown, on_listening);
-    todo!("api")
+    let identity = load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.api_addr).await.map_err(|e| format!("binding {}: {e}", config.api_addr))?;
+    let addr = listener.local_addr().map_err(|e| format!("reading the bound address: {e}"))?;
+    let store = Store::open(StoreConfig {
+        dir: raft_dir(&config.data_dir),
+        node_id: identity.node_id,
+        advertise_addr: addr.to_string(),
+        watch_history: config.watch_history,
+        max_batch: config.max_batch,
+    })
+    .await
+    .map_err(|e| format!("opening the store: {e}"))?;
+    let token = CancellationToken::new();
+    let options = ApiOptions { max_body_bytes: config.max_body_bytes, ..ApiOptions::default() };
+    let state = ApiState::new(store.clone(), options, token.clone());
+    for ns in SYSTEM_NAMESPACES {
+        if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
+            store.shutdown().await;
+            return Err(format!("creating namespace {ns}: {e}"));
+        }
+    }
+    tracing::info!(%addr, node = %identity.node_name, "mock_k8 API listening");
+    on_listening(addr);
+    let stop = token.clone();
+    let served = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Ending the watch streams lets graceful shutdown finish their connections.
+            stop.cancel();
+        })
+        .await;
+    token.cancel();
+    store.shutdown().await;
+    tracing::info!("mock_k8 stopped");
+    served.map_err(|e| format!("serving: {e}"))
 }

@@ -1,0 +1,174 @@
+//! Query parameters of resource requests (Kubernetes `ListOptions`, `CreateOptions`, `PatchOptions`,
+//! `DeleteOptions` as query strings), form-decoded (`+` is a space, as kubectl encodes them).
+//! Unknown parameters (`timeout`, `fieldManager`, `propagationPolicy`, ...) are accepted and ignored.
+
+use super::error::ApiError;
+use axum::extract::Query;
+use axum::http::Uri;
+
+/// `fieldValidation`: what to do with unknown or duplicate fields in a request body (Kubernetes
+/// API concepts, "Field validation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Reject with 400 BadRequest naming every offending field (what kubectl sends by default).
+    Strict,
+    /// Accept, drop the unknown fields, and send one `Warning` header per field. Kubernetes' default
+    /// when the parameter is absent.
+    Warn,
+    /// Accept and drop unknown fields silently.
+    Ignore,
+}
+
+/// `includeObject` on Table requests: what each row's `object` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// No object.
+    None,
+    /// A `PartialObjectMetadata` with the full `metadata` (the default).
+    Metadata,
+    /// The full object (`kubectl get --sort-by` asks for it).
+    Object,
+}
+
+/// The query parameters the API acts on.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// `watch=true|1`: stream changes instead of listing.
+    pub watch: bool,
+    /// `resourceVersion`: for watch, the revision to resume after (`None` for absent or empty).
+    pub resource_version: Option<String>,
+    /// `labelSelector`.
+    pub label_selector: Option<String>,
+    /// `fieldSelector`.
+    pub field_selector: Option<String>,
+    /// `limit`: the most items per list page (0 or absent: everything).
+    pub limit: Option<usize>,
+    /// `continue`: the token of the next list page.
+    pub continue_token: Option<String>,
+    /// `timeoutSeconds`: how long a watch stays open.
+    pub timeout_seconds: Option<u64>,
+    /// `allowWatchBookmarks=true`.
+    pub allow_watch_bookmarks: bool,
+    /// `dryRun=All`: run everything but the store write.
+    pub dry_run: bool,
+    /// `fieldValidation`.
+    pub field_validation: FieldValidation,
+    /// `includeObject` (Table output only).
+    pub include_object: IncludeObject,
+    /// `force=true` on server-side apply (accepted; see `patch::apply`).
+    pub force: bool,
+}
+
+impl Params {
+    /// Reads the parameters of `uri`.
+    ///
+    /// # Errors
+    /// 400 BadRequest for an undecodable query string or an invalid `dryRun`, `fieldValidation`,
+    /// `includeObject`, `limit` or `timeoutSeconds` value.
+    pub fn from_uri(uri: &Uri) -> Result<Params, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
+        let mut p = Params {
+            watch: false,
+            resource_version: None,
+            label_selector: None,
+            field_selector: None,
+            limit: None,
+            continue_token: None,
+            timeout_seconds: None,
+            allow_watch_bookmarks: false,
+            dry_run: false,
+            field_validation: FieldValidation::Warn,
+            include_object: IncludeObject::Metadata,
+            force: false,
+        };
+        for (k, v) in pairs {
+            let non_empty = || if v.is_empty() { None } else { Some(v.clone()) };
+            match k.as_str() {
+                "watch" => p.watch = is_true(&v),
+                "resourceVersion" => p.resource_version = non_empty(),
+                "labelSelector" => p.label_selector = non_empty(),
+                "fieldSelector" => p.field_selector = non_empty(),
+                "limit" => p.limit = parse_num("limit", &v)?.map(|n| n as usize),
+                "continue" => p.continue_token = non_empty(),
+                "timeoutSeconds" => p.timeout_seconds = parse_num("timeoutSeconds", &v)?,
+                "allowWatchBookmarks" => p.allow_watch_bookmarks = is_true(&v),
+                "force" => p.force = is_true(&v),
+                "dryRun" => match v.as_str() {
+                    "All" => p.dry_run = true,
+                    "" => {}
+                    other => return Err(ApiError::bad_request(format!("Invalid dry run value: {other}: supported values: \"All\""))),
+                },
+                "fieldValidation" => {
+                    p.field_validation = match v.as_str() {
+                        "Strict" => FieldValidation::Strict,
+                        "Warn" | "" => FieldValidation::Warn,
+                        "Ignore" => FieldValidation::Ignore,
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "invalid fieldValidation directive: {other}: supported values: \"Ignore\", \"Warn\", \"Strict\""
+                            )));
+                        }
+                    }
+                }
+                "includeObject" => {
+                    p.include_object = match v.as_str() {
+                        "None" => IncludeObject::None,
+                        "Metadata" | "" => IncludeObject::Metadata,
+                        "Object" => IncludeObject::Object,
+                        other => return Err(ApiError::bad_request(format!("invalid includeObject value: {other}"))),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn is_true(v: &str) -> bool {
+    matches!(v, "true" | "1" | "True")
+}
+
+fn parse_num(name: &str, v: &str) -> Result<Option<u64>, ApiError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse::<u64>().map(Some).map_err(|_| ApiError::bad_request(format!("invalid {name}: {v:?} is not a non-negative integer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(q: &str) -> Result<Params, ApiError> {
+        let uri: Uri = format!("/api/v1/pods?{q}").parse().expect("uri");
+        Params::from_uri(&uri)
+    }
+
+    #[test]
+    fn from_uri_should_form_decode_selectors() {
+        let p = params("labelSelector=app+in+%28web%2Cdb%29%2Capp%21%3Ddb&limit=500&timeout=32s").expect("ok");
+        assert_eq!(p.label_selector.as_deref(), Some("app in (web,db),app!=db"));
+        assert_eq!(p.limit, Some(500));
+        assert_eq!(p.field_validation, FieldValidation::Warn);
+    }
+
+    #[test]
+    fn from_uri_should_read_watch_options() {
+        let p = params("allowWatchBookmarks=true&fieldSelector=metadata.name%3Dx&resourceVersion=12&timeoutSeconds=468&watch=1")
+            .expect("ok");
+        assert!(p.watch && p.allow_watch_bookmarks);
+        assert_eq!((p.resource_version.as_deref(), p.timeout_seconds), (Some("12"), Some(468)));
+        assert_eq!(params("resourceVersion=&watch=true").expect("ok").resource_version, None);
+    }
+
+    #[test]
+    fn from_uri_should_reject_bad_directives() {
+        assert_eq!(params("dryRun=Some").map(|_| ()).unwrap_err().code(), 400);
+        assert_eq!(params("fieldValidation=Loose").map(|_| ()).unwrap_err().code(), 400);
+        assert_eq!(params("limit=x").map(|_| ()).unwrap_err().code(), 400);
+        let p = params("dryRun=All&fieldValidation=Strict&includeObject=Object&force=true").expect("ok");
+        assert!(p.dry_run && p.force);
+        assert_eq!((p.field_validation, p.include_object), (FieldValidation::Strict, IncludeObject::Object));
+    }
+}

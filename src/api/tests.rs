@@ -1,0 +1,1 @@
+//! Router-level tests against a real store (see the submodules).
