@@ -7,7 +7,8 @@ use std::future::Future;
 use tokio_util::sync::CancellationToken;
 
 /// Namespaces that exist in every cluster (Kubernetes creates the same four at start-up).
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Runs mock_k8 (store + API server) until `shutdown` completes, then shuts down in order: stop
 /// accepting requests, end watches, stop Raft, flush storage.
@@ -21,10 +22,19 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 ///
 /// # Errors
 /// Start-up failures (data directory, store, bind), as text.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static, on_listening: impl FnOnce(std::net::SocketAddr) + Send) -> Result<(), String> {
-    let identity = load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(config.api_addr).await.map_err(|e| format!("binding {}: {e}", config.api_addr))?;
-    let addr = listener.local_addr().map_err(|e| format!("reading the bound address: {e}"))?;
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(std::net::SocketAddr) + Send,
+) -> Result<(), String> {
+    let identity =
+        load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.api_addr)
+        .await
+        .map_err(|e| format!("binding {}: {e}", config.api_addr))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("reading the bound address: {e}"))?;
     let store = Store::open(StoreConfig {
         dir: raft_dir(&config.data_dir),
         node_id: identity.node_id,
@@ -35,7 +45,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     .await
     .map_err(|e| format!("opening the store: {e}"))?;
     let token = CancellationToken::new();
-    let options = ApiOptions { max_body_bytes: config.max_body_bytes, ..ApiOptions::default() };
+    let options = ApiOptions {
+        max_body_bytes: config.max_body_bytes,
+        ..ApiOptions::default()
+    };
     let state = ApiState::new(store.clone(), options, token.clone());
     for ns in SYSTEM_NAMESPACES {
         if let Err(e) = api::crud::ensure_namespace(&state, ns).await {

@@ -41,8 +41,16 @@ impl ObjRef {
     /// The object a non-collection path names, without looking it up (seed ids are taken as names
     /// in `default`).
     pub fn of_path(path: &ResourcePath) -> ObjRef {
-        let ns = if path.resource.namespaced { path.namespace.clone().unwrap_or_else(|| "default".into()) } else { String::new() };
-        ObjRef { resource: path.resource, namespace: ns, name: path.name.clone().unwrap_or_default() }
+        let ns = if path.resource.namespaced {
+            path.namespace.clone().unwrap_or_else(|| "default".into())
+        } else {
+            String::new()
+        };
+        ObjRef {
+            resource: path.resource,
+            namespace: ns,
+            name: path.name.clone().unwrap_or_default(),
+        }
     }
 }
 
@@ -51,7 +59,10 @@ impl ObjRef {
 ///
 /// # Errors
 /// 404 NotFound naming the path's name or id.
-pub fn resolve(state: &ApiState, path: &ResourcePath) -> Result<(ObjRef, Arc<StoredObject>), ApiError> {
+pub fn resolve(
+    state: &ApiState,
+    path: &ResourcePath,
+) -> Result<(ObjRef, Arc<StoredObject>), ApiError> {
     let r = ObjRef::of_path(path);
     if let Some(obj) = state.store.get(&r.key()) {
         return Ok((r, obj));
@@ -59,9 +70,15 @@ pub fn resolve(state: &ApiState, path: &ResourcePath) -> Result<(ObjRef, Arc<Sto
     if path.is_seed_id() || !path.resource.namespaced {
         let (objects, _) = state.store.list(&path.resource.key_prefix());
         for obj in objects {
-            let Ok(v) = serde_json::from_str::<Value>(&obj.json) else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(&obj.json) else {
+                continue;
+            };
             if meta::str_field(&v, "uid") == Some(r.name.as_str()) {
-                let found = ObjRef { resource: path.resource, namespace: meta::namespace(&v).to_string(), name: meta::name(&v).to_string() };
+                let found = ObjRef {
+                    resource: path.resource,
+                    namespace: meta::namespace(&v).to_string(),
+                    name: meta::name(&v).to_string(),
+                };
                 return Ok((found, obj));
             }
         }
@@ -74,7 +91,8 @@ pub fn resolve(state: &ApiState, path: &ResourcePath) -> Result<(ObjRef, Arc<Sto
 /// # Errors
 /// 500 (logged) when the store holds something that is not JSON.
 pub fn parse_stored(obj: &StoredObject) -> Result<Value, ApiError> {
-    serde_json::from_str(&obj.json).map_err(|e| ApiError::internal("stored object is not JSON", format!("{}: {e}", obj.key)))
+    serde_json::from_str(&obj.json)
+        .map_err(|e| ApiError::internal("stored object is not JSON", format!("{}: {e}", obj.key)))
 }
 
 /// `GET` one object (or its `status`), as JSON or as a one-row Table.
@@ -82,26 +100,53 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let (r, obj) = resolve(&ctx.state, &ctx.path)?;
     if table::wants_table(&ctx.headers) {
         let v = parse_stored(&obj)?;
-        let row = table::row(r.resource, &v, ctx.params.include_object, object::now_unix_seconds());
-        return Ok(respond::json_value(StatusCode::OK, &table::table(r.resource, vec![row], obj.resource_version, true, None, None)));
+        let row = table::row(
+            r.resource,
+            &v,
+            ctx.params.include_object,
+            object::now_unix_seconds(),
+        );
+        return Ok(respond::json_value(
+            StatusCode::OK,
+            &table::table(
+                r.resource,
+                vec![row],
+                obj.resource_version,
+                true,
+                None,
+                None,
+            ),
+        ));
     }
-    Ok(respond::json_bytes(StatusCode::OK, respond::shared_json(&obj.json)))
+    Ok(respond::json_bytes(
+        StatusCode::OK,
+        respond::shared_json(&obj.json),
+    ))
 }
 
 /// The objects a selection covers, in key order, and the revision of the snapshot.
 pub fn select_objects(state: &ApiState, sel: &Selection) -> (Vec<Arc<StoredObject>>, u64) {
     if let Some(name) = sel.pinned_name() {
         // `metadata.name=X` within one namespace (or cluster-scoped): one key to read.
-        let ns = sel.prefix.strip_prefix(&sel.resource.key_prefix()).and_then(|rest| rest.strip_suffix('/'));
+        let ns = sel
+            .prefix
+            .strip_prefix(&sel.resource.key_prefix())
+            .and_then(|rest| rest.strip_suffix('/'));
         if ns.is_some() || !sel.resource.namespaced {
             let rev = state.store.revision();
             let found = state.store.get(&sel.resource.key(ns.unwrap_or(""), name));
-            let objects = found.into_iter().filter(|o| sel.matches_stored(o)).collect();
+            let objects = found
+                .into_iter()
+                .filter(|o| sel.matches_stored(o))
+                .collect();
             return (objects, rev);
         }
     }
     let (all, rev) = state.store.list(&sel.prefix);
-    (all.into_iter().filter(|o| sel.matches_stored(o)).collect(), rev)
+    (
+        all.into_iter().filter(|o| sel.matches_stored(o)).collect(),
+        rev,
+    )
 }
 
 /// `LIST` a collection: a `{Kind}List` (or a Table) with `metadata.resourceVersion`, filtered by the
@@ -124,7 +169,12 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         let now = object::now_unix_seconds();
         let mut rows = Vec::with_capacity(objects.len());
         for o in &objects {
-            rows.push(table::row(resource, &parse_stored(o)?, ctx.params.include_object, now));
+            rows.push(table::row(
+                resource,
+                &parse_stored(o)?,
+                ctx.params.include_object,
+                now,
+            ));
         }
         let t = table::table(resource, rows, rev, true, next.as_deref(), remaining);
         return Ok(respond::json_value(StatusCode::OK, &t));
@@ -135,8 +185,14 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         md["remainingItemCount"] = json!(n);
     }
     // The items are the stored JSON texts, spliced in without re-encoding.
-    let head = format!(r#"{{"kind":"{}","apiVersion":"{}","metadata":{md},"items":["#, resource.list_kind(), resource.api_version());
-    let mut body = Vec::with_capacity(head.len() + objects.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2);
+    let head = format!(
+        r#"{{"kind":"{}","apiVersion":"{}","metadata":{md},"items":["#,
+        resource.list_kind(),
+        resource.api_version()
+    );
+    let mut body = Vec::with_capacity(
+        head.len() + objects.iter().map(|o| o.json.len() + 1).sum::<usize>() + 2,
+    );
     body.extend_from_slice(head.as_bytes());
     for (i, o) in objects.iter().enumerate() {
         if i > 0 {
@@ -152,11 +208,19 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
 /// Answers 201 with the stored object (with `dryRun=All`, what would be stored).
 pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let resource = ctx.path.resource;
-    let decoded = object::decode_body(resource, body, ctx.content_type(), ctx.params.field_validation)?;
+    let decoded = object::decode_body(
+        resource,
+        body,
+        ctx.content_type(),
+        ctx.params.field_validation,
+    )?;
     let mut obj = decoded.value;
     object::place_namespace(resource, &mut obj, ctx.path.namespace.as_deref())?;
     let stored = commit_create(&ctx.state, resource, obj, ctx.params.dry_run).await?;
-    Ok(respond::with_warnings(respond::json_bytes(StatusCode::CREATED, stored), &decoded.warnings))
+    Ok(respond::with_warnings(
+        respond::json_bytes(StatusCode::CREATED, stored),
+        &decoded.warnings,
+    ))
 }
 
 /// Creates `obj` (already placed in its namespace): server fields, normalization, validation, then
@@ -166,20 +230,35 @@ pub async fn create(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
 /// # Errors
 /// 400 for undecodable fields, 422 Invalid with every cause, 409 AlreadyExists, 404 for a missing
 /// namespace, 503 when the store is unavailable.
-pub async fn commit_create(state: &ApiState, resource: &'static ApiResource, mut obj: Value, dry_run: bool) -> Result<Bytes, ApiError> {
-    let generated = meta::name(&obj).is_empty() && meta::str_field(&obj, "generateName").is_some_and(|g| !g.is_empty());
+pub async fn commit_create(
+    state: &ApiState,
+    resource: &'static ApiResource,
+    mut obj: Value,
+    dry_run: bool,
+) -> Result<Bytes, ApiError> {
+    let generated = meta::name(&obj).is_empty()
+        && meta::str_field(&obj, "generateName").is_some_and(|g| !g.is_empty());
     object::prepare_create(resource, &mut obj)?;
     let mut obj = object::kind_first(decode::normalize(resource, obj)?);
     let causes = validation::validate_create(resource, &obj);
     if !causes.is_empty() {
-        return Err(Status::invalid(resource.group, resource.kind, meta::name(&obj), causes).into());
+        return Err(
+            Status::invalid(resource.group, resource.kind, meta::name(&obj), causes).into(),
+        );
     }
     if dry_run {
         return Ok(Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()));
     }
     for attempt in 0..WRITE_RETRIES {
         let key = resource.key(meta::namespace(&obj), meta::name(&obj));
-        match state.store.write(WriteOp::Create { key, object: obj.clone() }).await {
+        match state
+            .store
+            .write(WriteOp::Create {
+                key,
+                object: obj.clone(),
+            })
+            .await
+        {
             Ok(stored) => return Ok(respond::shared_json(&stored.json)),
             Err(StoreError::AlreadyExists) if generated && attempt + 1 < WRITE_RETRIES => {
                 meta::remove(&mut obj, "name");
@@ -188,7 +267,11 @@ pub async fn commit_create(state: &ApiState, resource: &'static ApiResource, mut
             Err(e) => return Err(ApiError::from_store(e, resource, meta::name(&obj))),
         }
     }
-    Err(ApiError::from_store(StoreError::AlreadyExists, resource, meta::name(&obj)))
+    Err(ApiError::from_store(
+        StoreError::AlreadyExists,
+        resource,
+        meta::name(&obj),
+    ))
 }
 
 /// Stores `candidate` (built by [`object::merge_update`]) over `old`: normalization, generation,
@@ -197,9 +280,21 @@ pub async fn commit_create(state: &ApiState, resource: &'static ApiResource, mut
 ///
 /// # Errors
 /// 409 Conflict when `expected_rv` is stale, 400/422 for bad objects, 404 when the object vanished.
-pub async fn commit_update(state: &ApiState, r: &ObjRef, old: &StoredObject, old_value: &Value, candidate: Value, expected_rv: Option<u64>, dry_run: bool) -> Result<Bytes, ApiError> {
+pub async fn commit_update(
+    state: &ApiState,
+    r: &ObjRef,
+    old: &StoredObject,
+    old_value: &Value,
+    candidate: Value,
+    expected_rv: Option<u64>,
+    dry_run: bool,
+) -> Result<Bytes, ApiError> {
     if expected_rv.is_some_and(|rv| rv != old.resource_version) {
-        return Err(ApiError::from_store(StoreError::Conflict, r.resource, &r.name));
+        return Err(ApiError::from_store(
+            StoreError::Conflict,
+            r.resource,
+            &r.name,
+        ));
     }
     let mut new = object::kind_first(decode::normalize(r.resource, candidate)?);
     object::bump_generation(old_value, &mut new);
@@ -211,11 +306,23 @@ pub async fn commit_update(state: &ApiState, r: &ObjRef, old: &StoredObject, old
         return Ok(respond::shared_json(&old.json));
     }
     if dry_run {
-        meta::set(&mut new, "resourceVersion", json!(old.resource_version.to_string()));
+        meta::set(
+            &mut new,
+            "resourceVersion",
+            json!(old.resource_version.to_string()),
+        );
         return Ok(Bytes::from(serde_json::to_vec(&new).unwrap_or_default()));
     }
-    let op = WriteOp::Update { key: r.key(), object: new, expected_rv };
-    let stored = state.store.write(op).await.map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
+    let op = WriteOp::Update {
+        key: r.key(),
+        object: new,
+        expected_rv,
+    };
+    let stored = state
+        .store
+        .write(op)
+        .await
+        .map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
     Ok(respond::shared_json(&stored.json))
 }
 
@@ -224,25 +331,52 @@ pub async fn commit_update(state: &ApiState, r: &ObjRef, old: &StoredObject, old
 /// without one it is unconditional.
 pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiError> {
     let resource = ctx.path.resource;
-    let decoded = object::decode_body(resource, body, ctx.content_type(), ctx.params.field_validation)?;
+    let decoded = object::decode_body(
+        resource,
+        body,
+        ctx.content_type(),
+        ctx.params.field_validation,
+    )?;
     let mut new = decoded.value;
     let (r, old) = resolve(&ctx.state, &ctx.path)?;
     let body_name = meta::name(&new);
     if body_name.is_empty() {
         meta::set(&mut new, "name", json!(r.name));
     } else if body_name != r.name {
-        return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({})", r.name)));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            r.name
+        )));
     }
-    let url_ns = if ctx.path.is_seed_id() { Some(r.namespace.as_str()) } else { ctx.path.namespace.as_deref() };
+    let url_ns = if ctx.path.is_seed_id() {
+        Some(r.namespace.as_str())
+    } else {
+        ctx.path.namespace.as_deref()
+    };
     object::place_namespace(resource, &mut new, url_ns)?;
     let expected_rv = match meta::str_field(&new, "resourceVersion").filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?),
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+        ),
     };
     let old_value = parse_stored(&old)?;
     let candidate = object::merge_update(resource, view, &old_value, new);
-    let stored = commit_update(&ctx.state, &r, &old, &old_value, candidate, expected_rv, ctx.params.dry_run).await?;
-    Ok(respond::with_warnings(respond::json_bytes(StatusCode::OK, stored), &decoded.warnings))
+    let stored = commit_update(
+        &ctx.state,
+        &r,
+        &old,
+        &old_value,
+        candidate,
+        expected_rv,
+        ctx.params.dry_run,
+    )
+    .await?;
+    Ok(respond::with_warnings(
+        respond::json_bytes(StatusCode::OK, stored),
+        &decoded.warnings,
+    ))
 }
 
 /// Namespaces Kubernetes refuses to delete.
@@ -254,26 +388,64 @@ const UNDELETABLE_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public
 pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let (r, obj) = resolve(&ctx.state, &ctx.path)?;
     if r.resource.kind == "Namespace" && UNDELETABLE_NAMESPACES.contains(&r.name.as_str()) {
-        return Err(Status::new(403, "Forbidden", format!("namespaces \"{}\" is forbidden: this namespace may not be deleted", r.name))
-            .with_object("", "namespaces", &r.name)
-            .into());
+        return Err(Status::new(
+            403,
+            "Forbidden",
+            format!(
+                "namespaces \"{}\" is forbidden: this namespace may not be deleted",
+                r.name
+            ),
+        )
+        .with_object("", "namespaces", &r.name)
+        .into());
     }
     let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let pre = opts.get("preconditions");
-    let expected_uid = pre.and_then(|p| p.get("uid")).and_then(Value::as_str).map(str::to_string);
-    let expected_rv = pre.and_then(|p| p.get("resourceVersion")).and_then(Value::as_str).and_then(|s| s.parse::<u64>().ok());
-    let dry_run = ctx.params.dry_run || opts.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+    let expected_uid = pre
+        .and_then(|p| p.get("uid"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let expected_rv = pre
+        .and_then(|p| p.get("resourceVersion"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<u64>().ok());
+    let dry_run = ctx.params.dry_run
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
     if dry_run {
         let current = parse_stored(&obj)?;
-        let uid_ok = expected_uid.as_deref().is_none_or(|u| meta::str_field(&current, "uid") == Some(u));
+        let uid_ok = expected_uid
+            .as_deref()
+            .is_none_or(|u| meta::str_field(&current, "uid") == Some(u));
         if !uid_ok || expected_rv.is_some_and(|rv| rv != obj.resource_version) {
-            return Err(ApiError::from_store(StoreError::Conflict, r.resource, &r.name));
+            return Err(ApiError::from_store(
+                StoreError::Conflict,
+                r.resource,
+                &r.name,
+            ));
         }
-        return Ok(respond::json_bytes(StatusCode::OK, respond::shared_json(&obj.json)));
+        return Ok(respond::json_bytes(
+            StatusCode::OK,
+            respond::shared_json(&obj.json),
+        ));
     }
-    let op = WriteOp::Delete { key: r.key(), expected_rv, expected_uid };
-    let deleted = ctx.state.store.write(op).await.map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
-    Ok(respond::json_bytes(StatusCode::OK, respond::shared_json(&deleted.json)))
+    let op = WriteOp::Delete {
+        key: r.key(),
+        expected_rv,
+        expected_uid,
+    };
+    let deleted = ctx
+        .state
+        .store
+        .write(op)
+        .await
+        .map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
+    Ok(respond::json_bytes(
+        StatusCode::OK,
+        respond::shared_json(&deleted.json),
+    ))
 }
 
 /// `DELETE` a collection (`deletecollection`): deletes every selected object and answers the list
@@ -287,13 +459,28 @@ pub async fn delete_collection(ctx: &Ctx) -> Result<Response, ApiError> {
             items.push(parse_stored(&o)?);
             continue;
         }
-        match ctx.state.store.write(WriteOp::Delete { key: o.key.clone(), expected_rv: None, expected_uid: None }).await {
+        match ctx
+            .state
+            .store
+            .write(WriteOp::Delete {
+                key: o.key.clone(),
+                expected_rv: None,
+                expected_uid: None,
+            })
+            .await
+        {
             Ok(d) => {
                 rev = rev.max(d.resource_version);
                 items.push(parse_stored(&d)?);
             }
             Err(StoreError::NotFound) => {}
-            Err(e) => return Err(ApiError::from_store(e, sel.resource, o.key.rsplit('/').next().unwrap_or(""))),
+            Err(e) => {
+                return Err(ApiError::from_store(
+                    e,
+                    sel.resource,
+                    o.key.rsplit('/').next().unwrap_or(""),
+                ));
+            }
         }
     }
     let list = json!({"kind": sel.resource.list_kind(), "apiVersion": sel.resource.api_version(), "metadata": {"resourceVersion": rev.to_string()}, "items": items});
@@ -305,11 +492,13 @@ pub async fn delete_collection(ctx: &Ctx) -> Result<Response, ApiError> {
 /// # Errors
 /// Store failures other than AlreadyExists.
 pub async fn ensure_namespace(state: &ApiState, name: &str) -> Result<(), ApiError> {
-    let ns = mock_k8_schemas::resource::by_kind("v1", "Namespace").ok_or_else(|| ApiError::internal("resources", "Namespace not served"))?;
+    let ns = mock_k8_schemas::resource::by_kind("v1", "Namespace")
+        .ok_or_else(|| ApiError::internal("resources", "Namespace not served"))?;
     if state.store.get(&ns.key("", name)).is_some() {
         return Ok(());
     }
-    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {}});
+    let obj =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {}});
     match commit_create(state, ns, obj, false).await {
         Ok(_) => Ok(()),
         Err(e) if e.status().reason == "AlreadyExists" => Ok(()),

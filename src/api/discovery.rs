@@ -25,7 +25,10 @@ fn group_json(group: &str, version: &str) -> Value {
 
 /// `/apis`: every non-core group with its single version.
 pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = resource::groups().into_iter().map(|(g, v)| group_json(g, v)).collect();
+    let groups: Vec<Value> = resource::groups()
+        .into_iter()
+        .map(|(g, v)| group_json(g, v))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -44,16 +47,25 @@ pub fn api_group(group: &str) -> Option<Value> {
 fn subresource_entry(r: &resource::ApiResource, sub: &str) -> Value {
     let name = format!("{}/{sub}", r.plural);
     match sub {
-        "binding" => json!({"name": name, "singularName": "", "namespaced": r.namespaced, "kind": "Binding", "verbs": ["create"]}),
-        "scale" => json!({"name": name, "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}),
-        _ => json!({"name": name, "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}),
+        "binding" => {
+            json!({"name": name, "singularName": "", "namespaced": r.namespaced, "kind": "Binding", "verbs": ["create"]})
+        }
+        "scale" => {
+            json!({"name": name, "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+        }
+        _ => {
+            json!({"name": name, "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        }
     }
 }
 
 /// The `APIResourceList` of one group version (`""`/`"v1"` for core), or `None` when not served.
 pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let mut e = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": VERBS});
         if !r.short_names.is_empty() {
             e["shortNames"] = json!(r.short_names);
@@ -67,8 +79,14 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// `/version`: Kubernetes 1.32 (kubectl's GKE dispatcher picks the kubectl matching this minor),
@@ -101,10 +119,16 @@ mod tests {
         let list = api_resource_list("", "v1").expect("core");
         let res = list["resources"].as_array().expect("resources");
         let pods = res.iter().find(|r| r["name"] == "pods").expect("pods");
-        assert_eq!((pods["shortNames"].clone(), pods["categories"].clone()), (json!(["po"]), json!(["all"])));
+        assert_eq!(
+            (pods["shortNames"].clone(), pods["categories"].clone()),
+            (json!(["po"]), json!(["all"]))
+        );
         assert_eq!(pods["namespaced"], true);
         assert!(res.iter().any(|r| r["name"] == "pods/status"));
-        assert!(res.iter().any(|r| r["name"] == "pods/binding" && r["kind"] == "Binding"));
+        assert!(
+            res.iter()
+                .any(|r| r["name"] == "pods/binding" && r["kind"] == "Binding")
+        );
         let nodes = res.iter().find(|r| r["name"] == "nodes").expect("nodes");
         assert_eq!(nodes["namespaced"], false);
         assert!(res.iter().all(|r| r["name"] != "deployments"));
@@ -113,9 +137,21 @@ mod tests {
     #[test]
     fn group_documents_should_list_apps() {
         let groups = api_group_list();
-        assert!(groups["groups"].as_array().expect("groups").iter().any(|g| g["name"] == "apps" && g["preferredVersion"]["groupVersion"] == "apps/v1"));
+        assert!(
+            groups["groups"]
+                .as_array()
+                .expect("groups")
+                .iter()
+                .any(|g| g["name"] == "apps" && g["preferredVersion"]["groupVersion"] == "apps/v1")
+        );
         let apps = api_resource_list("apps", "v1").expect("apps");
-        assert!(apps["resources"].as_array().expect("res").iter().any(|r| r["name"] == "deployments/scale" && r["group"] == "autoscaling"));
+        assert!(
+            apps["resources"]
+                .as_array()
+                .expect("res")
+                .iter()
+                .any(|r| r["name"] == "deployments/scale" && r["group"] == "autoscaling")
+        );
         assert_eq!(api_group("apps").expect("apps")["kind"], "APIGroup");
         assert!(api_group("nope").is_none());
         assert!(api_resource_list("nope", "v1").is_none());
@@ -124,7 +160,15 @@ mod tests {
     #[test]
     fn version_should_report_minor_32() {
         let v = version();
-        assert_eq!((v["major"].clone(), v["minor"].clone()), (json!("1"), json!("32")));
-        assert!(v["gitVersion"].as_str().expect("str").starts_with("v1.32.0-mock_k8+"));
+        assert_eq!(
+            (v["major"].clone(), v["minor"].clone()),
+            (json!("1"), json!("32"))
+        );
+        assert!(
+            v["gitVersion"]
+                .as_str()
+                .expect("str")
+                .starts_with("v1.32.0-mock_k8+")
+        );
     }
 }

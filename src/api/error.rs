@@ -31,7 +31,12 @@ impl ApiError {
 
     /// 404 `NotFound` for a path that names no served resource.
     pub fn path_not_found() -> Self {
-        Status::new(404, "NotFound", "the server could not find the requested resource").into()
+        Status::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .into()
     }
 
     /// 404 `NotFound` for a missing object of `resource` named `name`.
@@ -41,7 +46,12 @@ impl ApiError {
 
     /// 405 `MethodNotAllowed`, as kube-apiserver answers a verb a path does not support.
     pub fn method_not_allowed(method: &str) -> Self {
-        Status::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method})")).into()
+        Status::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
+        .into()
     }
 
     /// 415 `UnsupportedMediaType` for a PATCH content type that is not one of the four patch types.
@@ -60,18 +70,33 @@ impl ApiError {
 
     /// 413 `RequestEntityTooLarge` for a body over `limit` bytes.
     pub fn too_large(limit: usize) -> Self {
-        Status::new(413, "RequestEntityTooLarge", format!("the request body is too large: the limit is {limit} bytes")).into()
+        Status::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body is too large: the limit is {limit} bytes"),
+        )
+        .into()
     }
 
     /// 504 `Timeout` for a request that ran longer than the server's request timeout.
     pub fn timeout(seconds: u64) -> Self {
-        Status::new(504, "Timeout", format!("the request did not complete within {seconds}s")).into()
+        Status::new(
+            504,
+            "Timeout",
+            format!("the request did not complete within {seconds}s"),
+        )
+        .into()
     }
 
     /// 500 `InternalError`: logs `context` and `detail` and answers a generic message.
     pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
         tracing::error!(context, %detail, "internal error");
-        Status::new(500, "InternalError", format!("an internal error occurred ({context})")).into()
+        Status::new(
+            500,
+            "InternalError",
+            format!("an internal error occurred ({context})"),
+        )
+        .into()
     }
 
     /// Maps a store failure on the object `name` of `resource` to its Kubernetes Status:
@@ -80,7 +105,9 @@ impl ApiError {
     pub fn from_store(err: StoreError, resource: &ApiResource, name: &str) -> Self {
         match err {
             StoreError::NotFound => Self::not_found(resource, name),
-            StoreError::AlreadyExists => Status::already_exists(resource.group, resource.plural, name).into(),
+            StoreError::AlreadyExists => {
+                Status::already_exists(resource.group, resource.plural, name).into()
+            }
             StoreError::Conflict => Status::conflict(resource.group, resource.plural, name).into(),
             StoreError::NamespaceNotFound(ns) => Status::not_found("", "namespaces", &ns).into(),
             StoreError::Expired { requested, oldest } => {
@@ -88,8 +115,14 @@ impl ApiError {
             }
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "store unavailable");
-                let mut s = Status::new(503, "ServiceUnavailable", "the store is unavailable; retry later");
-                s.details.get_or_insert_with(Default::default).retry_after_seconds = Some(1);
+                let mut s = Status::new(
+                    503,
+                    "ServiceUnavailable",
+                    "the store is unavailable; retry later",
+                );
+                s.details
+                    .get_or_insert_with(Default::default)
+                    .retry_after_seconds = Some(1);
                 s.into()
             }
         }
@@ -125,13 +158,43 @@ mod tests {
     #[test]
     fn from_store_should_map_each_failure_to_its_status() {
         let pods = by_plural("", "v1", "pods").expect("pods");
-        assert_eq!(ApiError::from_store(StoreError::NotFound, pods, "a").code(), 404);
-        assert_eq!(ApiError::from_store(StoreError::AlreadyExists, pods, "a").status().reason, "AlreadyExists");
-        assert_eq!(ApiError::from_store(StoreError::Conflict, pods, "a").status().reason, "Conflict");
+        assert_eq!(
+            ApiError::from_store(StoreError::NotFound, pods, "a").code(),
+            404
+        );
+        assert_eq!(
+            ApiError::from_store(StoreError::AlreadyExists, pods, "a")
+                .status()
+                .reason,
+            "AlreadyExists"
+        );
+        assert_eq!(
+            ApiError::from_store(StoreError::Conflict, pods, "a")
+                .status()
+                .reason,
+            "Conflict"
+        );
         let ns = ApiError::from_store(StoreError::NamespaceNotFound("x".into()), pods, "a");
-        assert_eq!((ns.code(), ns.status().message.as_str()), (404, "namespaces \"x\" not found"));
-        assert_eq!(ApiError::from_store(StoreError::Expired { requested: 1, oldest: 5 }, pods, "a").code(), 410);
-        assert_eq!(ApiError::from_store(StoreError::Unavailable("x".into()), pods, "a").code(), 503);
+        assert_eq!(
+            (ns.code(), ns.status().message.as_str()),
+            (404, "namespaces \"x\" not found")
+        );
+        assert_eq!(
+            ApiError::from_store(
+                StoreError::Expired {
+                    requested: 1,
+                    oldest: 5
+                },
+                pods,
+                "a"
+            )
+            .code(),
+            410
+        );
+        assert_eq!(
+            ApiError::from_store(StoreError::Unavailable("x".into()), pods, "a").code(),
+            503
+        );
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
     if stats.raft_leader.is_some() || stats.raft_state == "Leader" {
         respond::text(StatusCode::OK, "ok")
     } else {
-        respond::text(StatusCode::SERVICE_UNAVAILABLE, "store not ready: no Raft leader")
+        respond::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store not ready: no Raft leader",
+        )
     }
 }

@@ -80,25 +80,82 @@ impl Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations: HistogramFamily = Family::new_with_constructor(latency_histogram);
-        let (revision, objects, watchers) = (Gauge::default(), Family::<ResourceLabel, Gauge>::default(), Gauge::default());
-        let (raft_term, raft_last_log_index, raft_applied_index, raft_is_leader) = (Gauge::default(), Gauge::default(), Gauge::default(), Gauge::default());
-        registry.register("apiserver_request", "Requests by verb, resource and HTTP code", requests.clone());
-        registry.register("apiserver_request_duration_seconds", "Request latency in seconds by verb and resource", durations.clone());
-        registry.register("mock_k8_store_revision", "The store's current cluster-wide revision", revision.clone());
-        registry.register("apiserver_storage_objects", "Stored objects by resource", objects.clone());
+        let (revision, objects, watchers) = (
+            Gauge::default(),
+            Family::<ResourceLabel, Gauge>::default(),
+            Gauge::default(),
+        );
+        let (raft_term, raft_last_log_index, raft_applied_index, raft_is_leader) = (
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+        );
+        registry.register(
+            "apiserver_request",
+            "Requests by verb, resource and HTTP code",
+            requests.clone(),
+        );
+        registry.register(
+            "apiserver_request_duration_seconds",
+            "Request latency in seconds by verb and resource",
+            durations.clone(),
+        );
+        registry.register(
+            "mock_k8_store_revision",
+            "The store's current cluster-wide revision",
+            revision.clone(),
+        );
+        registry.register(
+            "apiserver_storage_objects",
+            "Stored objects by resource",
+            objects.clone(),
+        );
         registry.register("mock_k8_watchers", "Open watch receivers", watchers.clone());
         registry.register("mock_k8_raft_term", "Raft current term", raft_term.clone());
-        registry.register("mock_k8_raft_last_log_index", "Raft last log index", raft_last_log_index.clone());
-        registry.register("mock_k8_raft_applied_index", "Raft last applied log index", raft_applied_index.clone());
-        registry.register("mock_k8_raft_is_leader", "1 when this member is the Raft leader", raft_is_leader.clone());
-        Metrics { registry, requests, durations, revision, objects, watchers, raft_term, raft_last_log_index, raft_applied_index, raft_is_leader }
+        registry.register(
+            "mock_k8_raft_last_log_index",
+            "Raft last log index",
+            raft_last_log_index.clone(),
+        );
+        registry.register(
+            "mock_k8_raft_applied_index",
+            "Raft last applied log index",
+            raft_applied_index.clone(),
+        );
+        registry.register(
+            "mock_k8_raft_is_leader",
+            "1 when this member is the Raft leader",
+            raft_is_leader.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            revision,
+            objects,
+            watchers,
+            raft_term,
+            raft_last_log_index,
+            raft_applied_index,
+            raft_is_leader,
+        }
     }
 
     /// Records one finished request.
     pub fn observe(&self, info: &RequestInfo, code: u16, seconds: f64) {
-        let labels = RequestLabels { verb: info.verb.to_string(), resource: info.resource.clone(), code: code.to_string() };
+        let labels = RequestLabels {
+            verb: info.verb.to_string(),
+            resource: info.resource.clone(),
+            code: code.to_string(),
+        };
         self.requests.get_or_create(&labels).inc();
-        self.durations.get_or_create(&DurationLabels { verb: info.verb.to_string(), resource: info.resource.clone() }).observe(seconds);
+        self.durations
+            .get_or_create(&DurationLabels {
+                verb: info.verb.to_string(),
+                resource: info.resource.clone(),
+            })
+            .observe(seconds);
     }
 
     /// The text exposition, after updating the store gauges from `stats`.
@@ -107,11 +164,17 @@ impl Metrics {
         self.revision.set(clamp(stats.revision));
         self.watchers.set(clamp(stats.watchers));
         self.raft_term.set(clamp(stats.raft_term));
-        self.raft_last_log_index.set(clamp(stats.raft_last_log_index));
+        self.raft_last_log_index
+            .set(clamp(stats.raft_last_log_index));
         self.raft_applied_index.set(clamp(stats.raft_applied_index));
-        self.raft_is_leader.set(i64::from(stats.raft_state == "Leader"));
+        self.raft_is_leader
+            .set(i64::from(stats.raft_state == "Leader"));
         for (prefix, n) in &stats.objects_by_resource {
-            self.objects.get_or_create(&ResourceLabel { resource: resource_label(prefix) }).set(clamp(*n));
+            self.objects
+                .get_or_create(&ResourceLabel {
+                    resource: resource_label(prefix),
+                })
+                .set(clamp(*n));
         }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
@@ -137,8 +200,17 @@ pub async fn track(State(state): State<ApiState>, req: Request, next: Next) -> R
     let start = Instant::now();
     let method = req.method().clone();
     let resp = next.run(req).await;
-    let info = resp.extensions().get::<RequestInfo>().cloned().unwrap_or_else(|| RequestInfo { verb: verb_of(&method), resource: String::new() });
-    state.metrics.observe(&info, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    let info = resp
+        .extensions()
+        .get::<RequestInfo>()
+        .cloned()
+        .unwrap_or_else(|| RequestInfo {
+            verb: verb_of(&method),
+            resource: String::new(),
+        });
+    state
+        .metrics
+        .observe(&info, resp.status().as_u16(), start.elapsed().as_secs_f64());
     resp
 }
 
@@ -158,7 +230,10 @@ fn verb_of(method: &axum::http::Method) -> &'static str {
 pub async fn metrics(State(state): State<ApiState>) -> Response {
     let body = state.metrics.render(&state.store.stats());
     let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     resp
 }
 
@@ -169,10 +244,25 @@ mod tests {
     #[test]
     fn render_should_expose_requests_and_store_figures() {
         let m = Metrics::new();
-        m.observe(&RequestInfo { verb: "LIST", resource: "pods".into() }, 200, 0.002);
-        let stats = StoreStats { revision: 42, objects_by_resource: vec![("apps/deployments".into(), 3)], raft_state: "Leader".into(), ..Default::default() };
+        m.observe(
+            &RequestInfo {
+                verb: "LIST",
+                resource: "pods".into(),
+            },
+            200,
+            0.002,
+        );
+        let stats = StoreStats {
+            revision: 42,
+            objects_by_resource: vec![("apps/deployments".into(), 3)],
+            raft_state: "Leader".into(),
+            ..Default::default()
+        };
         let text = m.render(&stats);
-        assert!(text.contains(r#"apiserver_request_total{verb="LIST",resource="pods",code="200"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"apiserver_request_total{verb="LIST",resource="pods",code="200"} 1"#),
+            "{text}"
+        );
         assert!(text.contains("apiserver_request_duration_seconds_bucket"));
         assert!(text.contains("mock_k8_store_revision 42"));
         assert!(text.contains(r#"apiserver_storage_objects{resource="deployments.apps"} 3"#));

@@ -87,7 +87,12 @@ pub struct ApiState {
 impl ApiState {
     /// State over `store` with fresh metrics.
     pub fn new(store: Store, options: ApiOptions, shutdown: CancellationToken) -> ApiState {
-        ApiState { store, metrics: Arc::new(Metrics::new()), options, shutdown }
+        ApiState {
+            store,
+            metrics: Arc::new(Metrics::new()),
+            options,
+            shutdown,
+        }
     }
 }
 
@@ -106,7 +111,9 @@ pub struct Ctx {
 impl Ctx {
     /// The request's `Content-Type`, if any and readable.
     pub fn content_type(&self) -> Option<&str> {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
     }
 }
 
@@ -115,7 +122,10 @@ impl Ctx {
 pub fn router(state: ApiState) -> Router {
     use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
     Router::new()
-        .route("/version", get(|| async { respond::json_value(StatusCode::OK, &discovery::version()) }))
+        .route(
+            "/version",
+            get(|| async { respond::json_value(StatusCode::OK, &discovery::version()) }),
+        )
         .route("/healthz", get(health::livez))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
@@ -127,7 +137,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/apis", any(resource_handler))
         .route("/apis/{*rest}", any(resource_handler))
         .fallback(|| async { ApiError::path_not_found().into_response() })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
@@ -173,7 +186,13 @@ impl Verb {
             Verb::Watch => "WATCH",
             Verb::Create => "POST",
             Verb::Update => "PUT",
-            Verb::Patch if ctx.content_type().is_some_and(|c| c.starts_with("application/apply-patch")) => "APPLY",
+            Verb::Patch
+                if ctx
+                    .content_type()
+                    .is_some_and(|c| c.starts_with("application/apply-patch")) =>
+            {
+                "APPLY"
+            }
             Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
             Verb::DeleteCollection => "DELETECOLLECTION",
@@ -188,14 +207,22 @@ async fn resource_handler(State(state): State<ApiState>, req: Request) -> Respon
     let discovery_doc = match route {
         None => return ApiError::path_not_found().into_response(),
         Some(Route::Resource(path)) => return handle_resource(state, parts, body, path).await,
-        Some(_) if parts.method != Method::GET => return ApiError::method_not_allowed(parts.method.as_str()).into_response(),
+        Some(_) if parts.method != Method::GET => {
+            return ApiError::method_not_allowed(parts.method.as_str()).into_response();
+        }
         Some(Route::LegacyVersions) => {
-            let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1:8080");
             Some(discovery::api_versions(host))
         }
         Some(Route::Groups) => Some(discovery::api_group_list()),
         Some(Route::Group(g)) => discovery::api_group(g),
-        Some(Route::ResourceList { group, version }) => discovery::api_resource_list(group, version),
+        Some(Route::ResourceList { group, version }) => {
+            discovery::api_resource_list(group, version)
+        }
     };
     match discovery_doc {
         Some(doc) => respond::json_value(StatusCode::OK, &doc),
@@ -203,7 +230,12 @@ async fn resource_handler(State(state): State<ApiState>, req: Request) -> Respon
     }
 }
 
-async fn handle_resource(state: ApiState, parts: axum::http::request::Parts, body: Body, path: ResourcePath) -> Response {
+async fn handle_resource(
+    state: ApiState,
+    parts: axum::http::request::Parts,
+    body: Body,
+    path: ResourcePath,
+) -> Response {
     let params = match Params::from_uri(&parts.uri) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -212,14 +244,22 @@ async fn handle_resource(state: ApiState, parts: axum::http::request::Parts, bod
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let ctx = Ctx { state, path, params, headers: parts.headers };
+    let ctx = Ctx {
+        state,
+        path,
+        params,
+        headers: parts.headers,
+    };
     let resource = match (ctx.path.resource.group, ctx.path.subresource.as_deref()) {
         ("", None) => ctx.path.resource.plural.to_string(),
         ("", Some(s)) => format!("{}/{s}", ctx.path.resource.plural),
         (g, None) => format!("{}.{g}", ctx.path.resource.plural),
         (g, Some(s)) => format!("{}.{g}/{s}", ctx.path.resource.plural),
     };
-    let info = RequestInfo { verb: verb.metric_name(&ctx), resource };
+    let info = RequestInfo {
+        verb: verb.metric_name(&ctx),
+        resource,
+    };
     let result = if verb == Verb::Watch {
         watch::watch(&ctx).await
     } else {
@@ -237,7 +277,9 @@ async fn handle_resource(state: ApiState, parts: axum::http::request::Parts, bod
 /// Reads the body (when the verb takes one) and runs the handler for `verb` and the subresource.
 async fn run(ctx: &Ctx, verb: Verb, body: Body) -> Result<Response, ApiError> {
     let body = match verb {
-        Verb::Create | Verb::Update | Verb::Patch | Verb::Delete => read_body(body, &ctx.headers, ctx.state.options.max_body_bytes).await?,
+        Verb::Create | Verb::Update | Verb::Patch | Verb::Delete => {
+            read_body(body, &ctx.headers, ctx.state.options.max_body_bytes).await?
+        }
         _ => Bytes::new(),
     };
     let sub = ctx.path.subresource.as_deref();
@@ -263,14 +305,18 @@ async fn run(ctx: &Ctx, verb: Verb, body: Body) -> Result<Response, ApiError> {
 /// 413 RequestEntityTooLarge over the limit (from `Content-Length` or while reading); 400 when the
 /// body cannot be read.
 pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
     let mut stream = body.into_data_stream();
     let mut buf = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the request body failed: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("reading the request body failed: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::too_large(limit));
         }

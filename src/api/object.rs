@@ -9,7 +9,13 @@ use mock_k8_schemas::{ApiResource, decode, meta, schema};
 use serde_json::{Map, Value, json};
 
 /// The metadata fields the server owns: kept from the stored object on every update.
-const SERVER_METADATA: &[&str] = &["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"];
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
 
 /// The alphabet Kubernetes uses for random name suffixes (no vowels, no look-alikes).
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -39,7 +45,12 @@ pub enum View {
 /// 400 BadRequest for undecodable bodies, a non-object body, a wrong `apiVersion`/`kind`, or (with
 /// `Strict`) unknown or duplicate fields: `Pod in version "v1" cannot be handled as a Pod: strict
 /// decoding error: unknown field "spec.containerz"`; 415 for protobuf bodies.
-pub fn decode_body(resource: &ApiResource, bytes: &[u8], content_type: Option<&str>, mode: FieldValidation) -> Result<Decoded, ApiError> {
+pub fn decode_body(
+    resource: &ApiResource,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    mode: FieldValidation,
+) -> Result<Decoded, ApiError> {
     let parsed = decode::parse_body(bytes, content_type)?;
     let mut value = parsed.value;
     check_kind(resource, &mut value)?;
@@ -54,17 +65,33 @@ pub fn decode_body(resource: &ApiResource, bytes: &[u8], content_type: Option<&s
 /// 400 BadRequest otherwise.
 pub fn check_kind(resource: &ApiResource, obj: &mut Value) -> Result<(), ApiError> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: the body is not a JSON object", resource.kind, resource.version, resource.kind)));
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: the body is not a JSON object",
+            resource.kind, resource.version, resource.kind
+        )));
     };
     let expected = resource.api_version();
-    if let Some(v) = map.get("apiVersion").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+    if let Some(v) = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    {
         if v != expected {
-            return Err(ApiError::bad_request(format!("the API version in the data ({v}) does not match the expected API version ({expected})")));
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected})"
+            )));
         }
     }
-    if let Some(k) = map.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty()) {
+    if let Some(k) = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+    {
         if k != resource.kind {
-            return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", resource.kind)));
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                resource.kind
+            )));
         }
     }
     map.insert("apiVersion".into(), Value::String(expected));
@@ -78,10 +105,26 @@ pub fn check_kind(resource: &ApiResource, obj: &mut Value) -> Result<(), ApiErro
 ///
 /// # Errors
 /// 400 BadRequest under `Strict`, naming every field.
-pub fn field_check(resource: &ApiResource, obj: &mut Value, duplicates: &[String], mode: FieldValidation) -> Result<Vec<String>, ApiError> {
-    let unknown = if mode == FieldValidation::Ignore { Vec::new() } else { schema::unknown_fields(resource, obj) };
-    let problems: Vec<String> =
-        unknown.iter().map(|f| format!("unknown field \"{f}\"")).chain(duplicates.iter().map(|f| format!("duplicate field \"{f}\""))).collect();
+pub fn field_check(
+    resource: &ApiResource,
+    obj: &mut Value,
+    duplicates: &[String],
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    let unknown = if mode == FieldValidation::Ignore {
+        Vec::new()
+    } else {
+        schema::unknown_fields(resource, obj)
+    };
+    let problems: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .chain(
+            duplicates
+                .iter()
+                .map(|f| format!("duplicate field \"{f}\"")),
+        )
+        .collect();
     match mode {
         FieldValidation::Strict if !problems.is_empty() => Err(ApiError::bad_request(format!(
             "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
@@ -108,7 +151,11 @@ pub fn field_check(resource: &ApiResource, obj: &mut Value, duplicates: &[String
 ///
 /// # Errors
 /// 400 BadRequest when the body's namespace differs from the URL's (kube-apiserver's wording).
-pub fn place_namespace(resource: &ApiResource, obj: &mut Value, url_ns: Option<&str>) -> Result<(), ApiError> {
+pub fn place_namespace(
+    resource: &ApiResource,
+    obj: &mut Value,
+    url_ns: Option<&str>,
+) -> Result<(), ApiError> {
     if !resource.namespaced {
         meta::remove(obj, "namespace");
         return Ok(());
@@ -117,7 +164,9 @@ pub fn place_namespace(resource: &ApiResource, obj: &mut Value, url_ns: Option<&
     match (body_ns.is_empty(), url_ns) {
         (true, ns) => meta::set(obj, "namespace", json!(ns.unwrap_or("default"))),
         (false, Some(ns)) if ns != body_ns => {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         _ => {}
     }
@@ -138,7 +187,12 @@ pub fn prepare_create(resource: &ApiResource, obj: &mut Value) -> Result<(), Api
     md.insert("uid".into(), json!(new_uid()?));
     md.insert("creationTimestamp".into(), json!(now_rfc3339()));
     md.insert("generation".into(), json!(1));
-    for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for f in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         md.remove(f);
     }
     let status = match resource.kind {
@@ -160,7 +214,9 @@ pub fn prepare_create(resource: &ApiResource, obj: &mut Value) -> Result<(), Api
 /// # Errors
 /// 500 when the system random source fails.
 pub fn generate_name(obj: &mut Value) -> Result<bool, ApiError> {
-    let base = meta::str_field(obj, "generateName").unwrap_or("").to_string();
+    let base = meta::str_field(obj, "generateName")
+        .unwrap_or("")
+        .to_string();
     if !meta::name(obj).is_empty() || base.is_empty() {
         return Ok(false);
     }
@@ -191,7 +247,11 @@ pub fn merge_update(resource: &ApiResource, view: View, old: &Value, new: Value)
         map.insert("apiVersion".into(), json!(resource.api_version()));
         map.insert("kind".into(), json!(resource.kind));
     }
-    let old_md = old.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+    let old_md = old
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let md = meta::metadata_mut(&mut out);
     for f in SERVER_METADATA.iter().chain(&["name", "namespace"]) {
         match old_md.get(*f) {
@@ -206,8 +266,16 @@ pub fn merge_update(resource: &ApiResource, view: View, old: &Value, new: Value)
 /// Bumps `metadata.generation` of `new` when its `spec` differs from `old`'s (Kubernetes bumps the
 /// generation on spec changes only).
 pub fn bump_generation(old: &Value, new: &mut Value) {
-    let old_gen = old.get("metadata").and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
-    let next = if old.get("spec") != new.get("spec") { old_gen + 1 } else { old_gen };
+    let old_gen = old
+        .get("metadata")
+        .and_then(|m| m.get("generation"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let next = if old.get("spec") != new.get("spec") {
+        old_gen + 1
+    } else {
+        old_gen
+    };
     meta::set(new, "generation", json!(next));
 }
 
@@ -225,7 +293,9 @@ fn strip_rv(v: &Value) -> Value {
 
 /// `obj` with `apiVersion`, `kind` and `metadata` as its first keys (as Kubernetes prints objects).
 pub fn kind_first(obj: Value) -> Value {
-    let Value::Object(mut map) = obj else { return obj };
+    let Value::Object(mut map) = obj else {
+        return obj;
+    };
     let mut out = Map::with_capacity(map.len());
     for k in ["apiVersion", "kind", "metadata"] {
         if let Some(v) = map.shift_remove(k) {
@@ -248,7 +318,9 @@ fn set_or_remove(obj: &mut Value, field: &str, value: Option<Value>) {
 /// The current time as an RFC 3339 UTC timestamp with second precision (`2026-11-29T09:31:35Z`),
 /// the form of Kubernetes' `metav1.Time`.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// The current time in whole seconds since the Unix epoch.
@@ -266,7 +338,14 @@ pub fn new_uid() -> Result<String, ApiError> {
     b[6] = (b[6] & 0x0f) | 0x40; // version 4
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
 }
 
 /// `n` random characters from Kubernetes' name-suffix alphabet.
@@ -350,12 +429,24 @@ mod tests {
         let old = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "d", "uid": "u1", "resourceVersion": "5", "generation": 2, "creationTimestamp": "t"}, "spec": {"x": 1}, "status": {"phase": "Running"}});
         let new = json!({"metadata": {"name": "a", "uid": "forged", "labels": {"l": "1"}, "resourceVersion": "5"}, "spec": {"x": 2}, "status": {"phase": "Failed"}});
         let main = merge_update(pods(), View::Main, &old, new.clone());
-        assert_eq!((main["metadata"]["uid"].clone(), main["status"]["phase"].clone()), (json!("u1"), json!("Running")));
+        assert_eq!(
+            (
+                main["metadata"]["uid"].clone(),
+                main["status"]["phase"].clone()
+            ),
+            (json!("u1"), json!("Running"))
+        );
         assert_eq!(main["metadata"]["labels"]["l"], "1");
         assert_eq!(main["metadata"]["namespace"], "d");
         assert_eq!(meta::str_field(&main, "resourceVersion"), None);
         let status = merge_update(pods(), View::Status, &old, new);
-        assert_eq!((status["spec"]["x"].clone(), status["status"]["phase"].clone()), (json!(1), json!("Failed")));
+        assert_eq!(
+            (
+                status["spec"]["x"].clone(),
+                status["status"]["phase"].clone()
+            ),
+            (json!(1), json!("Failed"))
+        );
         let mut bumped = main.clone();
         bump_generation(&old, &mut bumped);
         assert_eq!(bumped["metadata"]["generation"], 3);
@@ -368,10 +459,28 @@ mod tests {
     fn check_kind_should_reject_another_kind_and_fill_missing() {
         let mut o = json!({"metadata": {}});
         check_kind(pods(), &mut o).expect("ok");
-        assert_eq!((o["kind"].clone(), o["apiVersion"].clone()), (json!("Pod"), json!("v1")));
-        assert_eq!(check_kind(pods(), &mut json!({"kind": "Service"})).expect_err("kind").code(), 400);
-        assert_eq!(check_kind(pods(), &mut json!({"apiVersion": "apps/v1"})).expect_err("version").code(), 400);
-        assert_eq!(check_kind(pods(), &mut json!([1])).expect_err("array").code(), 400);
+        assert_eq!(
+            (o["kind"].clone(), o["apiVersion"].clone()),
+            (json!("Pod"), json!("v1"))
+        );
+        assert_eq!(
+            check_kind(pods(), &mut json!({"kind": "Service"}))
+                .expect_err("kind")
+                .code(),
+            400
+        );
+        assert_eq!(
+            check_kind(pods(), &mut json!({"apiVersion": "apps/v1"}))
+                .expect_err("version")
+                .code(),
+            400
+        );
+        assert_eq!(
+            check_kind(pods(), &mut json!([1]))
+                .expect_err("array")
+                .code(),
+            400
+        );
     }
 
     #[test]
@@ -379,6 +488,9 @@ mod tests {
         let a = json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"b": 1}});
         let b = json!({"spec": {"b": 1}, "metadata": {"resourceVersion": "2", "name": "a"}});
         assert!(same_object(&a, &b));
-        assert!(!same_object(&a, &json!({"metadata": {"name": "a"}, "spec": {"b": 2}})));
+        assert!(!same_object(
+            &a,
+            &json!({"metadata": {"name": "a"}, "spec": {"b": 2}})
+        ));
     }
 }

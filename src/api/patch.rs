@@ -13,12 +13,12 @@
 //! fields a manager stopped applying: only fields set to `null` in the applied configuration are
 //! removed.
 
+use super::Ctx;
 use super::crud::{self, ObjRef, WRITE_RETRIES};
 use super::error::ApiError;
 use super::object::{self, View};
 use super::respond;
 use super::subresource;
-use super::Ctx;
 use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -44,7 +44,13 @@ impl PatchType {
     /// # Errors
     /// 415 UnsupportedMediaType naming the accepted types.
     pub fn from_content_type(ct: Option<&str>) -> Result<PatchType, ApiError> {
-        let essence = ct.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
@@ -61,15 +67,30 @@ impl PatchType {
 /// # Errors
 /// 422 Invalid with the patch's error message (a bad JSON-patch path, a failed `test`, a malformed
 /// directive).
-pub fn apply_patch(kind: PatchType, ctx: &Ctx, target: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub fn apply_patch(
+    kind: PatchType,
+    ctx: &Ctx,
+    target: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     let res = match kind {
         PatchType::Merge => patches::merge_patch(target, patch),
         PatchType::Json => patches::json_patch(target, patch),
-        PatchType::Strategic | PatchType::Apply if ctx.path.subresource.as_deref() == Some("scale") => patches::merge_patch(target, patch),
-        PatchType::Strategic | PatchType::Apply => patches::strategic_merge_patch(ctx.path.resource, target, patch),
+        PatchType::Strategic | PatchType::Apply
+            if ctx.path.subresource.as_deref() == Some("scale") =>
+        {
+            patches::merge_patch(target, patch)
+        }
+        PatchType::Strategic | PatchType::Apply => {
+            patches::strategic_merge_patch(ctx.path.resource, target, patch)
+        }
     };
     res.map_err(|e| {
-        let cause = StatusCause { reason: "FieldValueInvalid".into(), message: e.to_string(), field: "patch".into() };
+        let cause = StatusCause {
+            reason: "FieldValueInvalid".into(),
+            message: e.to_string(),
+            field: "patch".into(),
+        };
         let mut s = Status::new(422, "Invalid", e.to_string());
         s.details.get_or_insert_with(Default::default).causes = vec![cause];
         ApiError::from(s)
@@ -85,8 +106,14 @@ pub async fn patch(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let parsed = decode::parse_body(body, Some("application/json"))?;
     let patch = parsed.value;
     match kind {
-        PatchType::Json if !patch.is_array() => return Err(ApiError::bad_request("a JSON patch must be a JSON array of operations")),
-        PatchType::Merge | PatchType::Strategic if !patch.is_object() => return Err(ApiError::bad_request("a merge patch must be a JSON object")),
+        PatchType::Json if !patch.is_array() => {
+            return Err(ApiError::bad_request(
+                "a JSON patch must be a JSON array of operations",
+            ));
+        }
+        PatchType::Merge | PatchType::Strategic if !patch.is_object() => {
+            return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+        }
         _ => {}
     }
     let view = view_of(ctx);
@@ -94,12 +121,21 @@ pub async fn patch(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
         let (r, cur) = crud::resolve(&ctx.state, &ctx.path)?;
         let cur_value = crud::parse_stored(&cur)?;
         let is_scale = ctx.path.subresource.as_deref() == Some("scale");
-        let target = if is_scale { subresource::scale_of(r.resource, &cur_value) } else { cur_value.clone() };
+        let target = if is_scale {
+            subresource::scale_of(r.resource, &cur_value)
+        } else {
+            cur_value.clone()
+        };
         let mut patched = apply_patch(kind, ctx, &target, &patch)?;
         let warnings = if is_scale {
             Vec::new()
         } else {
-            object::field_check(r.resource, &mut patched, &parsed.duplicate_fields, ctx.params.field_validation)?
+            object::field_check(
+                r.resource,
+                &mut patched,
+                &parsed.duplicate_fields,
+                ctx.params.field_validation,
+            )?
         };
         let (expected, explicit) = precondition(&patched, cur.resource_version)?;
         let candidate = if is_scale {
@@ -107,14 +143,35 @@ pub async fn patch(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
         } else {
             object::merge_update(r.resource, view, &cur_value, patched)
         };
-        match crud::commit_update(&ctx.state, &r, &cur, &cur_value, candidate, Some(expected), ctx.params.dry_run).await {
+        match crud::commit_update(
+            &ctx.state,
+            &r,
+            &cur,
+            &cur_value,
+            candidate,
+            Some(expected),
+            ctx.params.dry_run,
+        )
+        .await
+        {
             Err(e) if is_conflict(&e) && !explicit && attempt + 1 < WRITE_RETRIES => continue,
             Err(e) => return Err(e),
-            Ok(stored) if is_scale => return subresource::scale_response(&r, &stored, StatusCode::OK),
-            Ok(stored) => return Ok(respond::with_warnings(respond::json_bytes(StatusCode::OK, stored), &warnings)),
+            Ok(stored) if is_scale => {
+                return subresource::scale_response(&r, &stored, StatusCode::OK);
+            }
+            Ok(stored) => {
+                return Ok(respond::with_warnings(
+                    respond::json_bytes(StatusCode::OK, stored),
+                    &warnings,
+                ));
+            }
         }
     }
-    Err(ApiError::from_store(StoreError::Conflict, ctx.path.resource, ctx.path.name.as_deref().unwrap_or("")))
+    Err(ApiError::from_store(
+        StoreError::Conflict,
+        ctx.path.resource,
+        ctx.path.name.as_deref().unwrap_or(""),
+    ))
 }
 
 /// Server-side apply: creates the object from the applied configuration when it does not exist
@@ -125,15 +182,27 @@ async fn apply(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let parsed = decode::parse_body(body, Some("application/yaml"))?;
     let mut config = parsed.value;
     object::check_kind(resource, &mut config)?;
-    let warnings = object::field_check(resource, &mut config, &parsed.duplicate_fields, ctx.params.field_validation)?;
+    let warnings = object::field_check(
+        resource,
+        &mut config,
+        &parsed.duplicate_fields,
+        ctx.params.field_validation,
+    )?;
     let target = ObjRef::of_path(&ctx.path);
     let name = meta::name(&config).to_string();
     if name.is_empty() {
         meta::set(&mut config, "name", Value::String(target.name.clone()));
     } else if name != target.name {
-        return Err(ApiError::bad_request(format!("the name of the object ({name}) does not match the name on the URL ({})", target.name)));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({name}) does not match the name on the URL ({})",
+            target.name
+        )));
     }
-    let url_ns = if resource.namespaced { Some(target.namespace.as_str()) } else { None };
+    let url_ns = if resource.namespaced {
+        Some(target.namespace.as_str())
+    } else {
+        None
+    };
     object::place_namespace(resource, &mut config, url_ns)?;
     let view = view_of(ctx);
     for attempt in 0..WRITE_RETRIES {
@@ -141,28 +210,60 @@ async fn apply(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
             if ctx.path.subresource.is_some() {
                 return Err(ApiError::not_found(resource, &target.name));
             }
-            match crud::commit_create(&ctx.state, resource, config.clone(), ctx.params.dry_run).await {
-                Err(e) if e.status().reason == "AlreadyExists" && attempt + 1 < WRITE_RETRIES => continue,
+            match crud::commit_create(&ctx.state, resource, config.clone(), ctx.params.dry_run)
+                .await
+            {
+                Err(e) if e.status().reason == "AlreadyExists" && attempt + 1 < WRITE_RETRIES => {
+                    continue;
+                }
                 Err(e) => return Err(e),
-                Ok(stored) => return Ok(respond::with_warnings(respond::json_bytes(StatusCode::CREATED, stored), &warnings)),
+                Ok(stored) => {
+                    return Ok(respond::with_warnings(
+                        respond::json_bytes(StatusCode::CREATED, stored),
+                        &warnings,
+                    ));
+                }
             }
         };
         let cur_value = crud::parse_stored(&cur)?;
         let merged = apply_patch(PatchType::Apply, ctx, &cur_value, &config)?;
         let (expected, explicit) = precondition(&merged, cur.resource_version)?;
         let candidate = object::merge_update(resource, view, &cur_value, merged);
-        match crud::commit_update(&ctx.state, &target, &cur, &cur_value, candidate, Some(expected), ctx.params.dry_run).await {
+        match crud::commit_update(
+            &ctx.state,
+            &target,
+            &cur,
+            &cur_value,
+            candidate,
+            Some(expected),
+            ctx.params.dry_run,
+        )
+        .await
+        {
             Err(e) if is_conflict(&e) && !explicit && attempt + 1 < WRITE_RETRIES => continue,
             Err(e) => return Err(e),
-            Ok(stored) => return Ok(respond::with_warnings(respond::json_bytes(StatusCode::OK, stored), &warnings)),
+            Ok(stored) => {
+                return Ok(respond::with_warnings(
+                    respond::json_bytes(StatusCode::OK, stored),
+                    &warnings,
+                ));
+            }
         }
     }
-    Err(ApiError::from_store(StoreError::Conflict, resource, &target.name))
+    Err(ApiError::from_store(
+        StoreError::Conflict,
+        resource,
+        &target.name,
+    ))
 }
 
 /// The view a patch path addresses.
 fn view_of(ctx: &Ctx) -> View {
-    if ctx.path.subresource.as_deref() == Some("status") { View::Status } else { View::Main }
+    if ctx.path.subresource.as_deref() == Some("status") {
+        View::Status
+    } else {
+        View::Main
+    }
 }
 
 /// The revision the write is conditional on: the patch's own `metadata.resourceVersion` when it set
@@ -174,7 +275,9 @@ fn precondition(patched: &Value, current: u64) -> Result<(u64, bool), ApiError> 
     match meta::str_field(patched, "resourceVersion").filter(|s| !s.is_empty()) {
         None => Ok((current, false)),
         Some(s) => {
-            let rv = s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?;
+            let rv = s
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?;
             Ok((rv, rv != current))
         }
     }
@@ -190,12 +293,38 @@ mod tests {
 
     #[test]
     fn from_content_type_should_know_the_four_patch_types() {
-        assert_eq!(PatchType::from_content_type(Some("application/merge-patch+json")).expect("ok"), PatchType::Merge);
-        assert_eq!(PatchType::from_content_type(Some("application/json-patch+json; charset=utf-8")).expect("ok"), PatchType::Json);
-        assert_eq!(PatchType::from_content_type(Some("application/strategic-merge-patch+json")).expect("ok"), PatchType::Strategic);
-        assert_eq!(PatchType::from_content_type(Some("application/apply-patch+yaml")).expect("ok"), PatchType::Apply);
-        assert_eq!(PatchType::from_content_type(Some("application/json")).map(|_| ()).unwrap_err().code(), 415);
-        assert_eq!(PatchType::from_content_type(None).map(|_| ()).unwrap_err().code(), 415);
+        assert_eq!(
+            PatchType::from_content_type(Some("application/merge-patch+json")).expect("ok"),
+            PatchType::Merge
+        );
+        assert_eq!(
+            PatchType::from_content_type(Some("application/json-patch+json; charset=utf-8"))
+                .expect("ok"),
+            PatchType::Json
+        );
+        assert_eq!(
+            PatchType::from_content_type(Some("application/strategic-merge-patch+json"))
+                .expect("ok"),
+            PatchType::Strategic
+        );
+        assert_eq!(
+            PatchType::from_content_type(Some("application/apply-patch+yaml")).expect("ok"),
+            PatchType::Apply
+        );
+        assert_eq!(
+            PatchType::from_content_type(Some("application/json"))
+                .map(|_| ())
+                .unwrap_err()
+                .code(),
+            415
+        );
+        assert_eq!(
+            PatchType::from_content_type(None)
+                .map(|_| ())
+                .unwrap_err()
+                .code(),
+            415
+        );
     }
 
     #[test]
@@ -206,6 +335,12 @@ mod tests {
         assert_eq!(precondition(&same, 7).expect("ok"), (7, false));
         let stale = serde_json::json!({"metadata": {"resourceVersion": "3"}});
         assert_eq!(precondition(&stale, 7).expect("ok"), (3, true));
-        assert!(precondition(&serde_json::json!({"metadata": {"resourceVersion": "x"}}), 7).is_err());
+        assert!(
+            precondition(
+                &serde_json::json!({"metadata": {"resourceVersion": "x"}}),
+                7
+            )
+            .is_err()
+        );
     }
 }

@@ -66,7 +66,8 @@ impl Params {
     /// 400 BadRequest for an undecodable query string or an invalid `dryRun`, `fieldValidation`,
     /// `includeObject`, `limit` or `timeoutSeconds` value.
     pub fn from_uri(uri: &Uri) -> Result<Params, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
         let mut p = Params {
             watch: false,
             resource_version: None,
@@ -96,7 +97,11 @@ impl Params {
                 "dryRun" => match v.as_str() {
                     "All" => p.dry_run = true,
                     "" => {}
-                    other => return Err(ApiError::bad_request(format!("Invalid dry run value: {other}: supported values: \"All\""))),
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "Invalid dry run value: {other}: supported values: \"All\""
+                        )));
+                    }
                 },
                 "fieldValidation" => {
                     p.field_validation = match v.as_str() {
@@ -115,7 +120,11 @@ impl Params {
                         "None" => IncludeObject::None,
                         "Metadata" | "" => IncludeObject::Metadata,
                         "Object" => IncludeObject::Object,
-                        other => return Err(ApiError::bad_request(format!("invalid includeObject value: {other}"))),
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "invalid includeObject value: {other}"
+                            )));
+                        }
                     }
                 }
                 _ => {}
@@ -133,7 +142,11 @@ fn parse_num(name: &str, v: &str) -> Result<Option<u64>, ApiError> {
     if v.is_empty() {
         return Ok(None);
     }
-    v.parse::<u64>().map(Some).map_err(|_| ApiError::bad_request(format!("invalid {name}: {v:?} is not a non-negative integer")))
+    v.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::bad_request(format!(
+            "invalid {name}: {v:?} is not a non-negative integer"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -147,7 +160,8 @@ mod tests {
 
     #[test]
     fn from_uri_should_form_decode_selectors() {
-        let p = params("labelSelector=app+in+%28web%2Cdb%29%2Capp%21%3Ddb&limit=500&timeout=32s").expect("ok");
+        let p = params("labelSelector=app+in+%28web%2Cdb%29%2Capp%21%3Ddb&limit=500&timeout=32s")
+            .expect("ok");
         assert_eq!(p.label_selector.as_deref(), Some("app in (web,db),app!=db"));
         assert_eq!(p.limit, Some(500));
         assert_eq!(p.field_validation, FieldValidation::Warn);
@@ -158,17 +172,35 @@ mod tests {
         let p = params("allowWatchBookmarks=true&fieldSelector=metadata.name%3Dx&resourceVersion=12&timeoutSeconds=468&watch=1")
             .expect("ok");
         assert!(p.watch && p.allow_watch_bookmarks);
-        assert_eq!((p.resource_version.as_deref(), p.timeout_seconds), (Some("12"), Some(468)));
-        assert_eq!(params("resourceVersion=&watch=true").expect("ok").resource_version, None);
+        assert_eq!(
+            (p.resource_version.as_deref(), p.timeout_seconds),
+            (Some("12"), Some(468))
+        );
+        assert_eq!(
+            params("resourceVersion=&watch=true")
+                .expect("ok")
+                .resource_version,
+            None
+        );
     }
 
     #[test]
     fn from_uri_should_reject_bad_directives() {
         assert_eq!(params("dryRun=Some").map(|_| ()).unwrap_err().code(), 400);
-        assert_eq!(params("fieldValidation=Loose").map(|_| ()).unwrap_err().code(), 400);
+        assert_eq!(
+            params("fieldValidation=Loose")
+                .map(|_| ())
+                .unwrap_err()
+                .code(),
+            400
+        );
         assert_eq!(params("limit=x").map(|_| ()).unwrap_err().code(), 400);
-        let p = params("dryRun=All&fieldValidation=Strict&includeObject=Object&force=true").expect("ok");
+        let p = params("dryRun=All&fieldValidation=Strict&includeObject=Object&force=true")
+            .expect("ok");
         assert!(p.dry_run && p.force);
-        assert_eq!((p.field_validation, p.include_object), (FieldValidation::Strict, IncludeObject::Object));
+        assert_eq!(
+            (p.field_validation, p.include_object),
+            (FieldValidation::Strict, IncludeObject::Object)
+        );
     }
 }

@@ -16,7 +16,8 @@ pub const JSON: &str = "application/json";
 pub fn json_bytes(code: StatusCode, body: Bytes) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = code;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     resp
 }
 
@@ -74,7 +75,10 @@ pub fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
 pub fn text(code: StatusCode, body: &'static str) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = code;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -84,7 +88,10 @@ mod tests {
 
     #[test]
     fn warning_value_should_escape_inner_quotes() {
-        assert_eq!(warning_value("unknown field \"spec.containerz\""), r#"299 - "unknown field \"spec.containerz\"""#);
+        assert_eq!(
+            warning_value("unknown field \"spec.containerz\""),
+            r#"299 - "unknown field \"spec.containerz\"""#
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub enum Route {
     /// `/apis/{group}`: one `APIGroup`.
     Group(&'static str),
     /// `/api/v1` or `/apis/{group}/{version}`: the `APIResourceList` of that group version.
-    ResourceList { group: &'static str, version: &'static str },
+    ResourceList {
+        group: &'static str,
+        version: &'static str,
+    },
     /// A collection, an object or a subresource.
     Resource(ResourcePath),
 }
@@ -56,9 +59,14 @@ pub fn parse(path: &str) -> Option<Route> {
         ["api"] => Some(Route::LegacyVersions),
         ["apis"] => Some(Route::Groups),
         ["api", "v1", rest @ ..] => resources("", "v1", rest),
-        ["apis", group] => resource::groups().into_iter().find(|(g, _)| g == group).map(|(g, _)| Route::Group(g)),
+        ["apis", group] => resource::groups()
+            .into_iter()
+            .find(|(g, _)| g == group)
+            .map(|(g, _)| Route::Group(g)),
         ["apis", group, version, rest @ ..] => {
-            let (g, v) = resource::groups().into_iter().find(|(g, v)| g == group && v == version)?;
+            let (g, v) = resource::groups()
+                .into_iter()
+                .find(|(g, v)| g == group && v == version)?;
             resources(g, v, rest)
         }
         _ => None,
@@ -67,7 +75,11 @@ pub fn parse(path: &str) -> Option<Route> {
 
 /// Parses the part of a path after the group version.
 fn resources(group: &'static str, version: &'static str, rest: &[&str]) -> Option<Route> {
-    let find = |plural: &str| RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural);
+    let find = |plural: &str| {
+        RESOURCES
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+    };
     let path = |resource, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
         if let Some(s) = sub {
             if !resource_has_sub(resource, s) {
@@ -119,20 +131,32 @@ mod tests {
     #[test]
     fn parse_should_split_namespaced_paths() {
         let r = res("/api/v1/namespaces/default/pods/web/status");
-        assert_eq!((r.resource.plural, r.namespace.as_deref(), r.name.as_deref()), ("pods", Some("default"), Some("web")));
+        assert_eq!(
+            (r.resource.plural, r.namespace.as_deref(), r.name.as_deref()),
+            ("pods", Some("default"), Some("web"))
+        );
         assert_eq!(r.subresource.as_deref(), Some("status"));
         let c = res("/api/v1/namespaces/a/pods");
         assert_eq!((c.namespace.as_deref(), c.name), (Some("a"), None));
         let d = res("/apis/apps/v1/namespaces/a/deployments/d/scale");
-        assert_eq!((d.resource.kind, d.subresource.as_deref()), ("Deployment", Some("scale")));
+        assert_eq!(
+            (d.resource.kind, d.subresource.as_deref()),
+            ("Deployment", Some("scale"))
+        );
     }
 
     #[test]
     fn parse_should_address_the_namespace_object_itself() {
         let n = res("/api/v1/namespaces/team-a");
-        assert_eq!((n.resource.kind, n.name.as_deref(), n.namespace), ("Namespace", Some("team-a"), None));
+        assert_eq!(
+            (n.resource.kind, n.name.as_deref(), n.namespace),
+            ("Namespace", Some("team-a"), None)
+        );
         let s = res("/api/v1/namespaces/team-a/status");
-        assert_eq!((s.resource.kind, s.subresource.as_deref()), ("Namespace", Some("status")));
+        assert_eq!(
+            (s.resource.kind, s.subresource.as_deref()),
+            ("Namespace", Some("status"))
+        );
         assert_eq!(res("/api/v1/namespaces").name, None);
     }
 
@@ -154,7 +178,10 @@ mod tests {
         assert_eq!(parse("/api/v1/namespaces/a/pods/p/exec"), None);
         assert_eq!(parse("/apis/nope/v1"), None);
         assert_eq!(parse("/api/v1/namespaces/a/nodes/n1"), None);
-        assert_eq!(parse("/apis/apps/v1/namespaces/a/deployments/d/scale/x"), None);
+        assert_eq!(
+            parse("/apis/apps/v1/namespaces/a/deployments/d/scale/x"),
+            None
+        );
     }
 
     #[test]
@@ -162,7 +189,19 @@ mod tests {
         assert_eq!(parse("/api"), Some(Route::LegacyVersions));
         assert_eq!(parse("/apis"), Some(Route::Groups));
         assert_eq!(parse("/apis/apps"), Some(Route::Group("apps")));
-        assert_eq!(parse("/api/v1"), Some(Route::ResourceList { group: "", version: "v1" }));
-        assert_eq!(parse("/apis/apps/v1/"), Some(Route::ResourceList { group: "apps", version: "v1" }));
+        assert_eq!(
+            parse("/api/v1"),
+            Some(Route::ResourceList {
+                group: "",
+                version: "v1"
+            })
+        );
+        assert_eq!(
+            parse("/apis/apps/v1/"),
+            Some(Route::ResourceList {
+                group: "apps",
+                version: "v1"
+            })
+        );
     }
 }

@@ -31,23 +31,35 @@ impl Selection {
     pub fn new(path: &ResourcePath, params: &Params) -> Result<Selection, ApiError> {
         let resource = path.resource;
         let labels = match params.label_selector.as_deref() {
-            Some(s) => LabelSelector::parse(s).map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
+            Some(s) => LabelSelector::parse(s)
+                .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
             None => LabelSelector::default(),
         };
         let fields = match params.field_selector.as_deref() {
             Some(s) => {
-                let f = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                f.check_supported(resource.kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let f =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                f.check_supported(resource.kind)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 f
             }
             None => FieldSelector::default(),
         };
-        let ns = path.namespace.as_deref().or_else(|| fields.required_value("metadata.namespace")).filter(|_| resource.namespaced);
+        let ns = path
+            .namespace
+            .as_deref()
+            .or_else(|| fields.required_value("metadata.namespace"))
+            .filter(|_| resource.namespaced);
         let prefix = match ns {
             Some(ns) => format!("{}{ns}/", resource.key_prefix()),
             None => resource.key_prefix(),
         };
-        Ok(Selection { resource, prefix, labels, fields })
+        Ok(Selection {
+            resource,
+            prefix,
+            labels,
+            fields,
+        })
     }
 
     /// `true` when there is nothing to filter on (every object in scope matches).
@@ -62,7 +74,8 @@ impl Selection {
 
     /// `true` when `obj` satisfies both selectors.
     pub fn matches(&self, obj: &Value) -> bool {
-        (self.labels.is_empty() || self.labels.matches(&meta::labels(obj))) && (self.fields.is_empty() || self.fields.matches(obj))
+        (self.labels.is_empty() || self.labels.matches(&meta::labels(obj)))
+            && (self.fields.is_empty() || self.fields.matches(obj))
     }
 
     /// `true` when the stored object satisfies both selectors (parses it only when there is a
@@ -71,6 +84,8 @@ impl Selection {
         if self.is_everything() {
             return true;
         }
-        serde_json::from_str::<Value>(&obj.json).map(|v| self.matches(&v)).unwrap_or(false)
+        serde_json::from_str::<Value>(&obj.json)
+            .map(|v| self.matches(&v))
+            .unwrap_or(false)
     }
 }

@@ -6,11 +6,11 @@
 //! - `GET|PUT|PATCH {deployments,replicasets}/{name}/scale` reads or writes `spec.replicas` through an
 //!   `autoscaling/v1` `Scale`.
 
+use super::Ctx;
 use super::crud::{self, ObjRef, WRITE_RETRIES};
 use super::error::ApiError;
 use super::object;
 use super::respond;
-use super::Ctx;
 use crate::store::{StoreError, WriteOp};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -22,19 +22,35 @@ use serde_json::{Value, json};
 pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let binding = decode::parse_body(body, ctx.content_type())?.value;
     let pod_name = ctx.path.name.clone().unwrap_or_default();
-    let node = binding.get("target").and_then(|t| t.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
+    let node = binding
+        .get("target")
+        .and_then(|t| t.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if node.is_empty() {
-        let cause = StatusCause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "target.name".into() };
+        let cause = StatusCause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value".into(),
+            field: "target.name".into(),
+        };
         return Err(Status::invalid("", "Binding", &pod_name, vec![cause]).into());
     }
     let body_name = meta::name(&binding);
     if !body_name.is_empty() && body_name != pod_name {
-        return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({pod_name})")));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({pod_name})"
+        )));
     }
     for attempt in 0..WRITE_RETRIES {
         let (r, cur) = crud::resolve(&ctx.state, &ctx.path)?;
         let mut pod = crud::parse_stored(&cur)?;
-        if let Some(bound) = pod.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        if let Some(bound) = pod
+            .get("spec")
+            .and_then(|s| s.get("nodeName"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
             return Err(Status::new(
                 409,
                 "Conflict",
@@ -48,7 +64,11 @@ pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
             break;
         }
         meta::remove(&mut pod, "resourceVersion");
-        let op = WriteOp::Update { key: r.key(), object: pod, expected_rv: Some(cur.resource_version) };
+        let op = WriteOp::Update {
+            key: r.key(),
+            object: pod,
+            expected_rv: Some(cur.resource_version),
+        };
         match ctx.state.store.write(op).await {
             Ok(_) => break,
             Err(StoreError::Conflict) if attempt + 1 < WRITE_RETRIES => continue,
@@ -61,13 +81,17 @@ pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
 
 /// Sets `spec.nodeName` and replaces (or adds) the `PodScheduled` condition with `True`.
 fn set_node(pod: &mut Value, node: &str) {
-    let Some(map) = pod.as_object_mut() else { return };
+    let Some(map) = pod.as_object_mut() else {
+        return;
+    };
     let spec = map.entry("spec").or_insert_with(|| json!({}));
     if let Some(s) = spec.as_object_mut() {
         s.insert("nodeName".into(), json!(node));
     }
     let status = map.entry("status").or_insert_with(|| json!({}));
-    let Some(st) = status.as_object_mut() else { return };
+    let Some(st) = status.as_object_mut() else {
+        return;
+    };
     let conds = st.entry("conditions").or_insert_with(|| json!([]));
     if !conds.is_array() {
         *conds = json!([]);
@@ -86,9 +110,21 @@ pub fn scale_of(resource: &mock_k8_schemas::ApiResource, obj: &Value) -> Value {
     if resource.namespaced {
         scale_md["namespace"] = pick("namespace");
     }
-    let replicas = obj.get("spec").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(1);
-    let current = obj.get("status").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(0);
-    let selector = obj.get("spec").and_then(|s| s.get("selector")).map(selector_string).unwrap_or_default();
+    let replicas = obj
+        .get("spec")
+        .and_then(|s| s.get("replicas"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let current = obj
+        .get("status")
+        .and_then(|s| s.get("replicas"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let selector = obj
+        .get("spec")
+        .and_then(|s| s.get("selector"))
+        .map(selector_string)
+        .unwrap_or_default();
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -107,9 +143,24 @@ fn selector_string(sel: &Value) -> String {
             parts.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))));
         }
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
-        let values: Vec<&str> = e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         let text = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
             "In" => format!("{key} in ({})", values.join(",")),
             "NotIn" => format!("{key} notin ({})", values.join(",")),
@@ -120,7 +171,11 @@ fn selector_string(sel: &Value) -> String {
         parts.push((key, text));
     }
     parts.sort();
-    parts.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
+    parts
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The object to store after a Scale write: `old` with `spec.replicas` from `scale`.
@@ -132,8 +187,14 @@ pub fn apply_scale(r: &ObjRef, old: &Value, scale: &Value) -> Result<Value, ApiE
     let n = match replicas.and_then(Value::as_i64) {
         Some(n) if n >= 0 && n <= i64::from(i32::MAX) => n,
         _ => {
-            let shown = replicas.map(Value::to_string).unwrap_or_else(|| "null".into());
-            let cause = StatusCause { reason: "FieldValueInvalid".into(), message: format!("Invalid value: {shown}: must be greater than or equal to 0"), field: "spec.replicas".into() };
+            let shown = replicas
+                .map(Value::to_string)
+                .unwrap_or_else(|| "null".into());
+            let cause = StatusCause {
+                reason: "FieldValueInvalid".into(),
+                message: format!("Invalid value: {shown}: must be greater than or equal to 0"),
+                field: "spec.replicas".into(),
+            };
             return Err(Status::invalid("autoscaling", "Scale", &r.name, vec![cause]).into());
         }
     };
@@ -151,14 +212,18 @@ pub fn apply_scale(r: &ObjRef, old: &Value, scale: &Value) -> Result<Value, ApiE
 /// # Errors
 /// 500 when the stored JSON does not parse.
 pub fn scale_response(r: &ObjRef, stored: &Bytes, code: StatusCode) -> Result<Response, ApiError> {
-    let v: Value = serde_json::from_slice(stored).map_err(|e| ApiError::internal("stored object is not JSON", e))?;
+    let v: Value = serde_json::from_slice(stored)
+        .map_err(|e| ApiError::internal("stored object is not JSON", e))?;
     Ok(respond::json_value(code, &scale_of(r.resource, &v)))
 }
 
 /// `GET .../{name}/scale`.
 pub async fn get_scale(ctx: &Ctx) -> Result<Response, ApiError> {
     let (r, cur) = crud::resolve(&ctx.state, &ctx.path)?;
-    Ok(respond::json_value(StatusCode::OK, &scale_of(r.resource, &crud::parse_stored(&cur)?)))
+    Ok(respond::json_value(
+        StatusCode::OK,
+        &scale_of(r.resource, &crud::parse_stored(&cur)?),
+    ))
 }
 
 /// `PUT .../{name}/scale` with a `Scale` body: sets `spec.replicas` (conditional on the Scale's
@@ -168,11 +233,23 @@ pub async fn put_scale(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let (r, cur) = crud::resolve(&ctx.state, &ctx.path)?;
     let old = crud::parse_stored(&cur)?;
     let expected = match meta::str_field(&scale, "resourceVersion").filter(|s| !s.is_empty()) {
-        Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?),
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+        ),
         None => None,
     };
     let candidate = apply_scale(&r, &old, &scale)?;
-    let stored = crud::commit_update(&ctx.state, &r, &cur, &old, candidate, expected, ctx.params.dry_run).await?;
+    let stored = crud::commit_update(
+        &ctx.state,
+        &r,
+        &cur,
+        &old,
+        candidate,
+        expected,
+        ctx.params.dry_run,
+    )
+    .await?;
     scale_response(&r, &stored, StatusCode::OK)
 }
 
@@ -188,7 +265,13 @@ mod tests {
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}},
             "status": {"replicas": 2}});
         let s = scale_of(d, &obj);
-        assert_eq!((s["spec"]["replicas"].clone(), s["status"]["replicas"].clone()), (json!(3), json!(2)));
+        assert_eq!(
+            (
+                s["spec"]["replicas"].clone(),
+                s["status"]["replicas"].clone()
+            ),
+            (json!(3), json!(2))
+        );
         assert_eq!(s["status"]["selector"], "app=web,tier in (a,b)");
         assert_eq!(s["metadata"]["resourceVersion"], "4");
     }
@@ -196,11 +279,27 @@ mod tests {
     #[test]
     fn apply_scale_should_set_replicas_and_reject_negative() {
         let d = by_plural("apps", "v1", "deployments").expect("deployments");
-        let r = ObjRef { resource: d, namespace: "a".into(), name: "web".into() };
+        let r = ObjRef {
+            resource: d,
+            namespace: "a".into(),
+            name: "web".into(),
+        };
         let old = json!({"metadata": {"name": "web", "namespace": "a"}, "spec": {"replicas": 1, "template": {}}});
         let new = apply_scale(&r, &old, &json!({"spec": {"replicas": 5}})).expect("ok");
-        assert_eq!((new["spec"]["replicas"].clone(), new["spec"]["template"].clone()), (json!(5), json!({})));
-        assert_eq!(apply_scale(&r, &old, &json!({"spec": {"replicas": -1}})).map(|_| ()).unwrap_err().code(), 422);
+        assert_eq!(
+            (
+                new["spec"]["replicas"].clone(),
+                new["spec"]["template"].clone()
+            ),
+            (json!(5), json!({}))
+        );
+        assert_eq!(
+            apply_scale(&r, &old, &json!({"spec": {"replicas": -1}}))
+                .map(|_| ())
+                .unwrap_err()
+                .code(),
+            422
+        );
     }
 
     #[test]

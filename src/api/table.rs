@@ -11,13 +11,25 @@ use serde_json::{Map, Value, json};
 
 /// `true` when the `Accept` header asks for a Table (`as=Table`), as kubectl's table printer does.
 pub fn wants_table(headers: &HeaderMap) -> bool {
-    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split([',', ';']).any(|p| p.trim() == "as=Table"))
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split([',', ';']).any(|p| p.trim() == "as=Table"))
 }
 
 /// One row: `cells` for `obj` and its `object` per `include`.
-pub fn row(resource: &ApiResource, obj: &Value, include: IncludeObject, now_unix_seconds: i64) -> Value {
+pub fn row(
+    resource: &ApiResource,
+    obj: &Value,
+    include: IncludeObject,
+    now_unix_seconds: i64,
+) -> Value {
     let mut row = Map::new();
-    row.insert("cells".into(), Value::Array(table::row_cells(resource, obj, now_unix_seconds)));
+    row.insert(
+        "cells".into(),
+        Value::Array(table::row_cells(resource, obj, now_unix_seconds)),
+    );
     match include {
         IncludeObject::None => {}
         IncludeObject::Object => {
@@ -34,9 +46,19 @@ pub fn row(resource: &ApiResource, obj: &Value, include: IncludeObject, now_unix
 /// A Table of `rows` at `resource_version`, with column definitions unless `headers` is false (watch
 /// events after the first carry `columnDefinitions: null`, as kube-apiserver sends them).
 /// `continue_token` and `remaining` fill the list metadata of a paged answer.
-pub fn table(resource: &ApiResource, rows: Vec<Value>, resource_version: u64, headers: bool, continue_token: Option<&str>, remaining: Option<usize>) -> Value {
+pub fn table(
+    resource: &ApiResource,
+    rows: Vec<Value>,
+    resource_version: u64,
+    headers: bool,
+    continue_token: Option<&str>,
+    remaining: Option<usize>,
+) -> Value {
     let mut md = Map::new();
-    md.insert("resourceVersion".into(), json!(resource_version.to_string()));
+    md.insert(
+        "resourceVersion".into(),
+        json!(resource_version.to_string()),
+    );
     if let Some(c) = continue_token {
         md.insert("continue".into(), json!(c));
     }

@@ -15,6 +15,7 @@
 //!   the store's receiver faster than the client accepts it; the store isolates slow receivers.
 //! - With a Table `Accept`, each event's object is a one-row Table (column definitions on the first).
 
+use super::Ctx;
 use super::crud;
 use super::error::ApiError;
 use super::object;
@@ -22,7 +23,6 @@ use super::query::IncludeObject;
 use super::respond;
 use super::select::Selection;
 use super::table;
-use super::Ctx;
 use crate::store::{StoreError, WatchRecord};
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -64,12 +64,25 @@ impl Encoder {
     /// One event line for a parsed object.
     fn line_value(&mut self, event: EventType, obj: &Value, revision: u64) -> Bytes {
         if !self.table {
-            return Bytes::from(event_line(event, &serde_json::to_vec(obj).unwrap_or_default()));
+            return Bytes::from(event_line(
+                event,
+                &serde_json::to_vec(obj).unwrap_or_default(),
+            ));
         }
         let row = table::row(self.resource, obj, self.include, object::now_unix_seconds());
-        let t = table::table(self.resource, vec![row], revision, !self.headers_sent, None, None);
+        let t = table::table(
+            self.resource,
+            vec![row],
+            revision,
+            !self.headers_sent,
+            None,
+            None,
+        );
         self.headers_sent = true;
-        Bytes::from(event_line(event, &serde_json::to_vec(&t).unwrap_or_default()))
+        Bytes::from(event_line(
+            event,
+            &serde_json::to_vec(&t).unwrap_or_default(),
+        ))
     }
 
     /// The lines (zero or one) a store change produces for a watch with selection `sel`.
@@ -80,14 +93,24 @@ impl Encoder {
         let cur: Value = serde_json::from_str(&rec.object.json).ok()?;
         let cur_match = sel.matches(&cur);
         let prev_match = |p: &Option<std::sync::Arc<crate::store::StoredObject>>| {
-            p.as_ref().and_then(|p| serde_json::from_str::<Value>(&p.json).ok()).map(|v| (sel.matches(&v), v))
+            p.as_ref()
+                .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())
+                .map(|v| (sel.matches(&v), v))
         };
         match rec.event_type {
             EventType::Modified => match (cur_match, prev_match(&rec.prev)) {
-                (true, Some((true, _))) | (true, None) => Some(self.line_value(EventType::Modified, &cur, rec.revision)),
-                (true, Some((false, _))) => Some(self.line_value(EventType::Added, &cur, rec.revision)),
+                (true, Some((true, _))) | (true, None) => {
+                    Some(self.line_value(EventType::Modified, &cur, rec.revision))
+                }
+                (true, Some((false, _))) => {
+                    Some(self.line_value(EventType::Added, &cur, rec.revision))
+                }
                 (false, Some((true, mut prev))) => {
-                    meta::set(&mut prev, "resourceVersion", json!(rec.revision.to_string()));
+                    meta::set(
+                        &mut prev,
+                        "resourceVersion",
+                        json!(rec.revision.to_string()),
+                    );
                     Some(self.line_value(EventType::Deleted, &prev, rec.revision))
                 }
                 (false, _) => None,
@@ -100,13 +123,19 @@ impl Encoder {
     /// A BOOKMARK line at `revision`.
     fn bookmark(&self, revision: u64) -> Bytes {
         let obj = json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(), "metadata": {"resourceVersion": revision.to_string()}});
-        Bytes::from(event_line(EventType::Bookmark, &serde_json::to_vec(&obj).unwrap_or_default()))
+        Bytes::from(event_line(
+            EventType::Bookmark,
+            &serde_json::to_vec(&obj).unwrap_or_default(),
+        ))
     }
 }
 
 /// An ERROR line carrying `status`.
 fn error_line(status: &Status) -> Bytes {
-    Bytes::from(event_line(EventType::Error, &serde_json::to_vec(&status.to_json()).unwrap_or_default()))
+    Bytes::from(event_line(
+        EventType::Error,
+        &serde_json::to_vec(&status.to_json()).unwrap_or_default(),
+    ))
 }
 
 /// `GET ...?watch=true` on a collection.
@@ -118,7 +147,10 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
     let state = ctx.state.clone();
     let from = match ctx.params.resource_version.as_deref() {
         None | Some("0") => None,
-        Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?),
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+        ),
     };
     let (initial, start) = match from {
         None => crud::select_objects(&state, &sel),
@@ -126,13 +158,27 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let receiver = match state.store.watch(&sel.prefix, start) {
         Ok(rx) => Ok(rx),
-        Err(StoreError::Expired { requested, oldest }) => Err(Status::expired(format!("too old resource version: {requested} ({oldest})"))),
+        Err(StoreError::Expired { requested, oldest }) => Err(Status::expired(format!(
+            "too old resource version: {requested} ({oldest})"
+        ))),
         Err(e) => return Err(ApiError::from_store(e, sel.resource, "")),
     };
-    let mut enc = Encoder { resource: sel.resource, table: table::wants_table(&ctx.headers), include: ctx.params.include_object, headers_sent: false };
-    let timeout = ctx.params.timeout_seconds.map(Duration::from_secs).unwrap_or(state.options.watch_timeout);
+    let mut enc = Encoder {
+        resource: sel.resource,
+        table: table::wants_table(&ctx.headers),
+        include: ctx.params.include_object,
+        headers_sent: false,
+    };
+    let timeout = ctx
+        .params
+        .timeout_seconds
+        .map(Duration::from_secs)
+        .unwrap_or(state.options.watch_timeout);
     let bookmarks = ctx.params.allow_watch_bookmarks;
-    let interval = state.options.bookmark_interval.max(Duration::from_millis(10));
+    let interval = state
+        .options
+        .bookmark_interval
+        .max(Duration::from_millis(10));
     let shutdown = state.shutdown.clone();
     let stream = async_stream::stream! {
         for obj in &initial {
@@ -179,7 +225,10 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(respond::JSON));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(respond::JSON),
+    );
     Ok(resp)
 }
 
@@ -191,18 +240,36 @@ mod tests {
     use std::sync::Arc;
 
     fn stored(json: Value, rv: u64) -> Arc<StoredObject> {
-        Arc::new(StoredObject { key: "core/pods/default/a".into(), resource_version: rv, json: Arc::from(json.to_string()) })
+        Arc::new(StoredObject {
+            key: "core/pods/default/a".into(),
+            resource_version: rv,
+            json: Arc::from(json.to_string()),
+        })
     }
 
     #[test]
     fn encoder_should_wrap_rows_in_tables_with_headers_once() {
         let pods = by_plural("", "v1", "pods").expect("pods");
-        let mut enc = Encoder { resource: pods, table: false, include: IncludeObject::Metadata, headers_sent: false };
+        let mut enc = Encoder {
+            resource: pods,
+            table: false,
+            include: IncludeObject::Metadata,
+            headers_sent: false,
+        };
         let o = stored(json!({"kind": "Pod", "metadata": {"name": "a"}}), 3);
         let line = enc.line(EventType::Added, &o.json, 3);
         let ev: Value = serde_json::from_slice(&line).expect("json");
-        assert_eq!((ev["type"].clone(), ev["object"]["metadata"]["name"].clone()), (json!("ADDED"), json!("a")));
+        assert_eq!(
+            (ev["type"].clone(), ev["object"]["metadata"]["name"].clone()),
+            (json!("ADDED"), json!("a"))
+        );
         let b: Value = serde_json::from_slice(&enc.bookmark(9)).expect("json");
-        assert_eq!((b["type"].clone(), b["object"]["metadata"]["resourceVersion"].clone()), (json!("BOOKMARK"), json!("9")));
+        assert_eq!(
+            (
+                b["type"].clone(),
+                b["object"]["metadata"]["resourceVersion"].clone()
+            ),
+            (json!("BOOKMARK"), json!("9"))
+        );
     }
 }

@@ -1,1 +1,0 @@
-//! Router-level tests against a real store (see the submodules).
