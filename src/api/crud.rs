@@ -338,7 +338,17 @@ pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiE
         ctx.params.field_validation,
     )?;
     let mut new = decoded.value;
-    let (r, old) = resolve(&ctx.state, &ctx.path)?;
+    let (r, old) = match resolve(&ctx.state, &ctx.path) {
+        Ok(found) => found,
+        Err(e)
+            if e.code() == 404
+                && view == View::Main
+                && CREATE_ON_UPDATE.contains(&resource.kind) =>
+        {
+            return create_on_update(ctx, new, decoded.warnings).await;
+        }
+        Err(e) => return Err(e),
+    };
     let body_name = meta::name(&new);
     if body_name.is_empty() {
         meta::set(&mut new, "name", json!(r.name));
@@ -376,6 +386,33 @@ pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiE
     Ok(respond::with_warnings(
         respond::json_bytes(StatusCode::OK, stored),
         &decoded.warnings,
+    ))
+}
+
+/// Kinds whose PUT creates a missing object (their Kubernetes strategies' `AllowCreateOnUpdate`).
+const CREATE_ON_UPDATE: &[&str] = &["Endpoints", "Event", "Lease", "EndpointSlice"];
+
+/// `PUT` of a missing object of a [`CREATE_ON_UPDATE`] kind: creates it (201).
+async fn create_on_update(
+    ctx: &Ctx,
+    mut obj: Value,
+    warnings: Vec<String>,
+) -> Result<Response, ApiError> {
+    let r = ObjRef::of_path(&ctx.path);
+    let body_name = meta::name(&obj);
+    if body_name.is_empty() {
+        meta::set(&mut obj, "name", json!(r.name));
+    } else if body_name != r.name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            r.name
+        )));
+    }
+    object::place_namespace(r.resource, &mut obj, Some(r.namespace.as_str()))?;
+    let stored = commit_create(&ctx.state, r.resource, obj, ctx.params.dry_run).await?;
+    Ok(respond::with_warnings(
+        respond::json_bytes(StatusCode::CREATED, stored),
+        &warnings,
     ))
 }
 

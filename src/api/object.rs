@@ -74,25 +74,21 @@ pub fn check_kind(resource: &ApiResource, obj: &mut Value) -> Result<(), ApiErro
     if let Some(v) = map
         .get("apiVersion")
         .and_then(Value::as_str)
-        .filter(|v| !v.is_empty())
+        .filter(|v| !v.is_empty() && *v != expected)
     {
-        if v != expected {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({v}) does not match the expected API version ({expected})"
-            )));
-        }
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({v}) does not match the expected API version ({expected})"
+        )));
     }
     if let Some(k) = map
         .get("kind")
         .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
+        .filter(|k| !k.is_empty() && *k != resource.kind)
     {
-        if k != resource.kind {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                resource.kind
-            )));
-        }
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            resource.kind
+        )));
     }
     map.insert("apiVersion".into(), Value::String(expected));
     map.insert("kind".into(), Value::String(resource.kind.to_string()));

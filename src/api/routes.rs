@@ -81,10 +81,8 @@ fn resources(group: &'static str, version: &'static str, rest: &[&str]) -> Optio
             .find(|r| r.group == group && r.version == version && r.plural == plural)
     };
     let path = |resource, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
-        if let Some(s) = sub {
-            if !resource_has_sub(resource, s) {
-                return None;
-            }
+        if sub.is_some_and(|s| !resource_has_sub(resource, s)) {
+            return None;
         }
         Some(Route::Resource(ResourcePath {
             resource,

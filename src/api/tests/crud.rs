@@ -408,6 +408,22 @@ async fn create_should_honour_generate_name_dry_run_and_namespaces() {
         404,
         "NotFound",
     );
+    // PUT creates a missing Lease (create-on-update kinds); a second identical PUT changes nothing.
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1"}});
+    let lease_path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1";
+    let l1 = h.put(lease_path, &lease).await;
+    assert_eq!(l1.code, StatusCode::CREATED, "{}", l1.body);
+    let l2 = h.put(lease_path, &lease).await;
+    assert_eq!((l2.code, rv(&l2.body)), (StatusCode::OK, rv(&l1.body)));
+    assert_status(
+        &h.put(
+            "/api/v1/namespaces/default/pods/absent",
+            &pod("absent", json!({})),
+        )
+        .await,
+        404,
+        "NotFound",
+    );
     h.shutdown();
 }
 
