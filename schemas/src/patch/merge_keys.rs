@@ -21,8 +21,10 @@ pub enum ListStrategy {
 use ListStrategy::{MergeByKey, MergePrimitives, Replace};
 
 /// `ObjectMeta` lists, relative to a `metadata` object (top level or inside a pod template).
-const METADATA: &[(&str, ListStrategy)] =
-    &[("ownerReferences", MergeByKey("uid")), ("finalizers", MergePrimitives)];
+const METADATA: &[(&str, ListStrategy)] = &[
+    ("ownerReferences", MergeByKey("uid")),
+    ("finalizers", MergePrimitives),
+];
 
 /// `PodSpec` lists, relative to the pod spec.
 const POD_SPEC: &[(&str, ListStrategy)] = &[
@@ -63,8 +65,10 @@ const POD_STATUS: &[(&str, ListStrategy)] = &[
 const NODE_SPEC: &[(&str, ListStrategy)] = &[("podCIDRs", MergePrimitives)];
 
 /// `NodeStatus` lists, relative to `status`.
-const NODE_STATUS: &[(&str, ListStrategy)] =
-    &[("conditions", MergeByKey("type")), ("addresses", MergeByKey("type"))];
+const NODE_STATUS: &[(&str, ListStrategy)] = &[
+    ("conditions", MergeByKey("type")),
+    ("addresses", MergeByKey("type")),
+];
 
 /// `ServiceSpec` lists, relative to `spec`.
 const SERVICE_SPEC: &[(&str, ListStrategy)] = &[("ports", MergeByKey("port"))];
@@ -111,7 +115,10 @@ fn pod_spec(rest: &[&str]) -> ListStrategy {
 /// Finds a one-segment path in `table`; deeper or unknown paths are [`ListStrategy::Replace`].
 fn lookup(table: &[(&str, ListStrategy)], rest: &[&str]) -> ListStrategy {
     match rest {
-        [field] => table.iter().find(|(name, _)| name == field).map_or(Replace, |(_, s)| *s),
+        [field] => table
+            .iter()
+            .find(|(name, _)| name == field)
+            .map_or(Replace, |(_, s)| *s),
         _ => Replace,
     }
 }
@@ -130,14 +137,26 @@ mod tests {
             ("Pod", "spec.containers", MergeByKey("name")),
             ("Pod", "spec.containers.ports", MergeByKey("containerPort")),
             ("Pod", "spec.initContainers.env", MergeByKey("name")),
-            ("Pod", "spec.containers.volumeMounts", MergeByKey("mountPath")),
-            ("Pod", "spec.containers.volumeDevices", MergeByKey("devicePath")),
+            (
+                "Pod",
+                "spec.containers.volumeMounts",
+                MergeByKey("mountPath"),
+            ),
+            (
+                "Pod",
+                "spec.containers.volumeDevices",
+                MergeByKey("devicePath"),
+            ),
             ("Pod", "spec.containers.args", Replace),
             ("Pod", "spec.containers.envFrom", Replace),
             ("Pod", "spec.tolerations", Replace),
             ("Pod", "spec.volumes", MergeByKey("name")),
             ("Pod", "spec.hostAliases", MergeByKey("ip")),
-            ("Pod", "spec.topologySpreadConstraints", MergeByKey("topologyKey")),
+            (
+                "Pod",
+                "spec.topologySpreadConstraints",
+                MergeByKey("topologyKey"),
+            ),
             ("Pod", "status.conditions", MergeByKey("type")),
             ("Pod", "status.podIPs", MergeByKey("ip")),
             ("Pod", "status.containerStatuses", MergeByKey("name")),
@@ -147,9 +166,21 @@ mod tests {
             ("Node", "spec.taints", Replace),
             ("Service", "spec.ports", MergeByKey("port")),
             ("Endpoints", "subsets", Replace),
-            ("Deployment", "spec.template.spec.containers", MergeByKey("name")),
-            ("Deployment", "spec.template.spec.containers.env", MergeByKey("name")),
-            ("ReplicaSet", "spec.template.metadata.finalizers", MergePrimitives),
+            (
+                "Deployment",
+                "spec.template.spec.containers",
+                MergeByKey("name"),
+            ),
+            (
+                "Deployment",
+                "spec.template.spec.containers.env",
+                MergeByKey("name"),
+            ),
+            (
+                "ReplicaSet",
+                "spec.template.metadata.finalizers",
+                MergePrimitives,
+            ),
             ("ReplicaSet", "status.conditions", MergeByKey("type")),
             ("Deployment", "spec.containers", Replace),
         ];

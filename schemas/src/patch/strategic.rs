@@ -29,17 +29,28 @@ const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList/";
 /// its merge key.
 pub(crate) fn apply(kind: &str, original: &Value, patch: &Value) -> Result<Value, PatchError> {
     let Value::Object(patch) = patch else {
-        return Err(PatchError("a strategic merge patch must be a JSON object".into()));
+        return Err(PatchError(
+            "a strategic merge patch must be a JSON object".into(),
+        ));
     };
     let original = match original {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
-        _ => return Err(PatchError("the object to patch is not a JSON object".into())),
+        _ => {
+            return Err(PatchError(
+                "the object to patch is not a JSON object".into(),
+            ));
+        }
     };
-    let mut merger = Merger { kind, path: Vec::new() };
+    let mut merger = Merger {
+        kind,
+        path: Vec::new(),
+    };
     match merger.merge_map(original, patch)? {
         Some(merged) => Ok(Value::Object(merged)),
-        None => Err(PatchError("$patch: delete is not allowed on the whole object".into())),
+        None => Err(PatchError(
+            "$patch: delete is not allowed on the whole object".into(),
+        )),
     }
 }
 
@@ -52,7 +63,11 @@ struct Merger<'a> {
 impl Merger<'_> {
     /// The current path as `a.b.c`, for messages.
     fn where_(&self) -> String {
-        if self.path.is_empty() { "<root>".into() } else { self.path.join(".") }
+        if self.path.is_empty() {
+            "<root>".into()
+        } else {
+            self.path.join(".")
+        }
     }
 
     /// Merges `patch` into `original`; `None` means the map is deleted (`$patch: delete`).
@@ -115,7 +130,9 @@ impl Merger<'_> {
         }
         // `$setElementOrder` for a list the patch does not otherwise touch: only reorder it.
         for (key, order) in patch {
-            let Some(field) = key.strip_prefix(SET_ELEMENT_ORDER) else { continue };
+            let Some(field) = key.strip_prefix(SET_ELEMENT_ORDER) else {
+                continue;
+            };
             if patch.contains_key(field) {
                 continue;
             }
@@ -175,8 +192,9 @@ impl Merger<'_> {
                 self.where_()
             )));
         }
-        if let Some((k, _)) =
-            patch.iter().find(|(k, v)| !k.starts_with('$') && !v.is_null() && !keys.contains(&k.as_str()))
+        if let Some((k, _)) = patch
+            .iter()
+            .find(|(k, v)| !k.starts_with('$') && !v.is_null() && !keys.contains(&k.as_str()))
         {
             return Err(PatchError(format!(
                 "$retainKeys at {} does not list the key {k:?} that the patch sets",
@@ -225,7 +243,9 @@ impl Merger<'_> {
     /// A patch value taken as-is, with its directives applied against nothing (so none survive).
     fn fresh(&mut self, value: &Value) -> Result<Value, PatchError> {
         match value {
-            Value::Object(m) => Ok(Value::Object(self.merge_map(Map::new(), m)?.unwrap_or_default())),
+            Value::Object(m) => Ok(Value::Object(
+                self.merge_map(Map::new(), m)?.unwrap_or_default(),
+            )),
             other => Ok(other.clone()),
         }
     }

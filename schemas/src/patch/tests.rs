@@ -31,22 +31,33 @@ fn assert_no_directives(v: &Value) {
 }
 
 fn names(list: &Value, key: &str) -> Vec<Value> {
-    list.as_array().expect("a list").iter().map(|e| e[key].clone()).collect()
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e[key].clone())
+        .collect()
 }
 
 #[test]
 fn merge_patch_should_add_and_remove_labels() {
     let obj = json!({"metadata": {"name": "web", "labels": {"app": "web", "env": "prod"}}});
-    let out = merge_patch(&obj, &json!({"metadata": {"labels": {"env": null, "team": "a"}}}))
-        .expect("merge");
-    assert_eq!(out["metadata"]["labels"], json!({"app": "web", "team": "a"}));
+    let out = merge_patch(
+        &obj,
+        &json!({"metadata": {"labels": {"env": null, "team": "a"}}}),
+    )
+    .expect("merge");
+    assert_eq!(
+        out["metadata"]["labels"],
+        json!({"app": "web", "team": "a"})
+    );
     assert_eq!(merge_patch(&obj, &json!({})).expect("merge"), obj);
 }
 
 #[test]
 fn json_patch_should_replace_by_pointer() {
     let obj = json!({"spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}});
-    let patch = json!([{"op": "replace", "path": "/spec/containers/0/image", "value": "nginx:1.29"}]);
+    let patch =
+        json!([{"op": "replace", "path": "/spec/containers/0/image", "value": "nginx:1.29"}]);
     let out = json_patch(&obj, &patch).expect("patch");
     assert_eq!(out["spec"]["containers"][0]["image"], "nginx:1.29");
 }
@@ -56,11 +67,24 @@ fn json_patch_should_name_the_failed_op_and_path() {
     let obj = json!({"spec": {}});
     let patch = json!([{"op": "remove", "path": "/spec/nope"}]);
     let err = json_patch(&obj, &patch).expect_err("bad path");
-    assert!(err.0.contains("remove") && err.0.contains("/spec/nope"), "{err}");
+    assert!(
+        err.0.contains("remove") && err.0.contains("/spec/nope"),
+        "{err}"
+    );
     let test = json!([{"op": "test", "path": "/spec", "value": 1}]);
-    assert!(json_patch(&obj, &test).expect_err("failed test").0.contains("test"));
+    assert!(
+        json_patch(&obj, &test)
+            .expect_err("failed test")
+            .0
+            .contains("test")
+    );
     let malformed = json!([{"op": "frobnicate", "path": "/spec"}]);
-    assert!(json_patch(&obj, &malformed).expect_err("malformed").0.contains("invalid JSON patch"));
+    assert!(
+        json_patch(&obj, &malformed)
+            .expect_err("malformed")
+            .0
+            .contains("invalid JSON patch")
+    );
     assert!(json_patch(&obj, &json!({"op": "add"})).is_err());
 }
 
@@ -73,12 +97,18 @@ fn strategic_merge_patch_should_apply_kubectl_apply_update() {
         "spec": {"$setElementOrder/containers": [{"name": "c1"}],
                  "containers": [{"image": "nginx:1.28", "name": "c1"}]}});
     let out = smp(("v1", "Pod"), &original, &patch);
-    assert_eq!(out["metadata"]["labels"], json!({"app": "demo", "tier": "front"}));
+    assert_eq!(
+        out["metadata"]["labels"],
+        json!({"app": "demo", "tier": "front"})
+    );
     assert_eq!(
         out["spec"]["containers"],
         json!([{"name": "c1", "image": "nginx:1.28", "ports": [{"containerPort": 80}]}])
     );
-    assert_eq!(out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"], "{}\n");
+    assert_eq!(
+        out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+        "{}\n"
+    );
 }
 
 #[test]
@@ -104,15 +134,24 @@ fn strategic_merge_patch_should_apply_the_richer_kubectl_patch() {
                                 {"$patch": "delete", "name": "c2"}],
                  "tolerations": [{"key": "k2", "operator": "Exists"}]}});
     let out = smp(("v1", "Pod"), &original, &patch);
-    assert_eq!(out["metadata"]["annotations"], json!({"kubectl.kubernetes.io/last-applied-configuration": "new"}));
+    assert_eq!(
+        out["metadata"]["annotations"],
+        json!({"kubectl.kubernetes.io/last-applied-configuration": "new"})
+    );
     assert_eq!(out["metadata"]["labels"], json!({"app": "demo"}));
     let containers = &out["spec"]["containers"];
     assert_eq!(names(containers, "name"), vec![json!("c1")]);
     let c1 = &containers[0];
     assert_eq!(c1["image"], "nginx:2");
     assert_eq!(c1["env"], json!([{"name": "B", "value": "3"}]));
-    assert_eq!(c1["ports"], json!([{"containerPort": 443}, {"containerPort": 8080}]));
-    assert_eq!(out["spec"]["tolerations"], json!([{"key": "k2", "operator": "Exists"}]));
+    assert_eq!(
+        c1["ports"],
+        json!([{"containerPort": 443}, {"containerPort": 8080}])
+    );
+    assert_eq!(
+        out["spec"]["tolerations"],
+        json!([{"key": "k2", "operator": "Exists"}])
+    );
 }
 
 #[test]
@@ -122,7 +161,10 @@ fn strategic_merge_patch_should_put_new_elements_before_untouched_ones() {
                                    "tolerations": [{"effect": "NoSchedule", "key": "dedicated", "value": "test-team"}]}});
     let patch = json!({"spec": {"containers": [{"name": "patch-demo-ctr-2", "image": "redis"}]}});
     let out = smp(("v1", "Pod"), &original, &patch);
-    assert_eq!(names(&out["spec"]["containers"], "name"), vec![json!("patch-demo-ctr-2"), json!("patch-demo-ctr")]);
+    assert_eq!(
+        names(&out["spec"]["containers"], "name"),
+        vec![json!("patch-demo-ctr-2"), json!("patch-demo-ctr")]
+    );
     assert_eq!(out["spec"]["tolerations"], original["spec"]["tolerations"]);
 }
 
@@ -133,27 +175,48 @@ fn strategic_merge_patch_should_keep_server_only_elements_in_place() {
                                 "containers": [{"name": "d", "image": "x"}]}});
     let out = smp(("v1", "Pod"), &original, &patch);
     // b is server-only: it stays before c, which it preceded in the original list.
-    assert_eq!(names(&out["spec"]["containers"], "name"), vec![json!("b"), json!("c"), json!("a"), json!("d")]);
+    assert_eq!(
+        names(&out["spec"]["containers"], "name"),
+        vec![json!("b"), json!("c"), json!("a"), json!("d")]
+    );
     // An order directive alone reorders the list.
     let reorder = json!({"spec": {"$setElementOrder/containers": [{"name": "c"}, {"name": "b"}, {"name": "a"}]}});
     let out = smp(("v1", "Pod"), &original, &reorder);
-    assert_eq!(names(&out["spec"]["containers"], "name"), vec![json!("c"), json!("b"), json!("a")]);
+    assert_eq!(
+        names(&out["spec"]["containers"], "name"),
+        vec![json!("c"), json!("b"), json!("a")]
+    );
 }
 
 #[test]
 fn strategic_merge_patch_should_cordon_and_uncordon_a_node() {
     let node = json!({"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.244.1.0/24"}});
-    let cordoned = smp(("v1", "Node"), &node, &json!({"spec": {"unschedulable": true}}));
+    let cordoned = smp(
+        ("v1", "Node"),
+        &node,
+        &json!({"spec": {"unschedulable": true}}),
+    );
     assert_eq!(cordoned["spec"]["unschedulable"], true);
-    let uncordoned = smp(("v1", "Node"), &cordoned, &json!({"spec": {"unschedulable": null}}));
+    let uncordoned = smp(
+        ("v1", "Node"),
+        &cordoned,
+        &json!({"spec": {"unschedulable": null}}),
+    );
     assert_eq!(uncordoned, node);
 }
 
 #[test]
 fn strategic_merge_patch_should_add_and_remove_labels() {
     let obj = json!({"metadata": {"name": "web", "labels": {"app": "web", "env": "prod"}}});
-    let out = smp(("v1", "Pod"), &obj, &json!({"metadata": {"labels": {"env": null, "team": "a"}}}));
-    assert_eq!(out["metadata"]["labels"], json!({"app": "web", "team": "a"}));
+    let out = smp(
+        ("v1", "Pod"),
+        &obj,
+        &json!({"metadata": {"labels": {"env": null, "team": "a"}}}),
+    );
+    assert_eq!(
+        out["metadata"]["labels"],
+        json!({"app": "web", "team": "a"})
+    );
 }
 
 #[test]
@@ -164,11 +227,25 @@ fn strategic_merge_patch_should_replace_maps_and_lists_on_request() {
                                 "containers": [{"$patch": "replace"}, {"name": "c", "image": "3"}]}});
     let out = smp(("v1", "Pod"), &original, &patch);
     assert_eq!(out["spec"]["nodeSelector"], json!({"disk": "ssd"}));
-    assert_eq!(out["spec"]["containers"], json!([{"name": "c", "image": "3"}]));
-    let deleted = smp(("v1", "Pod"), &original, &json!({"spec": {"nodeSelector": {"$patch": "delete"}}}));
+    assert_eq!(
+        out["spec"]["containers"],
+        json!([{"name": "c", "image": "3"}])
+    );
+    let deleted = smp(
+        ("v1", "Pod"),
+        &original,
+        &json!({"spec": {"nodeSelector": {"$patch": "delete"}}}),
+    );
     assert!(deleted["spec"].get("nodeSelector").is_none());
-    let merged = smp(("v1", "Pod"), &original, &json!({"spec": {"nodeSelector": {"$patch": "merge", "zone": "b"}}}));
-    assert_eq!(merged["spec"]["nodeSelector"], json!({"disk": "hdd", "zone": "b"}));
+    let merged = smp(
+        ("v1", "Pod"),
+        &original,
+        &json!({"spec": {"nodeSelector": {"$patch": "merge", "zone": "b"}}}),
+    );
+    assert_eq!(
+        merged["spec"]["nodeSelector"],
+        json!({"disk": "hdd", "zone": "b"})
+    );
 }
 
 #[test]
@@ -188,8 +265,15 @@ fn strategic_merge_patch_should_retain_only_listed_keys() {
 #[test]
 fn strategic_merge_patch_should_union_and_delete_primitive_lists() {
     let original = json!({"metadata": {"name": "p", "finalizers": ["a/x", "b/y"]}});
-    let out = smp(("v1", "Pod"), &original, &json!({"metadata": {"finalizers": ["b/y", "c/z"]}}));
-    let mut got: Vec<Value> = out["metadata"]["finalizers"].as_array().expect("list").clone();
+    let out = smp(
+        ("v1", "Pod"),
+        &original,
+        &json!({"metadata": {"finalizers": ["b/y", "c/z"]}}),
+    );
+    let mut got: Vec<Value> = out["metadata"]["finalizers"]
+        .as_array()
+        .expect("list")
+        .clone();
     got.sort_by_key(|v| v.to_string());
     assert_eq!(got, vec![json!("a/x"), json!("b/y"), json!("c/z")]);
     let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a/x"]}});
@@ -197,7 +281,11 @@ fn strategic_merge_patch_should_union_and_delete_primitive_lists() {
     assert_eq!(out["metadata"]["finalizers"], json!(["b/y"]));
     // A list without a strategy (args) is replaced whole.
     let c = json!({"spec": {"containers": [{"name": "c", "args": ["a", "b"]}]}});
-    let out = smp(("v1", "Pod"), &c, &json!({"spec": {"containers": [{"name": "c", "args": ["z"]}]}}));
+    let out = smp(
+        ("v1", "Pod"),
+        &c,
+        &json!({"spec": {"containers": [{"name": "c", "args": ["z"]}]}}),
+    );
     assert_eq!(out["spec"]["containers"][0]["args"], json!(["z"]));
 }
 
@@ -220,7 +308,10 @@ fn strategic_merge_patch_should_merge_status_conditions_by_type() {
         {"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}]}});
     let patch = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
     let out = smp(("v1", "Pod"), &original, &patch);
-    assert_eq!(out["status"]["conditions"], json!([{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}]));
+    assert_eq!(
+        out["status"]["conditions"],
+        json!([{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}])
+    );
 }
 
 #[test]
@@ -231,7 +322,10 @@ fn strategic_merge_patch_should_strip_directives_from_new_fields() {
                         {"$patch": "delete", "name": "Y"}]}, {"$patch": "delete", "name": "gone"}],
         "affinity": {"$patch": "replace", "nodeAffinity": {"x": null, "y": 1}}}});
     let out = smp(("v1", "Pod"), &original, &patch);
-    assert_eq!(out["spec"]["containers"], json!([{"name": "a", "env": [{"name": "X", "value": "1"}]}]));
+    assert_eq!(
+        out["spec"]["containers"],
+        json!([{"name": "a", "env": [{"name": "X", "value": "1"}]}])
+    );
     assert_eq!(out["spec"]["affinity"], json!({"nodeAffinity": {"y": 1}}));
 }
 
