@@ -222,7 +222,11 @@ impl Merger<'_> {
             let kept = patch.iter().filter(|e| {
                 !(replace_all && e.get(PATCH_DIRECTIVE).and_then(Value::as_str) == Some("replace"))
             });
-            return kept.map(|e| self.fresh(e)).collect();
+            let mut out = Vec::with_capacity(patch.len());
+            for element in kept {
+                out.extend(self.fresh(element)?);
+            }
+            return Ok(out);
         }
         let order = match order {
             None => None,
@@ -240,13 +244,12 @@ impl Merger<'_> {
         }
     }
 
-    /// A patch value taken as-is, with its directives applied against nothing (so none survive).
-    fn fresh(&mut self, value: &Value) -> Result<Value, PatchError> {
+    /// A patch value taken as-is, with its directives applied against nothing (so none survive);
+    /// `None` for an element that deletes itself (`$patch: delete`).
+    fn fresh(&mut self, value: &Value) -> Result<Option<Value>, PatchError> {
         match value {
-            Value::Object(m) => Ok(Value::Object(
-                self.merge_map(Map::new(), m)?.unwrap_or_default(),
-            )),
-            other => Ok(other.clone()),
+            Value::Object(m) => Ok(self.merge_map(Map::new(), m)?.map(Value::Object)),
+            other => Ok(Some(other.clone())),
         }
     }
 

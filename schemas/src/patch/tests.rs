@@ -279,7 +279,11 @@ fn strategic_merge_patch_should_union_and_delete_primitive_lists() {
     let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a/x"]}});
     let out = smp(("v1", "Pod"), &original, &patch);
     assert_eq!(out["metadata"]["finalizers"], json!(["b/y"]));
-    // A list without a strategy (args) is replaced whole.
+    // A list without a strategy (args, tolerations) is replaced whole; directives in it are dropped.
+    let t = json!({"spec": {"tolerations": [{"key": "a"}]}});
+    let patch = json!({"spec": {"tolerations": [{"key": "b", "value": null}, {"$patch": "delete", "key": "a"}]}});
+    let out = smp(("v1", "Pod"), &t, &patch);
+    assert_eq!(out["spec"]["tolerations"], json!([{"key": "b"}]));
     let c = json!({"spec": {"containers": [{"name": "c", "args": ["a", "b"]}]}});
     let out = smp(
         ("v1", "Pod"),
