@@ -45,7 +45,10 @@ pub enum ConfigError {
     AlreadyInitialized(PathBuf),
     /// Reading or writing the directory failed.
     #[error("data directory {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The identity file is unreadable.
     #[error("data directory {path}: corrupt identity file: {message}")]
     Corrupt { path: PathBuf, message: String },
