@@ -201,6 +201,8 @@ async fn binding_should_assign_a_node_once() {
             .iter()
             .any(|c| c["type"] == "PodScheduled" && c["status"] == "True")
     );
+    let mut nope = binding.clone();
+    nope["metadata"]["name"] = json!("nope");
     assert_status(
         &h.post("/api/v1/namespaces/default/pods/web/binding", &binding)
             .await,
@@ -208,7 +210,7 @@ async fn binding_should_assign_a_node_once() {
         "Conflict",
     );
     assert_status(
-        &h.post("/api/v1/namespaces/default/pods/nope/binding", &binding)
+        &h.post("/api/v1/namespaces/default/pods/nope/binding", &nope)
             .await,
         404,
         "NotFound",
