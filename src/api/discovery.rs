@@ -90,7 +90,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
 }
 
 /// `/version`: Kubernetes 1.32 (kubectl's GKE dispatcher picks the kubectl matching this minor),
-/// with mock_k8's own version as semver build metadata.
+/// with mock_k8's own version as semver build metadata (`v1.32.0-mock-k8+0.1.0`).
 pub fn version() -> Value {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
@@ -100,7 +100,8 @@ pub fn version() -> Value {
     json!({
         "major": "1",
         "minor": "32",
-        "gitVersion": format!("v1.32.0-mock_k8+{}", env!("CARGO_PKG_VERSION")),
+        // Semver pre-release identifiers allow only `[0-9A-Za-z-]`: kubectl rejects `mock_k8`.
+        "gitVersion": format!("v1.32.0-mock-k8+{}", env!("CARGO_PKG_VERSION")),
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "",
@@ -168,7 +169,7 @@ mod tests {
             v["gitVersion"]
                 .as_str()
                 .expect("str")
-                .starts_with("v1.32.0-mock_k8+")
+                .starts_with("v1.32.0-mock-k8+")
         );
     }
 }
