@@ -239,6 +239,9 @@ pub async fn commit_create(
     let generated = meta::name(&obj).is_empty()
         && meta::str_field(&obj, "generateName").is_some_and(|g| !g.is_empty());
     object::prepare_create(resource, &mut obj)?;
+    if resource.kind == "Service" {
+        super::service::prepare(&mut obj, &super::service::taken_ips(state))?;
+    }
     let mut obj = object::kind_first(decode::normalize(resource, obj)?);
     let causes = validation::validate_create(resource, &obj);
     if !causes.is_empty() {

@@ -5,7 +5,8 @@
 //! - [`discovery`] (`/api`, `/apis`, `/version`), [`openapi`] (`/openapi/v3`), [`health`], [`metrics`].
 //! - [`crud`]: get, list, create, update, delete; [`patch`]: the four PATCH types;
 //!   [`subresource`]: `binding` and `scale`; [`watch`]: streaming changes; [`table`]: Table output.
-//! - [`object`]: server-owned fields and field validation; [`select`]: list/watch scope and selectors.
+//! - [`object`]: server-owned fields and field validation; [`select`]: list/watch scope and selectors;
+//!   [`service`]: Service cluster IPs and defaults.
 //! - [`error`]: the `Status` error type; [`respond`]: JSON responses and `Warning` headers.
 //!
 //! [`router`] builds the axum `Router`; [`crate::server::run`] serves it.
@@ -22,6 +23,7 @@ pub mod query;
 pub mod respond;
 pub mod routes;
 pub mod select;
+pub mod service;
 pub mod subresource;
 pub mod table;
 pub mod watch;

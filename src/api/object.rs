@@ -236,6 +236,9 @@ pub fn merge_update(resource: &ApiResource, view: View, old: &Value, new: Value)
             if resource.subresources.contains(&"status") {
                 set_or_remove(&mut n, "status", old.get("status").cloned());
             }
+            if resource.kind == "Service" {
+                super::service::keep_allocated(old, &mut n);
+            }
             n
         }
     };
