@@ -49,6 +49,9 @@ pub struct Params {
     pub timeout_seconds: Option<u64>,
     /// `allowWatchBookmarks=true`.
     pub allow_watch_bookmarks: bool,
+    /// `sendInitialEvents=true` (streaming lists): synthetic ADDED events for the current state
+    /// whatever the resourceVersion, then a BOOKMARK annotated `k8s.io/initial-events-end`.
+    pub send_initial_events: bool,
     /// `dryRun=All`: run everything but the store write.
     pub dry_run: bool,
     /// `fieldValidation`.
@@ -77,6 +80,7 @@ impl Params {
             continue_token: None,
             timeout_seconds: None,
             allow_watch_bookmarks: false,
+            send_initial_events: false,
             dry_run: false,
             field_validation: FieldValidation::Warn,
             include_object: IncludeObject::Metadata,
@@ -93,6 +97,7 @@ impl Params {
                 "continue" => p.continue_token = non_empty(),
                 "timeoutSeconds" => p.timeout_seconds = parse_num("timeoutSeconds", &v)?,
                 "allowWatchBookmarks" => p.allow_watch_bookmarks = is_true(&v),
+                "sendInitialEvents" => p.send_initial_events = is_true(&v),
                 "force" => p.force = is_true(&v),
                 "dryRun" => match v.as_str() {
                     "All" => p.dry_run = true,

@@ -7,6 +7,8 @@
 //!   than the kept history: one ERROR event carrying a 410 `Expired` Status, then the end.
 //! - Selectors apply to events: an object that stops matching is sent as DELETED (its previous
 //!   state, stamped with the new revision), one that starts matching as ADDED.
+//! - `sendInitialEvents=true` (streaming lists): the synthetic ADDED events whatever the
+//!   resourceVersion, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`.
 //! - `allowWatchBookmarks=true`: BOOKMARK events every [`super::ApiOptions::bookmark_interval`],
 //!   carrying the last revision this watch delivered.
 //! - `timeoutSeconds` ends the stream cleanly; without it the stream stays open for
@@ -120,6 +122,20 @@ impl Encoder {
         }
     }
 
+    /// The BOOKMARK that ends the initial events of a streaming list (Kubernetes' `WatchList`):
+    /// annotated `k8s.io/initial-events-end: "true"`.
+    fn initial_events_end(&self, revision: u64) -> Bytes {
+        let obj = json!({
+            "kind": self.resource.kind,
+            "apiVersion": self.resource.api_version(),
+            "metadata": {"resourceVersion": revision.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}},
+        });
+        Bytes::from(event_line(
+            EventType::Bookmark,
+            &serde_json::to_vec(&obj).unwrap_or_default(),
+        ))
+    }
+
     /// A BOOKMARK line at `revision`.
     fn bookmark(&self, revision: u64) -> Bytes {
         let obj = json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(), "metadata": {"resourceVersion": revision.to_string()}});
@@ -152,7 +168,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
         ),
     };
+    let initial_events = ctx.params.send_initial_events;
     let (initial, start) = match from {
+        _ if initial_events => crud::select_objects(&state, &sel),
         None => crud::select_objects(&state, &sel),
         Some(n) => (Vec::new(), n),
     };
@@ -183,6 +201,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
     let stream = async_stream::stream! {
         for obj in &initial {
             yield Ok::<Bytes, Infallible>(enc.line(EventType::Added, &obj.json, obj.resource_version));
+        }
+        if initial_events {
+            yield Ok(enc.initial_events_end(start));
         }
         let mut rx = match receiver {
             Ok(rx) => rx,

@@ -210,6 +210,26 @@ async fn watch_should_send_bookmarks_and_end_on_timeout() {
 }
 
 #[tokio::test]
+async fn streaming_list_should_end_initial_events_with_a_bookmark() {
+    let h = Harness::start().await;
+    h.post("/api/v1/namespaces/default/pods", &pod("a", json!({})))
+        .await;
+    let path = "/api/v1/namespaces/default/pods?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&resourceVersion=1";
+    let mut w = Events::open(&h, path, "application/json").await;
+    assert_eq!(
+        kind_and_name(&w.next().await.expect("initial")),
+        ("ADDED".into(), "a".into())
+    );
+    let end = w.next().await.expect("end bookmark");
+    assert_eq!(end["type"], "BOOKMARK");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    h.shutdown();
+}
+
+#[tokio::test]
 async fn watch_past_the_history_should_get_410_expired() {
     let h = Harness::start_with(5, ApiOptions::default()).await;
     for i in 0..20 {
