@@ -36,11 +36,21 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Data directory for state storage (identity.json, raft/).
-    #[arg(long, env = "MOCK_K8_DATA_DIR", default_value = "./mock-k8-data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "MOCK_K8_DATA_DIR",
+        default_value = "./mock-k8-data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
 
     /// API server address (host:port).
-    #[arg(long, env = "MOCK_K8_API_ADDR", default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    #[arg(
+        long,
+        env = "MOCK_K8_API_ADDR",
+        default_value = "127.0.0.1:8080",
+        value_name = "HOST:PORT"
+    )]
     pub api_addr: SocketAddr,
 
     /// Node name for this instance, recorded at init [default: the host name]. A restart keeps the
@@ -133,19 +143,26 @@ mod tests {
             "1024",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else { panic!("not run") };
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
         let c = args.to_config();
         assert_eq!(c.data_dir, PathBuf::from("/tmp/d"));
         assert_eq!(c.api_addr, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(c.node_name.as_deref(), Some("n1"));
         assert!(!c.verification_enabled);
-        assert_eq!((c.watch_history, c.max_batch, c.max_body_bytes), (5, 7, 1024));
+        assert_eq!(
+            (c.watch_history, c.max_batch, c.max_body_bytes),
+            (5, 7, 1024)
+        );
     }
 
     #[test]
     fn init_should_parse_the_same_flags() {
         let cli = parse(&["init", "--data-dir", "x", "--node-name", "n2"]).unwrap();
-        let Command::Init(args) = cli.command else { panic!("not init") };
+        let Command::Init(args) = cli.command else {
+            panic!("not init")
+        };
         assert_eq!(args.data_dir, PathBuf::from("x"));
         assert_eq!(args.node_name.as_deref(), Some("n2"));
     }

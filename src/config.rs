@@ -54,7 +54,10 @@ pub enum ConfigError {
     AlreadyInitialized(PathBuf),
     /// Reading or writing the directory failed.
     #[error("data directory {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The identity file is unreadable.
     #[error("data directory {path}: corrupt identity file: {message}")]
     Corrupt { path: PathBuf, message: String },
@@ -101,7 +104,8 @@ pub fn init_data_dir(dir: &Path, node_name: Option<&str>) -> Result<Identity, Co
     let identity = Identity {
         node_name: name,
         node_id: 1,
-        cluster_id: random_hex(16).map_err(|e| io_err(dir, std::io::Error::other(e.to_string())))?,
+        cluster_id: random_hex(16)
+            .map_err(|e| io_err(dir, std::io::Error::other(e.to_string())))?,
         created: jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .map(|t| t.to_string())
@@ -157,9 +161,17 @@ pub fn validate_node_name(name: &str) -> Result<(), String> {
         return Err("must be no more than 253 characters".into());
     }
     for part in name.split('.') {
-        let ok_chars = part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        let ok_ends = part.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && part.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+        let ok_chars = part
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_ends = part
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && part
+                .bytes()
+                .last()
+                .is_some_and(|b| b.is_ascii_alphanumeric());
         if !ok_chars || !ok_ends {
             return Err("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \
                  '-' or '.', and must start and end with an alphanumeric character"
@@ -186,11 +198,17 @@ pub fn host_name() -> Option<String> {
 }
 
 fn parse_identity(path: &Path, bytes: &[u8]) -> Result<Identity, ConfigError> {
-    serde_json::from_slice(bytes).map_err(|e| ConfigError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| ConfigError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ConfigError {
-    ConfigError::Io { path: path.to_path_buf(), source }
+    ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates `dir` (and missing parents) with mode 0700; an existing directory keeps its mode.
@@ -215,7 +233,11 @@ fn create_private_dir(dir: &Path) -> Result<(), ConfigError> {
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
     let tmp = dir.join(format!(".{IDENTITY_FILE}.tmp.{}", std::process::id()));
     let result = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -256,8 +278,13 @@ mod tests {
         assert_eq!(id.node_id, 1);
         assert_eq!(id.cluster_id.len(), 32);
         assert!(id.cluster_id.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(id.created.parse::<jiff::Timestamp>().is_ok(), "created: {}", id.created);
-        let on_disk: Identity = serde_json::from_slice(&fs::read(dir.join("identity.json")).unwrap()).unwrap();
+        assert!(
+            id.created.parse::<jiff::Timestamp>().is_ok(),
+            "created: {}",
+            id.created
+        );
+        let on_disk: Identity =
+            serde_json::from_slice(&fs::read(dir.join("identity.json")).unwrap()).unwrap();
         assert_eq!(on_disk, id);
     }
 
@@ -285,7 +312,10 @@ mod tests {
     fn init_data_dir_should_leave_no_temporary_file() {
         let tmp = tempfile::tempdir().unwrap();
         init_data_dir(tmp.path(), Some("n")).unwrap();
-        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("identity.json")]);
     }
 
@@ -294,7 +324,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         for bad in ["", "Upper", "-lead", "trail-", "a_b", "a..b"] {
             let err = init_data_dir(tmp.path(), Some(bad)).unwrap_err();
-            assert!(matches!(err, ConfigError::InvalidNodeName { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, ConfigError::InvalidNodeName { .. }),
+                "{bad}: {err}"
+            );
         }
         assert!(!identity_path(tmp.path()).exists());
     }

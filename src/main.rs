@@ -41,7 +41,10 @@ fn report(result: Result<(), String>) -> ExitCode {
 /// (default `info`).
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// `mock_k8 init`: creates the data directory and its identity; fails on an initialized one.
@@ -69,7 +72,8 @@ fn init(args: &ServerArgs) -> Result<(), String> {
 /// `mock_k8 run`: initializes an empty data directory, then serves until Ctrl-C or SIGTERM.
 fn run(args: &ServerArgs) -> Result<(), String> {
     let config = args.to_config();
-    let identity = config::load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
+    let identity = config::load_or_init(&config.data_dir, config.node_name.as_deref())
+        .map_err(|e| e.to_string())?;
     warn_if_renamed(args, &identity);
     tracing::info!(
         data_dir = %config.data_dir.display(),

@@ -17,7 +17,10 @@ fn version_should_print_product_and_kubernetes_versions() {
     let out = mock_k8(&["version"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains("v1.32"), "{text}");
+    assert!(
+        text.contains(env!("CARGO_PKG_VERSION")) && text.contains("v1.32"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -26,22 +29,39 @@ fn init_should_refuse_an_initialized_directory() {
     let dir = tmp.path().join("data");
     let dir = dir.to_str().unwrap();
     let first = mock_k8(&["init", "--data-dir", dir, "--node-name", "n-1"]);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let id: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("data/identity.json")).unwrap()).unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let id: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("data/identity.json")).unwrap())
+            .unwrap();
     assert_eq!(id["node_name"], "n-1");
     let again = mock_k8(&["init", "--data-dir", dir, "--node-name", "n-2"]);
     assert_eq!(again.status.code(), Some(1));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("already initialized"), "{err}");
-    let id2: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("data/identity.json")).unwrap()).unwrap();
+    let id2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("data/identity.json")).unwrap())
+            .unwrap();
     assert_eq!(id2, id, "a refused init leaves the identity untouched");
 }
 
 #[test]
 fn usage_errors_should_exit_with_2() {
-    for args in [&["run", "--api-addr", "not-an-address"][..], &["bogus"], &[]] {
+    for args in [
+        &["run", "--api-addr", "not-an-address"][..],
+        &["bogus"],
+        &[],
+    ] {
         let out = mock_k8(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let help = mock_k8(&["help"]);
     assert!(help.status.success());

@@ -11,7 +11,11 @@ const NAMESPACES: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cp
                           apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tolerations\n";
 
 fn path(name: &str) -> String {
-    manifests_dir().join(name).to_str().expect("utf-8 path").to_string()
+    manifests_dir()
+        .join(name)
+        .to_str()
+        .expect("utf-8 path")
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,23 +41,46 @@ async fn shared_manifests_should_do_what_expected_md_says() {
         .stdout_has("namespace/spark-cluster created");
 
     // Service `hello`: ClusterIP allocated, targetPort kept as a name.
-    apply("backend-service-targetport-name-docend.yaml").await.stdout_has("service/hello created");
+    apply("backend-service-targetport-name-docend.yaml")
+        .await
+        .stdout_has("service/hello created");
     let svc = k.json(&["get", "svc", "hello"]).await;
     let ip = svc["spec"]["clusterIP"].as_str().unwrap_or_default();
-    assert!(!ip.is_empty() && ip != "None", "a ClusterIP must be allocated: {svc}");
+    assert!(
+        !ip.is_empty() && ip != "None",
+        "a ClusterIP must be allocated: {svc}"
+    );
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http", "{svc}");
-    assert_eq!(svc["spec"]["selector"]["app.kubernetes.io/name"], "hello", "{svc}");
+    assert_eq!(
+        svc["spec"]["selector"]["app.kubernetes.io/name"], "hello",
+        "{svc}"
+    );
 
     // Pod `command-demo` (flow style).
-    apply("commands-onfailure-flowstyle.yaml").await.stdout_has("pod/command-demo created");
+    apply("commands-onfailure-flowstyle.yaml")
+        .await
+        .stdout_has("pod/command-demo created");
     let pod = k.json(&["get", "pod", "command-demo"]).await;
     assert_eq!(pod["spec"]["restartPolicy"], "OnFailure", "{pod}");
-    assert_eq!(pod["spec"]["containers"][0]["command"], json!(["printenv"]), "{pod}");
-    assert_eq!(pod["spec"]["containers"][0]["args"], json!(["HOSTNAME", "KUBERNETES_PORT"]), "{pod}");
-    assert_eq!(pod["metadata"]["labels"]["purpose"], "demonstrate-command", "{pod}");
+    assert_eq!(
+        pod["spec"]["containers"][0]["command"],
+        json!(["printenv"]),
+        "{pod}"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["args"],
+        json!(["HOSTNAME", "KUBERNETES_PORT"]),
+        "{pod}"
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["purpose"], "demonstrate-command",
+        "{pod}"
+    );
 
     // Pod `exclusive-1`: `cpu: 1` (a YAML integer) reads back "1", `memory: 256M` stays "256M".
-    apply("cpu-manager-exclusive-1.yaml").await.stdout_has("pod/exclusive-1 created");
+    apply("cpu-manager-exclusive-1.yaml")
+        .await
+        .stdout_has("pod/exclusive-1 created");
     let pod = k.json(&["get", "pod", "exclusive-1"]).await;
     let res = &pod["spec"]["containers"][0]["resources"];
     for side in ["requests", "limits"] {
@@ -62,46 +89,97 @@ async fn shared_manifests_should_do_what_expected_md_says() {
     }
 
     // Pod `cpu-demo` in `cpu-example`: cpu "0.5" reads back "500m".
-    apply("cpu-request-limit-flowstyle.yaml").await.stdout_has("pod/cpu-demo created");
-    let pod = k.json(&["get", "pod", "cpu-demo", "-n", "cpu-example"]).await;
+    apply("cpu-request-limit-flowstyle.yaml")
+        .await
+        .stdout_has("pod/cpu-demo created");
+    let pod = k
+        .json(&["get", "pod", "cpu-demo", "-n", "cpu-example"])
+        .await;
     assert_eq!(pod["metadata"]["namespace"], "cpu-example");
     let res = &pod["spec"]["containers"][0]["resources"];
     assert_eq!(res["limits"]["cpu"], "1", "{res}");
     assert_eq!(res["requests"]["cpu"], "500m", "{res}");
-    assert_eq!(pod["spec"]["containers"][0]["args"], json!(["-cpus", "2"]), "{pod}");
+    assert_eq!(
+        pod["spec"]["containers"][0]["args"],
+        json!(["-cpus", "2"]),
+        "{pod}"
+    );
 
     // Node `fake-node` with its taint, labels and annotations.
-    apply("fake-node-tainted.yaml").await.stdout_has("node/fake-node created");
+    apply("fake-node-tainted.yaml")
+        .await
+        .stdout_has("node/fake-node created");
     let node = k.json(&["get", "node", "fake-node"]).await;
     assert_eq!(
         node["spec"]["taints"],
         json!([{"effect": "NoSchedule", "key": "kwok-controller/provider", "value": "fake"}]),
         "{node}"
     );
-    assert_eq!(node["metadata"]["labels"]["node-role.kubernetes.io/agent"], "", "{node}");
-    assert_eq!(node["metadata"]["labels"]["type"], "kwok-controller", "{node}");
-    assert_eq!(node["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"], "0", "{node}");
-    assert!(node["metadata"].get("namespace").is_none_or(|n| n.as_str() == Some("")), "{node}");
+    assert_eq!(
+        node["metadata"]["labels"]["node-role.kubernetes.io/agent"], "",
+        "{node}"
+    );
+    assert_eq!(
+        node["metadata"]["labels"]["type"], "kwok-controller",
+        "{node}"
+    );
+    assert_eq!(
+        node["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"], "0",
+        "{node}"
+    );
+    assert!(
+        node["metadata"]
+            .get("namespace")
+            .is_none_or(|n| n.as_str() == Some("")),
+        "{node}"
+    );
 
     // Endpoints in `spark-cluster`, stored exactly as posted.
-    apply("glusterfs-endpoints.yaml").await.stdout_has("endpoints/glusterfs-cluster created");
-    let ep = k.json(&["get", "endpoints", "glusterfs-cluster", "-n", "spark-cluster"]).await;
+    apply("glusterfs-endpoints.yaml")
+        .await
+        .stdout_has("endpoints/glusterfs-cluster created");
+    let ep = k
+        .json(&[
+            "get",
+            "endpoints",
+            "glusterfs-cluster",
+            "-n",
+            "spark-cluster",
+        ])
+        .await;
     let posted = &yaml_docs(&manifest("glusterfs-endpoints.yaml"))[0];
-    assert_eq!(ep["subsets"], posted["subsets"], "Endpoints must be stored exactly as posted");
+    assert_eq!(
+        ep["subsets"], posted["subsets"],
+        "Endpoints must be stored exactly as posted"
+    );
 
     // Service without selector.
-    apply("glusterfs-service-no-selector.yaml").await.stdout_has("service/glusterfs-cluster created");
+    apply("glusterfs-service-no-selector.yaml")
+        .await
+        .stdout_has("service/glusterfs-cluster created");
     let svc = k.json(&["get", "svc", "glusterfs-cluster"]).await;
-    assert!(svc["spec"].get("selector").is_none_or(Value::is_null), "no selector: {svc}");
+    assert!(
+        svc["spec"].get("selector").is_none_or(Value::is_null),
+        "no selector: {svc}"
+    );
     assert_eq!(svc["spec"]["ports"][0]["port"], 1, "{svc}");
 
     // Pod `init-demo` with an init container.
-    apply("init-containers-flowstyle.yaml").await.stdout_has("pod/init-demo created");
+    apply("init-containers-flowstyle.yaml")
+        .await
+        .stdout_has("pod/init-demo created");
     let pod = k.json(&["get", "pod", "init-demo"]).await;
     assert_eq!(pod["spec"]["initContainers"][0]["name"], "install", "{pod}");
-    assert_eq!(pod["spec"]["initContainers"][0]["command"][0], "wget", "{pod}");
+    assert_eq!(
+        pod["spec"]["initContainers"][0]["command"][0], "wget",
+        "{pod}"
+    );
     assert_eq!(pod["spec"]["dnsPolicy"], "Default", "{pod}");
-    assert_eq!(pod["spec"]["volumes"][0], json!({"name": "workdir", "emptyDir": {}}), "{pod}");
+    assert_eq!(
+        pod["spec"]["volumes"][0],
+        json!({"name": "workdir", "emptyDir": {}}),
+        "{pod}"
+    );
 
     // `kind: List`: a Service and a Deployment.
     apply("list-yaml.yaml")
@@ -112,70 +190,131 @@ async fn shared_manifests_should_do_what_expected_md_says() {
     let deploy = k.json(&["get", "deployment", "list-deployment-test"]).await;
     assert_eq!(deploy["apiVersion"], "apps/v1", "{deploy}");
     assert_eq!(deploy["spec"]["replicas"], 1, "{deploy}");
-    assert_eq!(deploy["spec"]["template"]["spec"]["containers"][0]["image"], "nginx", "{deploy}");
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["image"], "nginx",
+        "{deploy}"
+    );
 
     // JSON manifests: Pod `mongo` (gcePersistentDisk kept) and Service `mongo` (named targetPort).
-    apply("meteor-mongo-pod.json").await.stdout_has("pod/mongo created");
-    apply("meteor-mongo-service.json").await.stdout_has("service/mongo created");
+    apply("meteor-mongo-pod.json")
+        .await
+        .stdout_has("pod/mongo created");
+    apply("meteor-mongo-service.json")
+        .await
+        .stdout_has("service/mongo created");
     let pod = k.json(&["get", "pod", "mongo"]).await;
-    assert_eq!(pod["spec"]["volumes"][0]["gcePersistentDisk"], json!({"pdName": "mongo-disk", "fsType": "ext4"}));
-    assert_eq!(pod["spec"]["containers"][0]["ports"][0]["containerPort"], 27017, "{pod}");
-    assert_eq!(pod["spec"]["containers"][0]["ports"][0]["name"], "mongo", "{pod}");
+    assert_eq!(
+        pod["spec"]["volumes"][0]["gcePersistentDisk"],
+        json!({"pdName": "mongo-disk", "fsType": "ext4"})
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["ports"][0]["containerPort"], 27017,
+        "{pod}"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["ports"][0]["name"], "mongo",
+        "{pod}"
+    );
     let svc = k.json(&["get", "svc", "mongo"]).await;
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], "mongo", "{svc}");
     assert_eq!(svc["spec"]["ports"][0]["port"], 27017, "{svc}");
 
     // Headless Service: no ClusterIP allocated.
-    apply("minio-headless-service.yaml").await.stdout_has("service/minio created");
+    apply("minio-headless-service.yaml")
+        .await
+        .stdout_has("service/minio created");
     let svc = k.json(&["get", "svc", "minio"]).await;
     assert_eq!(svc["spec"]["clusterIP"], "None", "{svc}");
 
     // Two Pods with limits only: requests default to limits.
-    apply("multi-pod.yaml").await.stdout_has("pod/redis-master created").stdout_has("pod/valid-pod created");
+    apply("multi-pod.yaml")
+        .await
+        .stdout_has("pod/redis-master created")
+        .stdout_has("pod/valid-pod created");
     let master = k.json(&["get", "pod", "redis-master"]).await;
     let res = &master["spec"]["containers"][0]["resources"];
     assert_eq!(res["limits"]["cpu"], "500m", "{res}");
-    assert_eq!(res["requests"]["cpu"], "500m", "requests default to limits: {res}");
-    assert_eq!(master["metadata"]["labels"]["redis-sentinel"], "true", "{master}");
+    assert_eq!(
+        res["requests"]["cpu"], "500m",
+        "requests default to limits: {res}"
+    );
+    assert_eq!(
+        master["metadata"]["labels"]["redis-sentinel"], "true",
+        "{master}"
+    );
     let valid = k.json(&["get", "pod", "valid-pod"]).await;
     let res = &valid["spec"]["containers"][0]["resources"];
-    assert_eq!(res["requests"], json!({"cpu": "1", "memory": "512Mi"}), "requests default to limits: {res}");
+    assert_eq!(
+        res["requests"],
+        json!({"cpu": "1", "memory": "512Mi"}),
+        "requests default to limits: {res}"
+    );
 
     // generateName: `kubectl create -f` makes `testing-` + 5 random characters.
-    let out = k.run(&["create", "-f", &path("pod-generate-name.yaml")]).await;
+    let out = k
+        .run(&["create", "-f", &path("pod-generate-name.yaml")])
+        .await;
     let line = out.ok().stdout.trim().to_string();
     let name = line
         .strip_prefix("pod/")
         .and_then(|s| s.strip_suffix(" created"))
         .unwrap_or_else(|| panic!("unexpected output: {out}"));
-    let suffix = name.strip_prefix("testing-").unwrap_or_else(|| panic!("name {name} lacks the prefix"));
+    let suffix = name
+        .strip_prefix("testing-")
+        .unwrap_or_else(|| panic!("name {name} lacks the prefix"));
     assert!(
-        suffix.len() == 5 && suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        suffix.len() == 5
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
         "generated suffix {suffix:?} must be 5 lower-case alphanumerics"
     );
     let pod = k.json(&["get", "pod", name]).await;
     assert_eq!(pod["metadata"]["generateName"], "testing-", "{pod}");
 
     // Pod `nginx` with a nodeSelector ...
-    apply("pod-nginx-nodeselector-flowstyle.yaml").await.stdout_has("pod/nginx created");
+    apply("pod-nginx-nodeselector-flowstyle.yaml")
+        .await
+        .stdout_has("pod/nginx created");
     let pod = k.json(&["get", "pod", "nginx"]).await;
-    assert_eq!(pod["spec"]["nodeSelector"], json!({"disktype": "ssd"}), "{pod}");
+    assert_eq!(
+        pod["spec"]["nodeSelector"],
+        json!({"disktype": "ssd"}),
+        "{pod}"
+    );
     let rv = pod["metadata"]["resourceVersion"].clone();
     // ... then the toleration file over it: removing nodeSelector is a forbidden pod update (422).
-    let out = k.run(&["apply", "-f", &path("pod-with-toleration-flowstyle.yaml")]).await;
+    let out = k
+        .run(&["apply", "-f", &path("pod-with-toleration-flowstyle.yaml")])
+        .await;
     out.failed();
     assert!(
-        out.stderr.contains("Invalid") || out.stderr.contains("is invalid") || out.stderr.contains("Forbidden"),
+        out.stderr.contains("Invalid")
+            || out.stderr.contains("is invalid")
+            || out.stderr.contains("Forbidden"),
         "expected a 422 Invalid/Forbidden message:\n{out}"
     );
     let pod = k.json(&["get", "pod", "nginx"]).await;
-    assert_eq!(pod["metadata"]["resourceVersion"], rv, "the rejected update must change nothing: {pod}");
-    assert_eq!(pod["spec"]["nodeSelector"], json!({"disktype": "ssd"}), "{pod}");
+    assert_eq!(
+        pod["metadata"]["resourceVersion"], rv,
+        "the rejected update must change nothing: {pod}"
+    );
+    assert_eq!(
+        pod["spec"]["nodeSelector"],
+        json!({"disktype": "ssd"}),
+        "{pod}"
+    );
     // In a namespace of its own it is created.
-    k.run(&["apply", "-n", "tolerations", "-f", &path("pod-with-toleration-flowstyle.yaml")])
-        .await
-        .ok()
-        .stdout_has("pod/nginx created");
+    k.run(&[
+        "apply",
+        "-n",
+        "tolerations",
+        "-f",
+        &path("pod-with-toleration-flowstyle.yaml"),
+    ])
+    .await
+    .ok()
+    .stdout_has("pod/nginx created");
     let pod = k.json(&["get", "pod", "nginx", "-n", "tolerations"]).await;
     assert_eq!(
         pod["spec"]["tolerations"],
@@ -190,10 +329,18 @@ async fn shared_manifests_should_do_what_expected_md_says() {
     ] {
         let out = k.run(&["create", "-f", &path(file)]).await;
         out.failed();
-        assert!(out.stderr.contains("invalid") || out.stderr.contains("Invalid"), "{file}:\n{out}");
-        k.run(&["get", "pod", name]).await.failed().stderr_has("NotFound");
+        assert!(
+            out.stderr.contains("invalid") || out.stderr.contains("Invalid"),
+            "{file}:\n{out}"
+        );
+        k.run(&["get", "pod", name])
+            .await
+            .failed()
+            .stderr_has("NotFound");
     }
-    k.run(&["create", "-f", &path("invalid/bad-quantities.yaml")]).await.failed();
+    k.run(&["create", "-f", &path("invalid/bad-quantities.yaml")])
+        .await
+        .failed();
 }
 
 /// What one invalid document must produce.
@@ -209,9 +356,13 @@ struct Rejection {
 const QUANTITY_MESSAGE: &str = "quantities must match the regular expression";
 
 async fn assert_rejected(server: &Server, what: &str, doc: &Value, want: &Rejection) {
-    let name = doc["metadata"]["name"].as_str().expect("the invalid documents have names");
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .expect("the invalid documents have names");
     for content in ["json", "yaml"] {
-        let req = server.http().post(server.url("/api/v1/namespaces/default/pods"));
+        let req = server
+            .http()
+            .post(server.url("/api/v1/namespaces/default/pods"));
         let req = if content == "json" {
             req.json(doc)
         } else {
@@ -225,16 +376,31 @@ async fn assert_rejected(server: &Server, what: &str, doc: &Value, want: &Reject
         assert_eq!(body["code"], want.code, "{what} ({content}): {body}");
         assert_eq!(body["reason"], want.reason, "{what} ({content}): {body}");
         let message = body["message"].as_str().unwrap_or_default();
-        assert!(message.contains(want.message), "{what} ({content}): message {message:?} lacks {:?}", want.message);
+        assert!(
+            message.contains(want.message),
+            "{what} ({content}): message {message:?} lacks {:?}",
+            want.message
+        );
         if let Some((field, kind)) = want.cause {
-            let causes = body["details"]["causes"].as_array().cloned().unwrap_or_default();
+            let causes = body["details"]["causes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             assert!(
-                causes.iter().any(|c| c["field"] == field && c["reason"] == kind),
+                causes
+                    .iter()
+                    .any(|c| c["field"] == field && c["reason"] == kind),
                 "{what} ({content}): no cause {field} {kind} in {body}"
             );
         }
-        let (status, body) = server.get(&format!("/api/v1/namespaces/default/pods/{name}")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{what} ({content}): nothing may be stored: {body}");
+        let (status, body) = server
+            .get(&format!("/api/v1/namespaces/default/pods/{name}"))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{what} ({content}): nothing may be stored: {body}"
+        );
     }
 }
 
@@ -244,8 +410,12 @@ async fn invalid_manifests_should_be_rejected_over_http() {
 
     let docs = yaml_docs(&manifest("invalid/bad-quantities.yaml"));
     assert_eq!(docs.len(), 3, "bad-quantities.yaml holds three documents");
-    let bad_quantity =
-        Rejection { code: 400, reason: "BadRequest", cause: None, message: QUANTITY_MESSAGE };
+    let bad_quantity = Rejection {
+        code: 400,
+        reason: "BadRequest",
+        cause: None,
+        message: QUANTITY_MESSAGE,
+    };
     for doc in &docs {
         let what = format!("bad-quantities.yaml/{}", doc["metadata"]["name"]);
         assert_rejected(&server, &what, doc, &bad_quantity).await;
@@ -258,7 +428,13 @@ async fn invalid_manifests_should_be_rejected_over_http() {
         cause: Some(("spec.containers[0].name", "FieldValueRequired")),
         message: "Required value",
     };
-    assert_rejected(&server, "invalid-pod-empty-container-name.yaml", empty_name, &invalid_name).await;
+    assert_rejected(
+        &server,
+        "invalid-pod-empty-container-name.yaml",
+        empty_name,
+        &invalid_name,
+    )
+    .await;
 
     let no_containers = yaml_docs(&manifest("invalid/pod-without-containers.yaml")).remove(0);
     let required = Rejection {
@@ -267,10 +443,22 @@ async fn invalid_manifests_should_be_rejected_over_http() {
         cause: Some(("spec.containers", "FieldValueRequired")),
         message: "Required value",
     };
-    assert_rejected(&server, "pod-without-containers.yaml", &no_containers, &required).await;
+    assert_rejected(
+        &server,
+        "pod-without-containers.yaml",
+        &no_containers,
+        &required,
+    )
+    .await;
     let mut empty_list = no_containers.clone();
     empty_list["spec"] = json!({"containers": []});
-    assert_rejected(&server, "pod-without-containers.yaml (containers: [])", &empty_list, &required).await;
+    assert_rejected(
+        &server,
+        "pod-without-containers.yaml (containers: [])",
+        &empty_list,
+        &required,
+    )
+    .await;
 
     // The contrast cases of bad-quantities.yaml are accepted, in canonical form.
     for (i, (given, canonical)) in [
@@ -287,7 +475,8 @@ async fn invalid_manifests_should_be_rejected_over_http() {
     .into_iter()
     .enumerate()
     {
-        let mut pod = crate::support::pod(&format!("quantity-{i}"), &[], "registry.k8s.io/pause:3.9");
+        let mut pod =
+            crate::support::pod(&format!("quantity-{i}"), &[], "registry.k8s.io/pause:3.9");
         pod["spec"]["containers"][0]["resources"] = json!({"requests": {"memory": given}});
         let created = server.create("/api/v1/namespaces/default/pods", &pod).await;
         assert_eq!(

@@ -35,7 +35,11 @@ pub fn free_port() -> u16 {
 pub fn manifests_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("MOCK_K8_MANIFESTS_DIR") {
         let dir = PathBuf::from(dir);
-        assert!(dir.is_dir(), "MOCK_K8_MANIFESTS_DIR={} is not a directory", dir.display());
+        assert!(
+            dir.is_dir(),
+            "MOCK_K8_MANIFESTS_DIR={} is not a directory",
+            dir.display()
+        );
         return dir;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -94,7 +98,10 @@ impl Server {
             data_dir,
             _owned_data: Some(data),
             log_dir: tempfile::tempdir().expect("tempdir"),
-            http: reqwest::Client::builder().timeout(HTTP_TIMEOUT).build().expect("http client"),
+            http: reqwest::Client::builder()
+                .timeout(HTTP_TIMEOUT)
+                .build()
+                .expect("http client"),
         };
         server.launch(extra).await;
         server
@@ -135,14 +142,21 @@ impl Server {
     /// Starts the binary again on the same data directory (after [`Server::stop`] or
     /// [`Server::kill9`]) on a new free port, with extra `run` flags, and waits until ready.
     pub async fn restart(&mut self, extra: &[&str]) {
-        assert!(self.child.is_none(), "restart() while the server still runs");
+        assert!(
+            self.child.is_none(),
+            "restart() while the server still runs"
+        );
         self.launch(extra).await;
     }
 
     async fn launch(&mut self, extra: &[&str]) {
         self.port = free_port();
         let log_path = self.log_dir.path().join("server.log");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("open server log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open server log");
         let log2 = log.try_clone().expect("clone log handle");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock_k8"));
         cmd.arg("run")
@@ -154,7 +168,10 @@ impl Server {
             .env_remove("MOCK_K8_DATA_DIR")
             .env_remove("MOCK_K8_API_ADDR")
             .env_remove("MOCK_K8_NODE_NAME")
-            .env("RUST_LOG", std::env::var("MOCK_K8_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("MOCK_K8_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
@@ -171,15 +188,26 @@ impl Server {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
-                panic!("mock_k8 exited during start-up ({status}); log:\n{}", self.log_tail(60));
+                panic!(
+                    "mock_k8 exited during start-up ({status}); log:\n{}",
+                    self.log_tail(60)
+                );
             }
-            if let Ok(resp) = self.http.get(&url).timeout(Duration::from_secs(2)).send().await
+            if let Ok(resp) = self
+                .http
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
                 && resp.status() == StatusCode::OK
             {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("mock_k8 not ready on {url} after {READY_TIMEOUT:?}; log:\n{}", self.log_tail(60));
+                panic!(
+                    "mock_k8 not ready on {url} after {READY_TIMEOUT:?}; log:\n{}",
+                    self.log_tail(60)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -190,7 +218,10 @@ impl Server {
     pub async fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server is not running");
         let pid = child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill -TERM");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill -TERM");
         assert!(sent.success(), "kill -TERM {pid} failed");
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
@@ -200,7 +231,10 @@ impl Server {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("mock_k8 did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}", self.log_tail(60));
+                panic!(
+                    "mock_k8 did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}",
+                    self.log_tail(60)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -247,7 +281,10 @@ impl Server {
     pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => panic!("HTTP request failed: {e}; server log:\n{}", self.log_tail(40)),
+            Err(e) => panic!(
+                "HTTP request failed: {e}; server log:\n{}",
+                self.log_tail(40)
+            ),
         };
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -270,7 +307,11 @@ impl Server {
             .send()
             .await
             .unwrap_or_else(|e| panic!("watch {path_and_query}: {e}; log:\n{}", self.log_tail(40)));
-        WatchStream { status: resp.status(), resp: Some(resp), buf: Vec::new() }
+        WatchStream {
+            status: resp.status(),
+            resp: Some(resp),
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -281,7 +322,10 @@ impl Drop for Server {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("---- mock_k8 server log (last 80 lines) ----\n{}\n----", self.log_tail(80));
+            eprintln!(
+                "---- mock_k8 server log (last 80 lines) ----\n{}\n----",
+                self.log_tail(80)
+            );
         }
     }
 }
@@ -305,7 +349,9 @@ impl WatchStream {
 
     /// The next event, `None` at the end of the stream, or `Err(())` after `timeout`.
     pub async fn try_next_within(&mut self, timeout: Duration) -> Result<Option<Value>, ()> {
-        tokio::time::timeout(timeout, self.next()).await.map_err(|_| ())
+        tokio::time::timeout(timeout, self.next())
+            .await
+            .map_err(|_| ())
     }
 
     /// The next event, or `None` when the server ended the stream.
@@ -318,7 +364,10 @@ impl WatchStream {
                     continue;
                 }
                 return Some(serde_json::from_slice(line).unwrap_or_else(|e| {
-                    panic!("watch line is not JSON ({e}): {}", String::from_utf8_lossy(line))
+                    panic!(
+                        "watch line is not JSON ({e}): {}",
+                        String::from_utf8_lossy(line)
+                    )
                 }));
             }
             let resp = self.resp.as_mut()?;
@@ -329,7 +378,10 @@ impl WatchStream {
                     if self.buf.iter().any(|b| !b.is_ascii_whitespace()) {
                         let rest = std::mem::take(&mut self.buf);
                         return Some(serde_json::from_slice(&rest).unwrap_or_else(|e| {
-                            panic!("last watch line is not JSON ({e}): {}", String::from_utf8_lossy(&rest))
+                            panic!(
+                                "last watch line is not JSON ({e}): {}",
+                                String::from_utf8_lossy(&rest)
+                            )
                         }));
                     }
                     return None;
@@ -341,8 +393,10 @@ impl WatchStream {
 
 /// A minimal Pod manifest: one container `app` running `image`, with `labels`.
 pub fn pod(name: &str, labels: &[(&str, &str)], image: &str) -> Value {
-    let labels: serde_json::Map<String, Value> =
-        labels.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -356,7 +410,8 @@ pub fn rv(obj: &Value) -> u64 {
     let s = obj["metadata"]["resourceVersion"]
         .as_str()
         .unwrap_or_else(|| panic!("no metadata.resourceVersion in {obj}"));
-    s.parse().unwrap_or_else(|_| panic!("resourceVersion {s:?} is not a number"))
+    s.parse()
+        .unwrap_or_else(|_| panic!("resourceVersion {s:?} is not a number"))
 }
 
 /// `metadata.resourceVersion` of a list, as a number.
@@ -364,7 +419,8 @@ pub fn list_rv(list: &Value) -> u64 {
     let s = list["metadata"]["resourceVersion"]
         .as_str()
         .unwrap_or_else(|| panic!("no metadata.resourceVersion in list {list}"));
-    s.parse().unwrap_or_else(|_| panic!("list resourceVersion {s:?} is not a number"))
+    s.parse()
+        .unwrap_or_else(|_| panic!("list resourceVersion {s:?} is not a number"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,8 +450,12 @@ pub fn require_kubectl(test: &str) -> bool {
     if std::env::var("MOCK_K8_REQUIRE_KUBECTL").is_ok_and(|v| v == "1") {
         panic!("{test}: kubectl is not on PATH, and MOCK_K8_REQUIRE_KUBECTL=1 requires it");
     }
-    println!("SKIPPED {test}: kubectl is not on PATH (set MOCK_K8_REQUIRE_KUBECTL=1 to make this a failure)");
-    eprintln!("SKIPPED {test}: kubectl is not on PATH (set MOCK_K8_REQUIRE_KUBECTL=1 to make this a failure)");
+    println!(
+        "SKIPPED {test}: kubectl is not on PATH (set MOCK_K8_REQUIRE_KUBECTL=1 to make this a failure)"
+    );
+    eprintln!(
+        "SKIPPED {test}: kubectl is not on PATH (set MOCK_K8_REQUIRE_KUBECTL=1 to make this a failure)"
+    );
     false
 }
 
@@ -432,14 +492,20 @@ impl KubectlOutput {
     /// Panics unless stdout contains `needle`.
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{self}");
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{self}"
+        );
         self
     }
 
     /// Panics unless stderr contains `needle`.
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{self}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{self}"
+        );
         self
     }
 }
@@ -475,7 +541,11 @@ impl Kubectl {
             server.base()
         );
         std::fs::write(&kubeconfig, config).expect("write kubeconfig");
-        Kubectl { dir, kubeconfig, cache_dir }
+        Kubectl {
+            dir,
+            kubeconfig,
+            cache_dir,
+        }
     }
 
     /// A scratch directory that lives as long as this runner (for manifest files).
@@ -511,13 +581,21 @@ impl Kubectl {
         use tokio::io::AsyncWriteExt;
         let command = format!("kubectl {}", args.join(" "));
         let mut cmd = self.command(args);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {command}: {e}"));
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin pipe");
-            pipe.write_all(input.as_bytes()).await.expect("write kubectl stdin");
+            pipe.write_all(input.as_bytes())
+                .await
+                .expect("write kubectl stdin");
             drop(pipe);
         }
         let out = match tokio::time::timeout(KUBECTL_TIMEOUT, child.wait_with_output()).await {
@@ -546,10 +624,19 @@ impl Kubectl {
     pub fn spawn(&self, args: &[&str]) -> KubectlProcess {
         let command = format!("kubectl {}", args.join(" "));
         let mut cmd = self.command(args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {command}: {e}"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
         let stdout = BufReader::new(child.stdout.take().expect("stdout pipe")).lines();
-        KubectlProcess { command, child, stdout, seen: Vec::new() }
+        KubectlProcess {
+            command,
+            child,
+            stdout,
+            seen: Vec::new(),
+        }
     }
 }
 
@@ -564,7 +651,12 @@ pub struct KubectlProcess {
 impl KubectlProcess {
     /// Reads lines until one satisfies `pred` and returns it; panics after `timeout` or at the
     /// end of the output, showing every line seen so far.
-    pub async fn wait_line(&mut self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+    pub async fn wait_line(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let next = tokio::time::timeout_at(deadline, self.stdout.next_line()).await;
