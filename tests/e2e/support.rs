@@ -168,6 +168,7 @@ impl Server {
             .env_remove("MOCK_K8_DATA_DIR")
             .env_remove("MOCK_K8_API_ADDR")
             .env_remove("MOCK_K8_NODE_NAME")
+            .env("RUST_BACKTRACE", "0")
             .env(
                 "RUST_LOG",
                 std::env::var("MOCK_K8_TEST_LOG").unwrap_or_else(|_| "info".into()),
@@ -282,7 +283,8 @@ impl Server {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => panic!(
-                "HTTP request failed: {e}; server log:\n{}",
+                "HTTP request failed: {}; server log:\n{}",
+                error_chain(&e),
                 self.log_tail(40)
             ),
         };
@@ -306,7 +308,13 @@ impl Server {
             .get(self.url(path_and_query))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("watch {path_and_query}: {e}; log:\n{}", self.log_tail(40)));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "watch {path_and_query}: {}; log:\n{}",
+                    error_chain(&e),
+                    self.log_tail(40)
+                )
+            });
         WatchStream {
             status: resp.status(),
             resp: Some(resp),
@@ -389,6 +397,18 @@ impl WatchStream {
             }
         }
     }
+}
+
+/// An error and its sources, joined with `: ` (reqwest's Display hides the cause).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// A minimal Pod manifest: one container `app` running `image`, with `labels`.
