@@ -79,10 +79,16 @@ impl FieldSelector {
                 continue;
             }
             let Some((lhs, op, rhs)) = split_term(part) else {
-                return Err(SelectorError(format!("invalid selector: '{s}'; can't understand '{part}'")));
+                return Err(SelectorError(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                )));
             };
             let value = unescape_value(rhs)?;
-            terms.push(Term { field: lhs.trim().to_string(), equal: op != "!=", value });
+            terms.push(Term {
+                field: lhs.trim().to_string(),
+                equal: op != "!=",
+                value,
+            });
         }
         Ok(FieldSelector { terms })
     }
@@ -96,7 +102,10 @@ impl FieldSelector {
         let extra = kind_fields(kind);
         for t in &self.terms {
             if !META_FIELDS.contains(&t.field.as_str()) && !extra.contains(&t.field.as_str()) {
-                return Err(SelectorError(format!("field label not supported: {}", t.field)));
+                return Err(SelectorError(format!(
+                    "field label not supported: {}",
+                    t.field
+                )));
             }
         }
         Ok(())
@@ -105,12 +114,17 @@ impl FieldSelector {
     /// `true` when `obj` satisfies every requirement (a missing field reads as `""`, booleans as
     /// `"true"`/`"false"`, numbers in decimal).
     pub fn matches(&self, obj: &Value) -> bool {
-        self.terms.iter().all(|t| (field_value(obj, &t.field) == t.value) == t.equal)
+        self.terms
+            .iter()
+            .all(|t| (field_value(obj, &t.field) == t.value) == t.equal)
     }
 
     /// The value required by an `=`/`==` term on `field`, if any (lets a server narrow a scan).
     pub fn required_value(&self, field: &str) -> Option<&str> {
-        self.terms.iter().find(|t| t.equal && t.field == field).map(|t| t.value.as_str())
+        self.terms
+            .iter()
+            .find(|t| t.equal && t.field == field)
+            .map(|t| t.value.as_str())
     }
 
     /// `true` for the empty selector.
@@ -122,7 +136,11 @@ impl FieldSelector {
 /// The selectable value of `field` on `obj`, as Kubernetes' field label conversion presents it.
 fn field_value(obj: &Value, field: &str) -> String {
     // Event `source` selects on `source.component`.
-    let path = if field == "source" { "source.component" } else { field };
+    let path = if field == "source" {
+        "source.component"
+    } else {
+        field
+    };
     let mut cur = Some(obj);
     for seg in path.split('.') {
         cur = cur.and_then(|v| v.get(seg));
@@ -185,19 +203,29 @@ fn unescape_value(s: &str) -> Result<String, SelectorError> {
         if escaped {
             match c {
                 '\\' | ',' | '=' => out.push(c),
-                _ => return Err(SelectorError(format!("invalid field selector: invalid escape sequence: \\{c}"))),
+                _ => {
+                    return Err(SelectorError(format!(
+                        "invalid field selector: invalid escape sequence: \\{c}"
+                    )));
+                }
             }
             escaped = false;
             continue;
         }
         match c {
             '\\' => escaped = true,
-            ',' | '=' => return Err(SelectorError(format!("invalid field selector: unescaped character: {c}"))),
+            ',' | '=' => {
+                return Err(SelectorError(format!(
+                    "invalid field selector: unescaped character: {c}"
+                )));
+            }
             _ => out.push(c),
         }
     }
     if escaped {
-        return Err(SelectorError("invalid field selector: invalid escape sequence: \\".into()));
+        return Err(SelectorError(
+            "invalid field selector: invalid escape sequence: \\".into(),
+        ));
     }
     Ok(out)
 }
@@ -238,13 +266,33 @@ mod tests {
     #[test]
     fn matches_should_read_defaults_and_event_source() {
         let node = json!({"metadata": {"name": "n"}, "spec": {}});
-        assert!(FieldSelector::parse("spec.unschedulable=false").expect("p").matches(&node));
+        assert!(
+            FieldSelector::parse("spec.unschedulable=false")
+                .expect("p")
+                .matches(&node)
+        );
         let ev = json!({"source": {"component": "kubelet"}, "involvedObject": {"namespace": ""}});
-        assert!(FieldSelector::parse("source=kubelet").expect("p").matches(&ev));
-        assert!(FieldSelector::parse("involvedObject.namespace=").expect("p").matches(&ev));
+        assert!(
+            FieldSelector::parse("source=kubelet")
+                .expect("p")
+                .matches(&ev)
+        );
+        assert!(
+            FieldSelector::parse("involvedObject.namespace=")
+                .expect("p")
+                .matches(&ev)
+        );
         let rs = json!({"status": {"replicas": 3}});
-        assert!(FieldSelector::parse("status.replicas=3").expect("p").matches(&rs));
-        assert!(FieldSelector::parse("status.replicas!=0").expect("p").matches(&rs));
+        assert!(
+            FieldSelector::parse("status.replicas=3")
+                .expect("p")
+                .matches(&rs)
+        );
+        assert!(
+            FieldSelector::parse("status.replicas!=0")
+                .expect("p")
+                .matches(&rs)
+        );
     }
 
     #[test]
@@ -256,7 +304,13 @@ mod tests {
 
     #[test]
     fn parse_should_reject_malformed_terms() {
-        for s in ["metadata.name", "metadata.name=a=b", r"metadata.name=a\x", r"metadata.name=a\", "a=b,c"] {
+        for s in [
+            "metadata.name",
+            "metadata.name=a=b",
+            r"metadata.name=a\x",
+            r"metadata.name=a\",
+            "a=b,c",
+        ] {
             assert!(FieldSelector::parse(s).is_err(), "{s:?} should be rejected");
         }
     }
@@ -267,7 +321,12 @@ mod tests {
         assert_eq!(sel.required_value("spec.nodeName"), Some("n1"));
         assert_eq!(sel.required_value("metadata.name"), None);
         assert!(FieldSelector::parse("").expect("empty").is_empty());
-        assert_eq!(FieldSelector::parse("spec.nodeName=").expect("p").required_value("spec.nodeName"), Some(""));
+        assert_eq!(
+            FieldSelector::parse("spec.nodeName=")
+                .expect("p")
+                .required_value("spec.nodeName"),
+            Some("")
+        );
     }
 
     #[test]
@@ -291,7 +350,10 @@ mod tests {
             let sel = FieldSelector::parse(&format!("{field}=x")).expect("p");
             assert_eq!(sel.check_supported(kind).is_ok(), ok, "{kind} {field}");
         }
-        let err = FieldSelector::parse("spec.foo=1").expect("p").check_supported("Pod").expect_err("unsupported");
+        let err = FieldSelector::parse("spec.foo=1")
+            .expect("p")
+            .check_supported("Pod")
+            .expect_err("unsupported");
         assert_eq!(err.to_string(), "field label not supported: spec.foo");
     }
 }

@@ -20,11 +20,18 @@ pub(crate) fn validate_deployment(c: &mut Causes, obj: &Value) {
     let spec = get(obj, "spec");
     validate_workload_spec(c, spec);
     validate_strategy(c, get(spec, "strategy"));
-    c.non_negative("spec.revisionHistoryLimit", int(spec, "revisionHistoryLimit"));
+    c.non_negative(
+        "spec.revisionHistoryLimit",
+        int(spec, "revisionHistoryLimit"),
+    );
     if let Some(pds) = int(spec, "progressDeadlineSeconds") {
         c.non_negative("spec.progressDeadlineSeconds", Some(pds));
         if pds <= int(spec, "minReadySeconds").unwrap_or(0) {
-            c.invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds");
+            c.invalid(
+                "spec.progressDeadlineSeconds",
+                pds,
+                "must be greater than minReadySeconds",
+            );
         }
     }
 }
@@ -39,9 +46,17 @@ fn validate_workload_spec(c: &mut Causes, spec: &Value) {
         None => c.required("spec.selector", ""),
         Some(sel) => {
             validate_label_selector(c, sel, "spec.selector");
-            let count = |k: &str| sel.get(k).map_or(0, |v| v.as_object().map_or(0, |m| m.len()) + v.as_array().map_or(0, Vec::len));
+            let count = |k: &str| {
+                sel.get(k).map_or(0, |v| {
+                    v.as_object().map_or(0, |m| m.len()) + v.as_array().map_or(0, Vec::len)
+                })
+            };
             if count("matchLabels") + count("matchExpressions") == 0 {
-                c.invalid("spec.selector", sel.clone(), "empty selector is invalid for deployment");
+                c.invalid(
+                    "spec.selector",
+                    sel.clone(),
+                    "empty selector is invalid for deployment",
+                );
             }
         }
     }
@@ -50,7 +65,11 @@ fn validate_workload_spec(c: &mut Causes, spec: &Value) {
         return;
     };
     let template_meta = get(template, "metadata");
-    validate_labels(c, get(template_meta, "labels"), "spec.template.metadata.labels");
+    validate_labels(
+        c,
+        get(template_meta, "labels"),
+        "spec.template.metadata.labels",
+    );
     if let Some(sel) = selector {
         match LabelSelector::from_json(sel) {
             // Reported already, field by field, when the selector's own checks failed.
@@ -58,8 +77,15 @@ fn validate_workload_spec(c: &mut Causes, spec: &Value) {
             Err(_) => c.invalid("spec.selector", sel.clone(), "invalid label selector"),
             Ok(parsed) => {
                 if !parsed.is_empty() && !parsed.matches(&meta::labels(template)) {
-                    let labels = template_meta.get("labels").cloned().unwrap_or(Value::Object(Default::default()));
-                    c.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`");
+                    let labels = template_meta
+                        .get("labels")
+                        .cloned()
+                        .unwrap_or(Value::Object(Default::default()));
+                    c.invalid(
+                        "spec.template.metadata.labels",
+                        labels,
+                        "`selector` does not match template `labels`",
+                    );
                 }
             }
         }
@@ -72,7 +98,10 @@ fn validate_workload_spec(c: &mut Causes, spec: &Value) {
         c.not_supported("spec.template.spec.restartPolicy", rp, &["Always"]);
     }
     if pod_spec.get("activeDeadlineSeconds").is_some() {
-        c.forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in ReplicaSet is not Supported");
+        c.forbidden(
+            "spec.template.spec.activeDeadlineSeconds",
+            "activeDeadlineSeconds in ReplicaSet is not Supported",
+        );
     }
 }
 
@@ -83,7 +112,10 @@ fn validate_strategy(c: &mut Causes, strategy: &Value) {
         "" | "RollingUpdate" => {}
         "Recreate" => {
             if strategy.get("rollingUpdate").is_some() {
-                c.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'");
+                c.forbidden(
+                    "spec.strategy.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                );
             }
             return;
         }
@@ -92,7 +124,9 @@ fn validate_strategy(c: &mut Causes, strategy: &Value) {
             return;
         }
     }
-    let Some(ru) = strategy.get("rollingUpdate") else { return };
+    let Some(ru) = strategy.get("rollingUpdate") else {
+        return;
+    };
     let path = "spec.strategy.rollingUpdate";
     let unavailable = ru.get("maxUnavailable");
     let surge = ru.get("maxSurge");
@@ -100,7 +134,11 @@ fn validate_strategy(c: &mut Causes, strategy: &Value) {
     let surge_zero = int_or_percent(c, surge, &format!("{path}.maxSurge"), false);
     if unavailable_zero && surge_zero {
         let v = unavailable.cloned().unwrap_or(Value::Null);
-        c.invalid(&format!("{path}.maxUnavailable"), v, "may not be 0 when `maxSurge` is 0");
+        c.invalid(
+            &format!("{path}.maxUnavailable"),
+            v,
+            "may not be 0 when `maxSurge` is 0",
+        );
     }
 }
 
@@ -135,7 +173,10 @@ fn int_or_percent(c: &mut Causes, v: Option<&Value>, path: &str, cap_100: bool) 
 
 /// `spec.selector` is immutable in `apps/v1`.
 pub(crate) fn validate_selector_update(c: &mut Causes, old: &Value, new: &Value) {
-    let (o, n) = (get(old, "spec").get("selector"), get(new, "spec").get("selector"));
+    let (o, n) = (
+        get(old, "spec").get("selector"),
+        get(new, "spec").get("selector"),
+    );
     if let (Some(o), Some(n)) = (o, n)
         && o != n
     {

@@ -20,19 +20,31 @@ pub(crate) fn fmt_value(v: &Value) -> String {
 
 impl Causes {
     fn push(&mut self, reason: &str, field: &str, message: String) {
-        self.0.push(StatusCause { reason: reason.to_string(), message, field: field.to_string() });
+        self.0.push(StatusCause {
+            reason: reason.to_string(),
+            message,
+            field: field.to_string(),
+        });
     }
 
     /// `FieldValueRequired`: `Required value` (`: detail` when given).
     pub(crate) fn required(&mut self, field: &str, detail: &str) {
-        let msg = if detail.is_empty() { "Required value".to_string() } else { format!("Required value: {detail}") };
+        let msg = if detail.is_empty() {
+            "Required value".to_string()
+        } else {
+            format!("Required value: {detail}")
+        };
         self.push("FieldValueRequired", field, msg);
     }
 
     /// `FieldValueInvalid`: `Invalid value: "x": detail`.
     pub(crate) fn invalid(&mut self, field: &str, value: impl Into<Value>, detail: &str) {
         let v = fmt_value(&value.into());
-        let msg = if detail.is_empty() { format!("Invalid value: {v}") } else { format!("Invalid value: {v}: {detail}") };
+        let msg = if detail.is_empty() {
+            format!("Invalid value: {v}")
+        } else {
+            format!("Invalid value: {v}: {detail}")
+        };
         self.push("FieldValueInvalid", field, msg);
     }
 
@@ -44,9 +56,18 @@ impl Causes {
     }
 
     /// `FieldValueNotSupported`: `Unsupported value: "x": supported values: "A", "B"`.
-    pub(crate) fn not_supported(&mut self, field: &str, value: impl Into<Value>, supported: &[&str]) {
+    pub(crate) fn not_supported(
+        &mut self,
+        field: &str,
+        value: impl Into<Value>,
+        supported: &[&str],
+    ) {
         let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
-        let msg = format!("Unsupported value: {}: supported values: {}", fmt_value(&value.into()), list.join(", "));
+        let msg = format!(
+            "Unsupported value: {}: supported values: {}",
+            fmt_value(&value.into()),
+            list.join(", ")
+        );
         self.push("FieldValueNotSupported", field, msg);
     }
 
@@ -69,12 +90,20 @@ impl Causes {
 
     /// `FieldValueTooLong`: `Too long: may not be more than N bytes`.
     pub(crate) fn too_long(&mut self, field: &str, max_bytes: usize) {
-        self.push("FieldValueTooLong", field, format!("Too long: may not be more than {max_bytes} bytes"));
+        self.push(
+            "FieldValueTooLong",
+            field,
+            format!("Too long: may not be more than {max_bytes} bytes"),
+        );
     }
 
     /// `FieldValueTypeInvalid`: the value has the wrong JSON type.
     pub(crate) fn type_invalid(&mut self, field: &str, value: &Value, expected: &str) {
-        self.push("FieldValueTypeInvalid", field, format!("Invalid value: {}: expected {expected}", fmt_value(value)));
+        self.push(
+            "FieldValueTypeInvalid",
+            field,
+            format!("Invalid value: {}: expected {expected}", fmt_value(value)),
+        );
     }
 
     /// `FieldValueInvalid` "must be greater than or equal to 0" when `v < 0` (`ValidateNonnegativeField`).
@@ -107,7 +136,10 @@ pub(crate) fn int(v: &Value, key: &str) -> Option<i64> {
 
 /// `v[key]` as an array slice (absent or non-array → empty).
 pub(crate) fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// The null value, for objects missing a section (`spec`).

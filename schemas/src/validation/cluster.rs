@@ -56,7 +56,11 @@ pub(crate) fn validate_event(c: &mut Causes, obj: &Value) {
     let involved = s(get(obj, "involvedObject"), "namespace");
     let ns = s(get(obj, "metadata"), "namespace");
     if !involved.is_empty() && involved != ns {
-        c.invalid("involvedObject.namespace", involved, "does not match event.namespace");
+        c.invalid(
+            "involvedObject.namespace",
+            involved,
+            "does not match event.namespace",
+        );
     }
 }
 

@@ -20,7 +20,12 @@ pub(crate) struct PodContext<'a> {
 }
 
 /// Validates one container at `path` (`spec.containers[0]`).
-pub(crate) fn validate_container(c: &mut Causes, ctr: &Value, path: &str, ctx: &mut PodContext<'_>) {
+pub(crate) fn validate_container(
+    c: &mut Causes,
+    ctr: &Value,
+    path: &str,
+    ctx: &mut PodContext<'_>,
+) {
     let name = s(ctr, "name");
     if name.is_empty() {
         c.required(&format!("{path}.name"), "");
@@ -36,21 +41,38 @@ pub(crate) fn validate_container(c: &mut Causes, ctr: &Value, path: &str, ctx: &
     if image.is_empty() {
         c.required(&format!("{path}.image"), "");
     } else if image.trim() != image {
-        c.invalid(&format!("{path}.image"), image, "must not have leading or trailing whitespace");
+        c.invalid(
+            &format!("{path}.image"),
+            image,
+            "must not have leading or trailing whitespace",
+        );
     }
     if let Some(policy) = ctr.get("imagePullPolicy").and_then(Value::as_str)
         && !["Always", "IfNotPresent", "Never"].contains(&policy)
     {
-        c.not_supported(&format!("{path}.imagePullPolicy"), policy, &["Always", "IfNotPresent", "Never"]);
+        c.not_supported(
+            &format!("{path}.imagePullPolicy"),
+            policy,
+            &["Always", "IfNotPresent", "Never"],
+        );
     }
     if let Some(policy) = ctr.get("terminationMessagePolicy").and_then(Value::as_str)
         && !["File", "FallbackToLogsOnError"].contains(&policy)
     {
-        c.not_supported(&format!("{path}.terminationMessagePolicy"), policy, &["File", "FallbackToLogsOnError"]);
+        c.not_supported(
+            &format!("{path}.terminationMessagePolicy"),
+            policy,
+            &["File", "FallbackToLogsOnError"],
+        );
     }
     validate_ports(c, arr(ctr, "ports"), &format!("{path}.ports"), ctx);
     validate_env(c, arr(ctr, "env"), &format!("{path}.env"));
-    validate_volume_mounts(c, arr(ctr, "volumeMounts"), &format!("{path}.volumeMounts"), &ctx.volumes);
+    validate_volume_mounts(
+        c,
+        arr(ctr, "volumeMounts"),
+        &format!("{path}.volumeMounts"),
+        &ctx.volumes,
+    );
     validate_resources(c, get(ctr, "resources"), &format!("{path}.resources"));
     for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
         if let Some(p) = ctr.get(probe) {
@@ -81,7 +103,10 @@ fn validate_ports(c: &mut Causes, ports: &[Value], path: &str, ctx: &mut PodCont
                 c.invalid(&format!("{p}.containerPort"), container_port, &e);
             }
         }
-        let protocol = port.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+        let protocol = port
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("TCP");
         validate_protocol(c, protocol, &format!("{p}.protocol"));
         let host_port = int(port, "hostPort").unwrap_or(0);
         if host_port != 0 {
@@ -93,7 +118,11 @@ fn validate_ports(c: &mut Causes, ports: &[Value], path: &str, ctx: &mut PodCont
             }
         }
         if ctx.host_network && host_port != 0 && host_port != container_port {
-            c.invalid(&format!("{p}.hostPort"), host_port, "must match `containerPort` when `hostNetwork` is true");
+            c.invalid(
+                &format!("{p}.hostPort"),
+                host_port,
+                "must match `containerPort` when `hostNetwork` is true",
+            );
         }
     }
 }
@@ -115,7 +144,10 @@ fn validate_env(c: &mut Causes, env: &[Value], path: &str) {
         let name = s(e, "name");
         if name.is_empty() {
             c.required(&format!("{p}.name"), "");
-        } else if !name.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'=') {
+        } else if !name
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'=')
+        {
             c.invalid(
                 &format!("{p}.name"),
                 name,
@@ -123,7 +155,11 @@ fn validate_env(c: &mut Causes, env: &[Value], path: &str) {
             );
         }
         if !s(e, "value").is_empty() && e.get("valueFrom").is_some() {
-            c.invalid(&format!("{p}.valueFrom"), "", "may not be specified when `value` is not empty");
+            c.invalid(
+                &format!("{p}.valueFrom"),
+                "",
+                "may not be specified when `value` is not empty",
+            );
         }
     }
 }
@@ -153,7 +189,9 @@ fn validate_volume_mounts(c: &mut Causes, mounts: &[Value], path: &str, volumes:
 /// limit of 1`). Quantities are compared exactly in thousandths ([`Quantity::millis`]).
 pub(crate) fn validate_resources(c: &mut Causes, res: &Value, path: &str) {
     let mut parsed = |section: &str| -> Vec<(String, String, Option<Quantity>)> {
-        let Some(map) = res.get(section).and_then(Value::as_object) else { return Vec::new() };
+        let Some(map) = res.get(section).and_then(Value::as_object) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (name, q) in map {
             let p = format!("{path}.{section}[{name}]");
@@ -184,7 +222,9 @@ pub(crate) fn validate_resources(c: &mut Causes, res: &Value, path: &str) {
     let limits = parsed("limits");
     let requests = parsed("requests");
     for (name, text, req) in &requests {
-        let Some((_, limit_text, Some(limit))) = limits.iter().find(|(n, _, _)| n == name) else { continue };
+        let Some((_, limit_text, Some(limit))) = limits.iter().find(|(n, _, _)| n == name) else {
+            continue;
+        };
         if let Some(req) = req
             && req.millis() > limit.millis()
         {
@@ -199,18 +239,30 @@ pub(crate) fn validate_resources(c: &mut Causes, res: &Value, path: &str) {
 
 /// Probes: exactly one handler (`exec`, `httpGet`, `tcpSocket`, `grpc`), valid ports, non-negative timings.
 fn validate_probe(c: &mut Causes, probe: &Value, path: &str) {
-    let handlers: Vec<&str> = ["exec", "httpGet", "tcpSocket", "grpc"].into_iter().filter(|h| probe.get(*h).is_some()).collect();
+    let handlers: Vec<&str> = ["exec", "httpGet", "tcpSocket", "grpc"]
+        .into_iter()
+        .filter(|h| probe.get(*h).is_some())
+        .collect();
     match handlers.as_slice() {
         [] => c.required(path, "must specify a handler type"),
         [_] => {}
-        [_, second, ..] => c.forbidden(&format!("{path}.{second}"), "may not specify more than 1 handler type"),
+        [_, second, ..] => c.forbidden(
+            &format!("{path}.{second}"),
+            "may not specify more than 1 handler type",
+        ),
     }
     for h in ["httpGet", "tcpSocket"] {
         if let Some(port) = probe.get(h).and_then(|v| v.get("port")) {
             validate_int_or_port_name(c, port, &format!("{path}.{h}.port"));
         }
     }
-    for field in ["initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] {
+    for field in [
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ] {
         c.non_negative(&format!("{path}.{field}"), int(probe, field));
     }
 }

@@ -44,7 +44,11 @@ pub(crate) fn validate_object_meta(c: &mut Causes, resource: &ApiResource, obj: 
         if namespace.is_empty() {
             c.required("metadata.namespace", "");
         } else {
-            c.invalid_each("metadata.namespace", namespace, names::dns1123_label(namespace));
+            c.invalid_each(
+                "metadata.namespace",
+                namespace,
+                names::dns1123_label(namespace),
+            );
         }
     } else if !namespace.is_empty() {
         c.forbidden("metadata.namespace", "not allowed on this type");
@@ -108,7 +112,11 @@ fn validate_owner_references(c: &mut Causes, meta: &Value) {
         }
     }
     if controllers > 1 {
-        c.invalid("metadata.ownerReferences", controllers, "Only one reference can have Controller set to true");
+        c.invalid(
+            "metadata.ownerReferences",
+            controllers,
+            "Only one reference can have Controller set to true",
+        );
     }
 }
 
@@ -140,13 +148,23 @@ pub(crate) fn validate_label_selector(c: &mut Causes, sel: &Value, path: &str) {
         let op = s(e, "operator");
         match op {
             "In" | "NotIn" if values.is_empty() => {
-                c.required(&format!("{p}.values"), "must be specified when `operator` is 'In' or 'NotIn'");
+                c.required(
+                    &format!("{p}.values"),
+                    "must be specified when `operator` is 'In' or 'NotIn'",
+                );
             }
             "Exists" | "DoesNotExist" if !values.is_empty() => {
-                c.forbidden(&format!("{p}.values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+                c.forbidden(
+                    &format!("{p}.values"),
+                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                );
             }
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-            _ => c.invalid(&format!("{p}.operator"), op, "not a valid selector operator"),
+            _ => c.invalid(
+                &format!("{p}.operator"),
+                op,
+                "not a valid selector operator",
+            ),
         }
         let key = s(e, "key");
         c.invalid_each(&format!("{p}.key"), key, names::qualified_name(key));

@@ -17,7 +17,8 @@ pub const QUALIFIED_NAME_MAX_LEN: usize = 63;
 pub const IANA_SVC_NAME_MAX_LEN: usize = 15;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
@@ -54,7 +55,11 @@ fn is_alnum(c: u8) -> bool {
 fn matches_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) => is_lower_alnum(f) && is_lower_alnum(l) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-'),
+        (Some(&f), Some(&l)) => {
+            is_lower_alnum(f)
+                && is_lower_alnum(l)
+                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
+        }
         _ => false,
     }
 }
@@ -64,7 +69,10 @@ fn matches_qualified_name_part(s: &str) -> bool {
     let b = s.as_bytes();
     match (b.first(), b.last()) {
         (Some(&f), Some(&l)) => {
-            is_alnum(f) && is_alnum(l) && b.iter().all(|&c| is_alnum(c) || c == b'-' || c == b'_' || c == b'.')
+            is_alnum(f)
+                && is_alnum(l)
+                && b.iter()
+                    .all(|&c| is_alnum(c) || c == b'-' || c == b'_' || c == b'.')
         }
         _ => false,
     }
@@ -130,7 +138,11 @@ pub fn qualified_name(s: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
-                errs.extend(dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+                errs.extend(
+                    dns1123_subdomain(prefix)
+                        .into_iter()
+                        .map(|m| format!("prefix part {m}")),
+                );
             }
             *name
         }
@@ -149,7 +161,10 @@ pub fn qualified_name(s: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push("name part must be non-empty".to_string());
     } else if name.len() > QUALIFIED_NAME_MAX_LEN {
-        errs.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LEN)));
+        errs.push(format!(
+            "name part {}",
+            max_len_error(QUALIFIED_NAME_MAX_LEN)
+        ));
     }
     if !name.is_empty() && !matches_qualified_name_part(name) {
         errs.push(format!(
@@ -189,7 +204,9 @@ pub fn port_name(s: &str) -> Vec<String> {
         errs.push(max_len_error(IANA_SVC_NAME_MAX_LEN));
     }
     if !s.bytes().all(|c| is_lower_alnum(c) || c == b'-') {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if s.contains("--") {
         errs.push("must not contain consecutive hyphens".to_string());
@@ -205,7 +222,11 @@ pub fn port_name(s: &str) -> Vec<String> {
 
 /// Checks a port number is in 1..=65535: Kubernetes' `IsValidPortNum`.
 pub fn port_num(port: i64) -> Vec<String> {
-    if (1..=65535).contains(&port) { Vec::new() } else { vec![inclusive_range_error(1, 65535)] }
+    if (1..=65535).contains(&port) {
+        Vec::new()
+    } else {
+        vec![inclusive_range_error(1, 65535)]
+    }
 }
 
 /// Parses an IP address the way Kubernetes' `netutils.ParseIPSloppy`-free validation does (no leading zeros).
@@ -230,9 +251,15 @@ pub fn cidr(s: &str) -> Vec<String> {
             Some(IpAddr::V6(_)) => 128,
             None => return false,
         };
-        !bits.is_empty() && bits.bytes().all(|c| c.is_ascii_digit()) && bits.parse::<u32>().is_ok_and(|b| b <= max)
+        !bits.is_empty()
+            && bits.bytes().all(|c| c.is_ascii_digit())
+            && bits.parse::<u32>().is_ok_and(|b| b <= max)
     });
-    if ok { Vec::new() } else { vec!["must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)".to_string()] }
+    if ok {
+        Vec::new()
+    } else {
+        vec!["must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)".to_string()]
+    }
 }
 
 /// Checks a percentage string `[0-9]+%`: Kubernetes' `IsValidPercent`.
@@ -241,7 +268,11 @@ pub fn percent(s: &str) -> Vec<String> {
     if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
         Vec::new()
     } else {
-        vec![regex_error("a valid percent string must be a numeric string followed by an ending '%'", "[0-9]+%", &["1%", "93%"])]
+        vec![regex_error(
+            "a valid percent string must be a numeric string followed by an ending '%'",
+            "[0-9]+%",
+            &["1%", "93%"],
+        )]
     }
 }
 
@@ -251,7 +282,8 @@ mod tests {
 
     #[test]
     fn name_checks_should_follow_kubernetes_rules() {
-        let cases: &[(fn(&str) -> Vec<String>, &str, bool)] = &[
+        type Check = fn(&str) -> Vec<String>;
+        let cases: &[(Check, &str, bool)] = &[
             (dns1123_label, "my-name", true),
             (dns1123_label, "123-abc", true),
             (dns1123_label, "My-name", false),
@@ -298,7 +330,12 @@ mod tests {
             (percent, "1.5%", false),
         ];
         for (check, input, valid) in cases {
-            assert_eq!(check(input).is_empty(), *valid, "input {input:?}: {:?}", check(input));
+            assert_eq!(
+                check(input).is_empty(),
+                *valid,
+                "input {input:?}: {:?}",
+                check(input)
+            );
         }
     }
 
@@ -306,7 +343,10 @@ mod tests {
     fn port_num_should_accept_only_1_to_65535() {
         assert!(port_num(1).is_empty());
         assert!(port_num(65535).is_empty());
-        assert_eq!(port_num(0), vec!["must be between 1 and 65535, inclusive".to_string()]);
+        assert_eq!(
+            port_num(0),
+            vec!["must be between 1 and 65535, inclusive".to_string()]
+        );
         assert!(!port_num(65536).is_empty());
     }
 }

@@ -22,7 +22,10 @@ pub(crate) fn validate_pod_spec(c: &mut Causes, spec: &Value, path: &str) {
     let mut ctx = PodContext {
         names: HashSet::new(),
         volumes,
-        host_network: spec.get("hostNetwork").and_then(Value::as_bool).unwrap_or(false),
+        host_network: spec
+            .get("hostNetwork")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         host_ports: HashSet::new(),
     };
     let containers = arr(spec, "containers");
@@ -37,17 +40,32 @@ pub(crate) fn validate_pod_spec(c: &mut Causes, spec: &Value, path: &str) {
     }
     validate_policies(c, spec, path);
     validate_names(c, spec, path);
-    validate_labels(c, get(spec, "nodeSelector"), &format!("{path}.nodeSelector"));
+    validate_labels(
+        c,
+        get(spec, "nodeSelector"),
+        &format!("{path}.nodeSelector"),
+    );
     validate_tolerations(c, arr(spec, "tolerations"), &format!("{path}.tolerations"));
     if let Some(aff) = spec.get("affinity") {
         validate_affinity(c, aff, &format!("{path}.affinity"));
     }
-    validate_topology_spread(c, arr(spec, "topologySpreadConstraints"), &format!("{path}.topologySpreadConstraints"));
-    c.non_negative(&format!("{path}.terminationGracePeriodSeconds"), int(spec, "terminationGracePeriodSeconds"));
+    validate_topology_spread(
+        c,
+        arr(spec, "topologySpreadConstraints"),
+        &format!("{path}.topologySpreadConstraints"),
+    );
+    c.non_negative(
+        &format!("{path}.terminationGracePeriodSeconds"),
+        int(spec, "terminationGracePeriodSeconds"),
+    );
     if let Some(ads) = int(spec, "activeDeadlineSeconds")
         && !(1..=i64::from(i32::MAX)).contains(&ads)
     {
-        c.invalid(&format!("{path}.activeDeadlineSeconds"), ads, &names::inclusive_range_error(1, i64::from(i32::MAX)));
+        c.invalid(
+            &format!("{path}.activeDeadlineSeconds"),
+            ads,
+            &names::inclusive_range_error(1, i64::from(i32::MAX)),
+        );
     }
 }
 
@@ -84,19 +102,34 @@ fn validate_policies(c: &mut Causes, spec: &Value, path: &str) {
         if !DNS.contains(&dp) {
             c.not_supported(&format!("{path}.dnsPolicy"), dp, DNS);
         } else if dp == "None" && spec.get("dnsConfig").is_none() {
-            c.required(&format!("{path}.dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None");
+            c.required(
+                &format!("{path}.dnsConfig"),
+                "must provide `dnsConfig` when `dnsPolicy` is None",
+            );
         }
     }
-    for (i, ns) in arr(get(spec, "dnsConfig"), "nameservers").iter().enumerate() {
+    for (i, ns) in arr(get(spec, "dnsConfig"), "nameservers")
+        .iter()
+        .enumerate()
+    {
         let ns = ns.as_str().unwrap_or("");
-        c.invalid_each(&format!("{path}.dnsConfig.nameservers[{i}]"), ns, names::ip(ns));
+        c.invalid_each(
+            &format!("{path}.dnsConfig.nameservers[{i}]"),
+            ns,
+            names::ip(ns),
+        );
     }
 }
 
 /// Names a pod spec refers to: `nodeName`, `serviceAccountName`, `schedulerName`, `priorityClassName`
 /// (DNS-1123 subdomains), `hostname`, `subdomain` (DNS-1123 labels).
 fn validate_names(c: &mut Causes, spec: &Value, path: &str) {
-    for field in ["nodeName", "serviceAccountName", "schedulerName", "priorityClassName"] {
+    for field in [
+        "nodeName",
+        "serviceAccountName",
+        "schedulerName",
+        "priorityClassName",
+    ] {
         let v = s(spec, field);
         if !v.is_empty() {
             c.invalid_each(&format!("{path}.{field}"), v, names::dns1123_subdomain(v));
@@ -128,13 +161,23 @@ fn validate_tolerations(c: &mut Causes, tolerations: &[Value], path: &str) {
             );
         }
         if t.get("tolerationSeconds").is_some() && effect != "NoExecute" {
-            c.invalid(&format!("{p}.effect"), effect, "effect must be 'NoExecute' when `tolerationSeconds` is set");
+            c.invalid(
+                &format!("{p}.effect"),
+                effect,
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            );
         }
         match op {
-            "" | "Equal" => c.invalid_each(&format!("{p}.operator"), value, names::label_value(value)),
+            "" | "Equal" => {
+                c.invalid_each(&format!("{p}.operator"), value, names::label_value(value))
+            }
             "Exists" => {
                 if !value.is_empty() {
-                    c.invalid(&format!("{p}.operator"), t.clone(), "value must be empty when `operator` is 'Exists'");
+                    c.invalid(
+                        &format!("{p}.operator"),
+                        t.clone(),
+                        "value must be empty when `operator` is 'Exists'",
+                    );
                 }
             }
             other => c.not_supported(&format!("{p}.operator"), other, &["Equal", "Exists"]),
@@ -153,13 +196,19 @@ fn validate_affinity(c: &mut Causes, aff: &Value, path: &str) {
             let rp = format!("{p}.requiredDuringSchedulingIgnoredDuringExecution");
             let terms = arr(req, "nodeSelectorTerms");
             if terms.is_empty() {
-                c.required(&format!("{rp}.nodeSelectorTerms"), "must have at least one node selector term");
+                c.required(
+                    &format!("{rp}.nodeSelectorTerms"),
+                    "must have at least one node selector term",
+                );
             }
             for (i, term) in terms.iter().enumerate() {
                 validate_node_selector_term(c, term, &format!("{rp}.nodeSelectorTerms[{i}]"));
             }
         }
-        for (i, pref) in arr(na, "preferredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
+        for (i, pref) in arr(na, "preferredDuringSchedulingIgnoredDuringExecution")
+            .iter()
+            .enumerate()
+        {
             let pp = format!("{p}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
             validate_weight(c, pref, &pp);
             validate_node_selector_term(c, get(pref, "preference"), &format!("{pp}.preference"));
@@ -168,13 +217,27 @@ fn validate_affinity(c: &mut Causes, aff: &Value, path: &str) {
     for kind in ["podAffinity", "podAntiAffinity"] {
         let Some(pa) = aff.get(kind) else { continue };
         let p = format!("{path}.{kind}");
-        for (i, term) in arr(pa, "requiredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
-            validate_pod_affinity_term(c, term, &format!("{p}.requiredDuringSchedulingIgnoredDuringExecution[{i}]"));
+        for (i, term) in arr(pa, "requiredDuringSchedulingIgnoredDuringExecution")
+            .iter()
+            .enumerate()
+        {
+            validate_pod_affinity_term(
+                c,
+                term,
+                &format!("{p}.requiredDuringSchedulingIgnoredDuringExecution[{i}]"),
+            );
         }
-        for (i, pref) in arr(pa, "preferredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
+        for (i, pref) in arr(pa, "preferredDuringSchedulingIgnoredDuringExecution")
+            .iter()
+            .enumerate()
+        {
             let pp = format!("{p}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
             validate_weight(c, pref, &pp);
-            validate_pod_affinity_term(c, get(pref, "podAffinityTerm"), &format!("{pp}.podAffinityTerm"));
+            validate_pod_affinity_term(
+                c,
+                get(pref, "podAffinityTerm"),
+                &format!("{pp}.podAffinityTerm"),
+            );
         }
     }
 }
@@ -196,22 +259,43 @@ fn validate_node_selector_term(c: &mut Causes, term: &Value, path: &str) {
         match op {
             "In" | "NotIn" => {
                 if values.is_empty() {
-                    c.required(&format!("{p}.values"), "must be specified when `operator` is 'In' or 'NotIn'");
+                    c.required(
+                        &format!("{p}.values"),
+                        "must be specified when `operator` is 'In' or 'NotIn'",
+                    );
                 }
             }
             "Exists" | "DoesNotExist" => {
                 if !values.is_empty() {
-                    c.forbidden(&format!("{p}.values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+                    c.forbidden(
+                        &format!("{p}.values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    );
                 }
             }
             "Gt" | "Lt" => {
                 if values.len() != 1 {
-                    c.required(&format!("{p}.values"), "must be specified single value when `operator` is 'Lt' or 'Gt'");
-                } else if values[0].as_str().and_then(|v| v.parse::<i64>().ok()).is_none() {
-                    c.invalid(&format!("{p}.values[0]"), values[0].clone(), "must be an integer");
+                    c.required(
+                        &format!("{p}.values"),
+                        "must be specified single value when `operator` is 'Lt' or 'Gt'",
+                    );
+                } else if values[0]
+                    .as_str()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_none()
+                {
+                    c.invalid(
+                        &format!("{p}.values[0]"),
+                        values[0].clone(),
+                        "must be an integer",
+                    );
                 }
             }
-            other => c.invalid(&format!("{p}.operator"), other, "not a valid selector operator"),
+            other => c.invalid(
+                &format!("{p}.operator"),
+                other,
+                "not a valid selector operator",
+            ),
         }
         let key = s(e, "key");
         c.invalid_each(&format!("{p}.key"), key, names::qualified_name(key));
@@ -237,7 +321,11 @@ fn validate_node_selector_term(c: &mut Causes, term: &Value, path: &str) {
                     );
                 }
             }
-            other => c.invalid(&format!("{p}.operator"), other, "not a valid selector operator"),
+            other => c.invalid(
+                &format!("{p}.operator"),
+                other,
+                "not a valid selector operator",
+            ),
         }
     }
 }
@@ -248,12 +336,24 @@ fn validate_pod_affinity_term(c: &mut Causes, term: &Value, path: &str) {
     if key.is_empty() {
         c.required(&format!("{path}.topologyKey"), "can not be empty");
     } else {
-        c.invalid_each(&format!("{path}.topologyKey"), key, names::qualified_name(key));
+        c.invalid_each(
+            &format!("{path}.topologyKey"),
+            key,
+            names::qualified_name(key),
+        );
     }
-    validate_label_selector(c, get(term, "labelSelector"), &format!("{path}.labelSelector"));
+    validate_label_selector(
+        c,
+        get(term, "labelSelector"),
+        &format!("{path}.labelSelector"),
+    );
     for (i, ns) in arr(term, "namespaces").iter().enumerate() {
         let ns = ns.as_str().unwrap_or("");
-        c.invalid_each(&format!("{path}.namespaces[{i}]"), ns, names::dns1123_label(ns));
+        c.invalid_each(
+            &format!("{path}.namespaces[{i}]"),
+            ns,
+            names::dns1123_label(ns),
+        );
     }
 }
 
@@ -274,7 +374,11 @@ fn validate_topology_spread(c: &mut Causes, constraints: &[Value], path: &str) {
         }
         let when = s(tsc, "whenUnsatisfiable");
         if !["DoNotSchedule", "ScheduleAnyway"].contains(&when) {
-            c.not_supported(&format!("{p}.whenUnsatisfiable"), when, &["DoNotSchedule", "ScheduleAnyway"]);
+            c.not_supported(
+                &format!("{p}.whenUnsatisfiable"),
+                when,
+                &["DoNotSchedule", "ScheduleAnyway"],
+            );
         }
         validate_label_selector(c, get(tsc, "labelSelector"), &format!("{p}.labelSelector"));
     }

@@ -11,7 +11,9 @@ pub(crate) const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields
 pub(crate) fn validate_pod_update(c: &mut Causes, old: &Value, new: &Value) {
     let (old_spec, new_spec) = (get(old, "spec"), get(new, "spec"));
     validate_active_deadline_update(c, old_spec, new_spec);
-    let tolerations_ok = arr(old_spec, "tolerations").iter().all(|t| arr(new_spec, "tolerations").contains(t));
+    let tolerations_ok = arr(old_spec, "tolerations")
+        .iter()
+        .all(|t| arr(new_spec, "tolerations").contains(t));
 
     // Copy the mutable fields from the old spec into the new one, then compare.
     let mut masked = new_spec.clone();
@@ -35,7 +37,10 @@ pub(crate) fn validate_pod_update(c: &mut Causes, old: &Value, new: &Value) {
         if tolerations_ok {
             copy_field(m, old_spec, "tolerations");
         }
-        let (old_grace, new_grace) = (int(old_spec, "terminationGracePeriodSeconds"), int(new_spec, "terminationGracePeriodSeconds"));
+        let (old_grace, new_grace) = (
+            int(old_spec, "terminationGracePeriodSeconds"),
+            int(new_spec, "terminationGracePeriodSeconds"),
+        );
         if old_grace.is_some_and(|g| g < 0) && new_grace == Some(1) {
             copy_field(m, old_spec, "terminationGracePeriodSeconds");
         }
@@ -56,9 +61,18 @@ fn copy_field(m: &mut serde_json::Map<String, Value>, old: &Value, field: &str) 
 /// `activeDeadlineSeconds` may be set or lowered, never raised or removed.
 fn validate_active_deadline_update(c: &mut Causes, old_spec: &Value, new_spec: &Value) {
     let path = "spec.activeDeadlineSeconds";
-    match (int(old_spec, "activeDeadlineSeconds"), int(new_spec, "activeDeadlineSeconds")) {
-        (Some(o), Some(n)) if n > o => c.invalid(path, n, "must be less than or equal to previous value"),
-        (Some(_), None) => c.invalid(path, Value::Null, "must not update from a positive integer to nil value"),
+    match (
+        int(old_spec, "activeDeadlineSeconds"),
+        int(new_spec, "activeDeadlineSeconds"),
+    ) {
+        (Some(o), Some(n)) if n > o => {
+            c.invalid(path, n, "must be less than or equal to previous value")
+        }
+        (Some(_), None) => c.invalid(
+            path,
+            Value::Null,
+            "must not update from a positive integer to nil value",
+        ),
         _ => {}
     }
 }

@@ -18,7 +18,10 @@ pub(crate) const NODE_PORT_RANGE: std::ops::RangeInclusive<i64> = 30000..=32767;
 /// selector and session affinity.
 pub(crate) fn validate_service(c: &mut Causes, obj: &Value) {
     let spec = get(obj, "spec");
-    let ty = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ty = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if !SERVICE_TYPES.contains(&ty) {
         c.not_supported("spec.type", ty, SERVICE_TYPES);
     }
@@ -28,7 +31,11 @@ pub(crate) fn validate_service(c: &mut Causes, obj: &Value) {
         if ext.is_empty() {
             c.required("spec.externalName", "");
         } else {
-            c.invalid_each("spec.externalName", ext, names::dns1123_subdomain(ext.trim_end_matches('.')));
+            c.invalid_each(
+                "spec.externalName",
+                ext,
+                names::dns1123_subdomain(ext.trim_end_matches('.')),
+            );
         }
     } else if ports.is_empty() {
         c.required("spec.ports", "");
@@ -53,14 +60,23 @@ pub(crate) fn validate_service(c: &mut Causes, obj: &Value) {
         for e in names::port_num(number) {
             c.invalid(&format!("{p}.port"), number, &e);
         }
-        validate_protocol(c, port.get("protocol").and_then(Value::as_str).unwrap_or("TCP"), &format!("{p}.protocol"));
+        validate_protocol(
+            c,
+            port.get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("TCP"),
+            &format!("{p}.protocol"),
+        );
         if let Some(tp) = port.get("targetPort") {
             validate_int_or_port_name(c, tp, &format!("{p}.targetPort"));
         }
         let node_port = int(port, "nodePort").unwrap_or(0);
         if node_port != 0 {
             if ty == "ClusterIP" || ty == "ExternalName" {
-                c.forbidden(&format!("{p}.nodePort"), &format!("may not be used when `type` is '{ty}'"));
+                c.forbidden(
+                    &format!("{p}.nodePort"),
+                    &format!("may not be used when `type` is '{ty}'"),
+                );
             } else if !NODE_PORT_RANGE.contains(&node_port) {
                 c.invalid(
                     &format!("{p}.nodePort"),
@@ -73,7 +89,11 @@ pub(crate) fn validate_service(c: &mut Causes, obj: &Value) {
     let cluster_ip = s(spec, "clusterIP");
     if cluster_ip == "None" {
         if ty == "NodePort" || ty == "LoadBalancer" {
-            c.invalid("spec.clusterIP", cluster_ip, &format!("may not be set to 'None' for {ty} services"));
+            c.invalid(
+                "spec.clusterIP",
+                cluster_ip,
+                &format!("may not be set to 'None' for {ty} services"),
+            );
         }
     } else if !cluster_ip.is_empty() {
         c.invalid_each("spec.clusterIP", cluster_ip, names::ip(cluster_ip));
@@ -98,7 +118,9 @@ pub(crate) fn validate_service_update(c: &mut Causes, old: &Value, new: &Value) 
 
 /// Kubernetes' `validateEndpointIP`: a valid IP that is not loopback, link-local or link-local multicast.
 fn endpoint_ip_errors(ip: &str) -> Vec<String> {
-    let Some(addr) = names::parse_ip(ip) else { return names::ip(ip) };
+    let Some(addr) = names::parse_ip(ip) else {
+        return names::ip(ip);
+    };
     let mut errs = Vec::new();
     match addr {
         IpAddr::V4(v4) => {
@@ -109,10 +131,15 @@ fn endpoint_ip_errors(ip: &str) -> Vec<String> {
                 errs.push("may not be in the loopback range (127.0.0.0/8, ::1/128)".to_string());
             }
             if v4.is_link_local() {
-                errs.push("may not be in the link-local range (169.254.0.0/16, fe80::/10)".to_string());
+                errs.push(
+                    "may not be in the link-local range (169.254.0.0/16, fe80::/10)".to_string(),
+                );
             }
             if v4.octets()[..3] == [224, 0, 0] {
-                errs.push("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)".to_string());
+                errs.push(
+                    "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
+                        .to_string(),
+                );
             }
         }
         IpAddr::V6(v6) => {
@@ -123,10 +150,15 @@ fn endpoint_ip_errors(ip: &str) -> Vec<String> {
                 errs.push("may not be in the loopback range (127.0.0.0/8, ::1/128)".to_string());
             }
             if v6.segments()[0] & 0xffc0 == 0xfe80 {
-                errs.push("may not be in the link-local range (169.254.0.0/16, fe80::/10)".to_string());
+                errs.push(
+                    "may not be in the link-local range (169.254.0.0/16, fe80::/10)".to_string(),
+                );
             }
             if v6.segments()[0] == 0xff02 {
-                errs.push("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)".to_string());
+                errs.push(
+                    "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
+                        .to_string(),
+                );
             }
         }
     }
@@ -149,7 +181,11 @@ pub(crate) fn validate_endpoints(c: &mut Causes, obj: &Value) {
                 }
                 let node = s(addr, "nodeName");
                 if !node.is_empty() {
-                    c.invalid_each(&format!("{p}.nodeName"), node, names::dns1123_subdomain(node));
+                    c.invalid_each(
+                        &format!("{p}.nodeName"),
+                        node,
+                        names::dns1123_subdomain(node),
+                    );
                 }
                 let host = s(addr, "hostname");
                 if !host.is_empty() {
@@ -178,7 +214,13 @@ pub(crate) fn validate_endpoints(c: &mut Causes, obj: &Value) {
             for e in names::port_num(number) {
                 c.invalid(&format!("{p}.port"), number, &e);
             }
-            validate_protocol(c, port.get("protocol").and_then(Value::as_str).unwrap_or("TCP"), &format!("{p}.protocol"));
+            validate_protocol(
+                c,
+                port.get("protocol")
+                    .and_then(Value::as_str)
+                    .unwrap_or("TCP"),
+                &format!("{p}.protocol"),
+            );
         }
     }
 }
@@ -218,7 +260,11 @@ pub(crate) fn validate_endpoint_slice(c: &mut Causes, obj: &Value) {
         }
         let node = s(ep, "nodeName");
         if !node.is_empty() {
-            c.invalid_each(&format!("endpoints[{i}].nodeName"), node, names::dns1123_subdomain(node));
+            c.invalid_each(
+                &format!("endpoints[{i}].nodeName"),
+                node,
+                names::dns1123_subdomain(node),
+            );
         }
     }
     let mut port_names = HashSet::new();
