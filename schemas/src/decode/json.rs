@@ -16,7 +16,11 @@ use std::fmt;
 pub(crate) fn parse(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Error> {
     let mut dups = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Node { path: String::new(), dups: &mut dups }.deserialize(&mut de)?;
+    let value = Node {
+        path: String::new(),
+        dups: &mut dups,
+    }
+    .deserialize(&mut de)?;
     de.end()?;
     Ok((value, dups))
 }
@@ -77,7 +81,10 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let dups = self.dups;
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Node { path: format!("{}[{}]", self.path, out.len()), dups: &mut *dups })? {
+        while let Some(v) = seq.next_element_seed(Node {
+            path: format!("{}[{}]", self.path, out.len()),
+            dups: &mut *dups,
+        })? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -87,9 +94,16 @@ impl<'de> Visitor<'de> for Node<'_> {
         let dups = self.dups;
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
             let duplicate = out.contains_key(&key);
-            let value = map.next_value_seed(Node { path: path.clone(), dups: &mut *dups })?;
+            let value = map.next_value_seed(Node {
+                path: path.clone(),
+                dups: &mut *dups,
+            })?;
             if duplicate {
                 dups.push(path);
             }
@@ -108,8 +122,17 @@ mod tests {
     fn parse_should_report_duplicate_paths_and_keep_last_value() {
         let body = br#"{"metadata":{"name":"a","name":"b"},"spec":{"containers":[{"image":"x","image":"y"}]}}"#;
         let (v, dups) = parse(body).expect("valid JSON");
-        assert_eq!(v, json!({"metadata":{"name":"b"},"spec":{"containers":[{"image":"y"}]}}));
-        assert_eq!(dups, vec!["metadata.name".to_string(), "spec.containers[0].image".to_string()]);
+        assert_eq!(
+            v,
+            json!({"metadata":{"name":"b"},"spec":{"containers":[{"image":"y"}]}})
+        );
+        assert_eq!(
+            dups,
+            vec![
+                "metadata.name".to_string(),
+                "spec.containers[0].image".to_string()
+            ]
+        );
     }
 
     #[test]

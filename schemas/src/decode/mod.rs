@@ -47,12 +47,22 @@ enum Syntax {
 
 /// Classifies a `Content-Type` header value (parameters such as `charset` are ignored).
 fn syntax(content_type: Option<&str>) -> Syntax {
-    let Some(ct) = content_type else { return Syntax::Sniff };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some(ct) = content_type else {
+        return Syntax::Sniff;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/vnd.kubernetes.protobuf" => Syntax::Protobuf,
         "application/json" => Syntax::Json,
-        "application/yaml" | "application/x-yaml" | "text/yaml" | "application/apply-patch+yaml" => Syntax::Yaml,
+        "application/yaml"
+        | "application/x-yaml"
+        | "text/yaml"
+        | "application/apply-patch+yaml" => Syntax::Yaml,
         e if e.ends_with("+json") => Syntax::Json,
         e if e.ends_with("+yaml") => Syntax::Yaml,
         e if e.contains("protobuf") => Syntax::Protobuf,
@@ -72,6 +82,10 @@ fn syntax(content_type: Option<&str>) -> Syntax {
 /// - 415 `UnsupportedMediaType` for protobuf (`application/vnd.kubernetes.protobuf`), naming JSON.
 /// - 400 `BadRequest` [`Status`] for undecodable input, an empty body, a YAML body with several
 ///   documents or duplicated keys; the message is the parser's.
+#[allow(
+    clippy::result_large_err,
+    reason = "the contract returns the Kubernetes Status as the error"
+)]
 pub fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedBody, Status> {
     let mode = syntax(content_type);
     if mode == Syntax::Protobuf {
@@ -88,27 +102,48 @@ pub fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedBody
         return Err(Status::bad_request("the request body is empty"));
     }
     let json_error = match json::parse(bytes) {
-        Ok((value, duplicate_fields)) => return Ok(ParsedBody { value, duplicate_fields }),
+        Ok((value, duplicate_fields)) => {
+            return Ok(ParsedBody {
+                value,
+                duplicate_fields,
+            });
+        }
         Err(e) => e,
     };
     if mode == Syntax::Json {
-        return Err(Status::bad_request(format!("error decoding JSON body: {json_error}")));
+        return Err(Status::bad_request(format!(
+            "error decoding JSON body: {json_error}"
+        )));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| Status::bad_request(format!("error decoding YAML body: the body is not UTF-8: {e}")))?;
-    parse_yaml(text).map(|value| ParsedBody { value, duplicate_fields: Vec::new() })
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Status::bad_request(format!(
+            "error decoding YAML body: the body is not UTF-8: {e}"
+        ))
+    })?;
+    parse_yaml(text).map(|value| ParsedBody {
+        value,
+        duplicate_fields: Vec::new(),
+    })
 }
 
 /// Parses exactly one YAML document into JSON.
+#[allow(
+    clippy::result_large_err,
+    reason = "the contract returns the Kubernetes Status as the error"
+)]
 fn parse_yaml(text: &str) -> Result<Value, Status> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.with_snippet = false;
     // Reading every document gives a clear message for "---"-separated bodies.
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, options).map_err(yaml_error)?;
+    let docs: Vec<Value> =
+        serde_saphyr::from_str_multiple_with_options(text, options).map_err(yaml_error)?;
     match docs.len() {
         0 => Err(Status::bad_request("the request body is empty")),
         1 => Ok(docs.into_iter().next().unwrap_or(Value::Null)),
-        n => Err(Status::bad_request(format!("error decoding YAML body: expected a single document, found {n}"))),
+        n => Err(Status::bad_request(format!(
+            "error decoding YAML body: expected a single document, found {n}"
+        ))),
     }
 }
 

@@ -24,6 +24,10 @@ use serde_json::{Map, Value};
 /// quantity or a type error; `the API version in the data (apps/v1) does not match the expected API
 /// version (v1)` or `the kind in the data (Service) does not match the expected kind (Pod)` for a
 /// mismatched `apiVersion`/`kind`.
+#[allow(
+    clippy::result_large_err,
+    reason = "the contract returns the Kubernetes Status as the error"
+)]
 pub fn normalize(resource: &ApiResource, obj: Value) -> Result<Value, Status> {
     let mut obj = obj;
     remove_nulls(&mut obj);
@@ -41,7 +45,10 @@ pub fn normalize(resource: &ApiResource, obj: Value) -> Result<Value, Status> {
     if let Some(Value::String(k)) = map.get("kind")
         && k != resource.kind
     {
-        return Err(Status::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", resource.kind)));
+        return Err(Status::bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            resource.kind
+        )));
     }
     for path in quantity_paths(resource.kind) {
         canonicalize_at(&mut obj, &path).map_err(|e| cannot_handle(resource, e))?;
@@ -52,7 +59,11 @@ pub fn normalize(resource: &ApiResource, obj: Value) -> Result<Value, Status> {
 
 /// `Pod in version "v1" cannot be handled as a Pod: <reason>` (400 BadRequest).
 fn cannot_handle(resource: &ApiResource, reason: impl std::fmt::Display) -> Status {
-    Status::bad_request(format!("{kind} in version \"{}\" cannot be handled as a {kind}: {reason}", resource.version, kind = resource.kind))
+    Status::bad_request(format!(
+        "{kind} in version \"{}\" cannot be handled as a {kind}: {reason}",
+        resource.version,
+        kind = resource.kind
+    ))
 }
 
 /// Removes object members whose value is `null`, at every depth (array elements are kept).
@@ -99,7 +110,9 @@ fn canonicalize_at(v: &mut Value, path: &[&str]) -> Result<(), crate::quantity::
             _ => Ok(()),
         },
         Some((&"*", rest)) => match v {
-            Value::Array(items) => items.iter_mut().try_for_each(|item| canonicalize_at(item, rest)),
+            Value::Array(items) => items
+                .iter_mut()
+                .try_for_each(|item| canonicalize_at(item, rest)),
             _ => Ok(()),
         },
         Some((key, rest)) => match v.get_mut(*key) {
@@ -165,9 +178,15 @@ mod tests {
         assert_eq!(c["requests"]["cpu"], "1");
         assert_eq!(c["requests"]["memory"], "1536Mi");
         assert_eq!(c["limits"]["cpu"], "500m");
-        assert_eq!(out["spec"]["initContainers"][0]["resources"]["limits"]["memory"], "1Gi");
+        assert_eq!(
+            out["spec"]["initContainers"][0]["resources"]["limits"]["memory"],
+            "1Gi"
+        );
         assert_eq!(out["spec"]["overhead"]["cpu"], "1");
-        assert_eq!(out["spec"]["nodeSelector"]["cpu"], "1.441", "not a quantity path");
+        assert_eq!(
+            out["spec"]["nodeSelector"]["cpu"], "1.441",
+            "not a quantity path"
+        );
         assert!(out["metadata"].get("labels").is_none(), "nulls removed");
     }
 
@@ -176,7 +195,10 @@ mod tests {
         let deploy = by_kind("apps/v1", "Deployment").expect("served");
         let obj = json!({"spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "a", "resources": {"limits": {"memory": "0.5Ki"}}}]}}}});
         let out = normalize(deploy, obj).expect("valid");
-        assert_eq!(out["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "512");
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+            "512"
+        );
         let node = by_kind("v1", "Node").expect("served");
         let out = normalize(node, json!({"status": {"capacity": {"cpu": 4, "memory": "8Gi"}, "allocatable": {"pods": "110"}}})).expect("valid");
         assert_eq!(out["status"]["capacity"]["cpu"], "4");
@@ -199,19 +221,37 @@ mod tests {
 
     #[test]
     fn normalize_should_reject_type_errors_and_mismatched_kinds() {
-        let err = normalize(pod(), json!({"spec": {"containers": [{"name": "a", "ports": [{"containerPort": "x"}]}]}})).expect_err("type error");
-        assert!(err.message.starts_with("Pod in version \"v1\" cannot be handled as a Pod: "), "{}", err.message);
+        let err = normalize(
+            pod(),
+            json!({"spec": {"containers": [{"name": "a", "ports": [{"containerPort": "x"}]}]}}),
+        )
+        .expect_err("type error");
+        assert!(
+            err.message
+                .starts_with("Pod in version \"v1\" cannot be handled as a Pod: "),
+            "{}",
+            err.message
+        );
         assert_eq!(err.code, 400);
-        let err = normalize(pod(), json!({"apiVersion": "apps/v1", "kind": "Pod"})).expect_err("wrong version");
-        assert_eq!(err.message, "the API version in the data (apps/v1) does not match the expected API version (v1)");
-        let err = normalize(pod(), json!({"apiVersion": "v1", "kind": "Service"})).expect_err("wrong kind");
+        let err = normalize(pod(), json!({"apiVersion": "apps/v1", "kind": "Pod"}))
+            .expect_err("wrong version");
+        assert_eq!(
+            err.message,
+            "the API version in the data (apps/v1) does not match the expected API version (v1)"
+        );
+        let err = normalize(pod(), json!({"apiVersion": "v1", "kind": "Service"}))
+            .expect_err("wrong kind");
         assert_eq!(err.code, 400);
         assert!(normalize(pod(), json!([1])).is_err());
     }
 
     #[test]
     fn normalize_should_keep_unknown_fields() {
-        let out = normalize(pod(), json!({"metadata": {"name": "p"}, "spec": {"containerz": 1}})).expect("unknown fields are not type errors");
+        let out = normalize(
+            pod(),
+            json!({"metadata": {"name": "p"}, "spec": {"containerz": 1}}),
+        )
+        .expect("unknown fields are not type errors");
         assert_eq!(out["spec"]["containerz"], 1);
     }
 }
