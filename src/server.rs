@@ -12,7 +12,11 @@ use std::future::Future;
 ///
 /// # Errors
 /// Start-up failures (data directory, store, bind), as text.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static, on_listening: impl FnOnce(std::net::SocketAddr) + Send) -> Result<(), String> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(std::net::SocketAddr) + Send,
+) -> Result<(), String> {
     let _ = (config, shutdown, on_listening);
     todo!("api")
 }

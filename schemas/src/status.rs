@@ -36,7 +36,11 @@ pub struct StatusDetails {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<StatusCause>,
     /// Seconds after which the client may retry (for retryable failures).
-    #[serde(default, rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "retryAfterSeconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retry_after_seconds: Option<u32>,
 }
 
@@ -56,7 +60,12 @@ pub struct Status {
 impl Status {
     /// A failure with the given code, reason and message.
     pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        Status { code, reason: reason.to_string(), message: message.into(), details: None }
+        Status {
+            code,
+            reason: reason.to_string(),
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// Attaches object identity (`name`, `group`, resource `kind` plural).
@@ -70,12 +79,22 @@ impl Status {
 
     /// 404 `NotFound`: `pods "web" not found`.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
-        Status::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, plural))).with_object(group, plural, name)
+        Status::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, plural)),
+        )
+        .with_object(group, plural, name)
     }
 
     /// 409 `AlreadyExists`: `pods "web" already exists`.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
-        Status::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, plural))).with_object(group, plural, name)
+        Status::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, plural)),
+        )
+        .with_object(group, plural, name)
     }
 
     /// 409 `Conflict` for a stale `resourceVersion`, with Kubernetes' wording.
@@ -98,9 +117,21 @@ impl Status {
 
     /// 422 `Invalid`: `Pod "x" is invalid: spec.containers[0].name: Required value`, one cause each.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<StatusCause>) -> Self {
-        let summary: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let joined = if summary.len() == 1 { summary[0].clone() } else { format!("[{}]", summary.join(", ")) };
-        let mut s = Status::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {joined}")).with_object(group, kind, name);
+        let summary: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if summary.len() == 1 {
+            summary[0].clone()
+        } else {
+            format!("[{}]", summary.join(", "))
+        };
+        let mut s = Status::new(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {joined}"),
+        )
+        .with_object(group, kind, name);
         if let Some(d) = s.details.as_mut() {
             d.causes = causes;
         }
@@ -140,7 +171,11 @@ impl std::error::Error for Status {}
 
 /// `pods` for core, `deployments.apps` for a group, as Kubernetes names resources in messages.
 fn qualified(group: &str, plural: &str) -> String {
-    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 #[cfg(test)]
@@ -153,12 +188,25 @@ mod tests {
             "",
             "Pod",
             "test",
-            vec![StatusCause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "spec.containers[0].name".into() }],
+            vec![StatusCause {
+                reason: "FieldValueRequired".into(),
+                message: "Required value".into(),
+                field: "spec.containers[0].name".into(),
+            }],
         );
         let j = s.to_json();
         assert_eq!(j["code"], 422);
-        assert_eq!(j["message"], "Pod \"test\" is invalid: spec.containers[0].name: Required value");
-        assert_eq!(j["details"]["causes"][0]["field"], "spec.containers[0].name");
-        assert_eq!(Status::not_found("apps", "deployments", "d").message, "deployments.apps \"d\" not found");
+        assert_eq!(
+            j["message"],
+            "Pod \"test\" is invalid: spec.containers[0].name: Required value"
+        );
+        assert_eq!(
+            j["details"]["causes"][0]["field"],
+            "spec.containers[0].name"
+        );
+        assert_eq!(
+            Status::not_found("apps", "deployments", "d").message,
+            "deployments.apps \"d\" not found"
+        );
     }
 }

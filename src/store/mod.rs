@@ -41,10 +41,18 @@ pub enum WriteOp {
     /// Create `key`; fails with `AlreadyExists`, or `NamespaceNotFound` when its namespace is missing.
     Create { key: String, object: Value },
     /// Replace `key`; fails with `NotFound`, or `Conflict` when `expected_rv` is set and stale.
-    Update { key: String, object: Value, expected_rv: Option<u64> },
+    Update {
+        key: String,
+        object: Value,
+        expected_rv: Option<u64>,
+    },
     /// Remove `key` (a Namespace: with everything in it); fails with `NotFound`, or `Conflict` on a
     /// stale `expected_rv` or a different `expected_uid`.
-    Delete { key: String, expected_rv: Option<u64>, expected_uid: Option<String> },
+    Delete {
+        key: String,
+        expected_rv: Option<u64>,
+        expected_uid: Option<String>,
+    },
 }
 
 /// Why a write or watch failed.
