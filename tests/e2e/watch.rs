@@ -229,17 +229,17 @@ async fn watch_should_send_bookmarks_only_when_allowed() {
 
     let mut with = server
         .watch(&format!(
-            "{PODS}?watch=true&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion={current}"
+            "{PODS}?watch=true&allowWatchBookmarks=true&timeoutSeconds=15&resourceVersion={current}"
         ))
         .await;
     let mut without = server
         .watch(&format!(
-            "{PODS}?watch=true&timeoutSeconds=5&resourceVersion={current}"
+            "{PODS}?watch=true&timeoutSeconds=15&resourceVersion={current}"
         ))
         .await;
 
     let mut bookmarks = Vec::new();
-    while let Some(ev) = with.next_within(Duration::from_secs(15)).await {
+    while let Some(ev) = with.next_within(Duration::from_secs(25)).await {
         assert_eq!(
             ev["type"], "BOOKMARK",
             "no change happened, so only bookmarks: {ev}"
@@ -248,7 +248,7 @@ async fn watch_should_send_bookmarks_only_when_allowed() {
     }
     assert!(
         !bookmarks.is_empty(),
-        "allowWatchBookmarks=true with timeoutSeconds=5 must get a BOOKMARK before the end"
+        "allowWatchBookmarks=true with timeoutSeconds=15 must get a BOOKMARK before the end"
     );
     for bm in &bookmarks {
         assert_eq!(
@@ -260,7 +260,7 @@ async fn watch_should_send_bookmarks_only_when_allowed() {
             "a bookmark's resourceVersion is current: {bm}"
         );
     }
-    let unexpected = without.next_within(Duration::from_secs(15)).await;
+    let unexpected = without.next_within(Duration::from_secs(25)).await;
     assert!(
         unexpected.is_none(),
         "without allowWatchBookmarks nothing may arrive here: {unexpected:?}"
