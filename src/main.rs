@@ -11,6 +11,9 @@ use mock_k8::config::{self, ConfigError, Identity};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// The log filter when `RUST_LOG` is unset: `info`, but openraft's start-up chatter only from `warn`.
+const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -37,12 +40,15 @@ fn report(result: Result<(), String>) -> ExitCode {
     }
 }
 
-/// Logs to stderr through tracing-subscriber's fmt layer; the level comes from `RUST_LOG`
-/// (default `info`).
+/// Logs to stderr through tracing-subscriber's fmt layer; the filter comes from `RUST_LOG`
+/// (default [`DEFAULT_LOG_FILTER`]). Colours only when stderr is a terminal.
 fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

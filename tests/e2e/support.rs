@@ -2,6 +2,7 @@
 //! HTTP to it, and drive the real `kubectl` with a private kubeconfig and discovery cache.
 //!
 //! Every wait has a timeout, and failures print the server's log so a red test explains itself.
+//! `MOCK_K8_TEST_LOG` sets the servers' `RUST_LOG` (e.g. `MOCK_K8_TEST_LOG=debug`).
 
 #![allow(dead_code)] // each test module uses a different subset
 
@@ -169,13 +170,14 @@ impl Server {
             .env_remove("MOCK_K8_API_ADDR")
             .env_remove("MOCK_K8_NODE_NAME")
             .env("RUST_BACKTRACE", "0")
-            .env(
-                "RUST_LOG",
-                std::env::var("MOCK_K8_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
+        // The server's log filter: `MOCK_K8_TEST_LOG` (e.g. `debug`), else the binary's default.
+        if let Ok(filter) = std::env::var("MOCK_K8_TEST_LOG") {
+            cmd.env("RUST_LOG", filter);
+        }
         let child = cmd.spawn().expect("spawn mock_k8");
         self.child = Some(child);
         self.wait_ready().await;
