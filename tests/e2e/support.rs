@@ -150,7 +150,29 @@ impl Server {
         self.launch(extra).await;
     }
 
+    /// Starts the binary on a free port; a port taken between [`free_port`] and the server's
+    /// bind (another test raced for it) is retried on a new port, up to 3 times.
     async fn launch(&mut self, extra: &[&str]) {
+        for attempt in 1..=3 {
+            let log_len = self.log().len();
+            self.spawn(extra);
+            match self.wait_ready().await {
+                Ok(()) => return,
+                Err(status) => {
+                    let this_run = self.log().get(log_len..).unwrap_or_default().to_string();
+                    let port_taken = this_run.contains("in use");
+                    if !port_taken || attempt == 3 {
+                        panic!(
+                            "mock_k8 exited during start-up ({status}); log:\n{}",
+                            self.log_tail(60)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self, extra: &[&str]) {
         self.port = free_port();
         let log_path = self.log_dir.path().join("server.log");
         let log = std::fs::OpenOptions::new()
@@ -180,10 +202,11 @@ impl Server {
         }
         let child = cmd.spawn().expect("spawn mock_k8");
         self.child = Some(child);
-        self.wait_ready().await;
     }
 
-    async fn wait_ready(&mut self) {
+    /// Waits until `/readyz` answers 200; `Err(exit status)` if the process exits first.
+    /// Panics after [`READY_TIMEOUT`].
+    async fn wait_ready(&mut self) -> Result<(), ExitStatus> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let url = self.url("/readyz");
         loop {
@@ -191,10 +214,7 @@ impl Server {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
-                panic!(
-                    "mock_k8 exited during start-up ({status}); log:\n{}",
-                    self.log_tail(60)
-                );
+                return Err(status);
             }
             if let Ok(resp) = self
                 .http
@@ -204,7 +224,7 @@ impl Server {
                 .await
                 && resp.status() == StatusCode::OK
             {
-                return;
+                return Ok(());
             }
             if Instant::now() > deadline {
                 panic!(
