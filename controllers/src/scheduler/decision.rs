@@ -105,7 +105,10 @@ impl Decision {
 
     /// Number of feasible nodes.
     pub fn feasible_nodes(&self) -> usize {
-        self.nodes.iter().filter(|e| e.outcome == FilterOutcome::Feasible).count()
+        self.nodes
+            .iter()
+            .filter(|e| e.outcome == FilterOutcome::Feasible)
+            .count()
     }
 }
 
@@ -141,9 +144,17 @@ impl Unschedulable {
         if self.num_nodes == 0 {
             return NO_NODES_MESSAGE.to_owned();
         }
-        let mut parts: Vec<String> = self.reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let mut parts: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
         parts.sort();
-        format!("0/{} nodes are available: {}.", self.num_nodes, parts.join(", "))
+        format!(
+            "0/{} nodes are available: {}.",
+            self.num_nodes,
+            parts.join(", ")
+        )
     }
 }
 
@@ -159,8 +170,12 @@ impl std::error::Error for Unschedulable {}
 /// Pure and deterministic: the same pod, nodes (in any order) and policy give the same result.
 ///
 /// # Errors
-/// [`Unschedulable`] when no node passes every filter (or there are no nodes).
-pub fn schedule(pod: &Pod, nodes: &[NodeInfo], policy: &Policy) -> Result<Decision, Unschedulable> {
+/// [`Unschedulable`] (boxed: it carries every node's evaluation) when no node passes every filter (or there are no nodes).
+pub fn schedule(
+    pod: &Pod,
+    nodes: &[NodeInfo],
+    policy: &Policy,
+) -> Result<Decision, Box<Unschedulable>> {
     let info = PodInfo::new(pod);
     let mut order: Vec<&NodeInfo> = nodes.iter().collect();
     order.sort_by(|a, b| a.name().cmp(b.name()));
@@ -194,14 +209,17 @@ pub fn schedule(pod: &Pod, nodes: &[NodeInfo], policy: &Policy) -> Result<Decisi
         let mut reasons = BTreeMap::new();
         let mut resolvable = false;
         for e in &evaluations {
-            if let FilterOutcome::Infeasible { code, reasons: rs, .. } = &e.outcome {
+            if let FilterOutcome::Infeasible {
+                code, reasons: rs, ..
+            } = &e.outcome
+            {
                 resolvable |= matches!(code, Code::Unschedulable | Code::Error);
                 for r in rs {
                     *reasons.entry(r.clone()).or_insert(0) += 1;
                 }
             }
         }
-        return Err(Unschedulable {
+        return Err(Box::new(Unschedulable {
             pod: info.key,
             policy: policy.name().to_owned(),
             num_nodes: nodes.len(),
@@ -209,15 +227,22 @@ pub fn schedule(pod: &Pod, nodes: &[NodeInfo], policy: &Policy) -> Result<Decisi
             nodes: evaluations,
             assumed_pods: assumed,
             resolvable,
-        });
+        }));
     }
 
     for weighted in policy.scores() {
-        let raw: Vec<i64> = feasible.iter().map(|&i| weighted.plugin.score(&info, order[i])).collect();
+        let raw: Vec<i64> = feasible
+            .iter()
+            .map(|&i| weighted.plugin.score(&info, order[i]))
+            .collect();
         let mut normalized = raw.clone();
         weighted.plugin.normalize(&mut normalized);
         for (k, &i) in feasible.iter().enumerate() {
-            let n = normalized.get(k).copied().unwrap_or(0).clamp(MIN_NODE_SCORE, MAX_NODE_SCORE);
+            let n = normalized
+                .get(k)
+                .copied()
+                .unwrap_or(0)
+                .clamp(MIN_NODE_SCORE, MAX_NODE_SCORE);
             evaluations[i].scores.push(PluginScore {
                 plugin: weighted.plugin.name().to_owned(),
                 raw: raw[k],
@@ -241,7 +266,11 @@ pub fn schedule(pod: &Pod, nodes: &[NodeInfo], policy: &Policy) -> Result<Decisi
         pod: info.key,
         policy: policy.name().to_owned(),
         weights: policy.weights(),
-        filters: policy.filters().iter().map(|f| f.name().to_owned()).collect(),
+        filters: policy
+            .filters()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect(),
         tie_break: TIE_BREAK.to_owned(),
         assumed_pods: assumed,
         node: evaluations[chosen].node.clone(),
@@ -258,7 +287,12 @@ pub fn schedule(pod: &Pod, nodes: &[NodeInfo], policy: &Policy) -> Result<Decisi
 /// # Errors
 /// A message naming the first check that failed (e.g. `node "n2" is feasible but not optimal:
 /// total 310 < 342 of node "n1"`).
-pub fn verify(decision: &Decision, pod: &Pod, nodes: &[NodeInfo], policy: &Policy) -> Result<(), String> {
+pub fn verify(
+    decision: &Decision,
+    pod: &Pod,
+    nodes: &[NodeInfo],
+    policy: &Policy,
+) -> Result<(), String> {
     if decision.policy != policy.name() {
         return Err(format!(
             "decision was made under policy {:?}, verified under {:?}",
@@ -267,14 +301,24 @@ pub fn verify(decision: &Decision, pod: &Pod, nodes: &[NodeInfo], policy: &Polic
         ));
     }
     if decision.weights != policy.weights() {
-        return Err(format!("recorded weights {:?} differ from the policy's {:?}", decision.weights, policy.weights()));
+        return Err(format!(
+            "recorded weights {:?} differ from the policy's {:?}",
+            decision.weights,
+            policy.weights()
+        ));
     }
     if decision.tie_break != TIE_BREAK {
-        return Err(format!("recorded tie-break {:?} is not {TIE_BREAK:?}", decision.tie_break));
+        return Err(format!(
+            "recorded tie-break {:?} is not {TIE_BREAK:?}",
+            decision.tie_break
+        ));
     }
     let key = pod_key(pod);
     if decision.pod != key {
-        return Err(format!("decision is for pod {:?}, not {key:?}", decision.pod));
+        return Err(format!(
+            "decision is for pod {:?}, not {key:?}",
+            decision.pod
+        ));
     }
     let assumed = assumed_pods(nodes);
     if decision.assumed_pods != assumed {
@@ -289,8 +333,14 @@ pub fn verify(decision: &Decision, pod: &Pod, nodes: &[NodeInfo], policy: &Polic
     let Some(eval) = redo.nodes.iter().find(|e| &e.node == chosen) else {
         return Err(format!("node {chosen:?} is not in the state"));
     };
-    if let FilterOutcome::Infeasible { plugin, reasons, .. } = &eval.outcome {
-        return Err(format!("node {chosen:?} is not feasible: {plugin}: {}", reasons.join(", ")));
+    if let FilterOutcome::Infeasible {
+        plugin, reasons, ..
+    } = &eval.outcome
+    {
+        return Err(format!(
+            "node {chosen:?} is not feasible: {plugin}: {}",
+            reasons.join(", ")
+        ));
     }
     let total = eval.total.unwrap_or(0);
     if total < redo.total {
@@ -306,7 +356,10 @@ pub fn verify(decision: &Decision, pod: &Pod, nodes: &[NodeInfo], policy: &Polic
         ));
     }
     if decision.total != total {
-        return Err(format!("recorded total {} of node {chosen:?} differs from the recomputed {total}", decision.total));
+        return Err(format!(
+            "recorded total {} of node {chosen:?} differs from the recomputed {total}",
+            decision.total
+        ));
     }
     if decision.nodes.len() != redo.nodes.len() {
         return Err(format!(
@@ -316,10 +369,16 @@ pub fn verify(decision: &Decision, pod: &Pod, nodes: &[NodeInfo], policy: &Polic
         ));
     }
     if let Some((recorded, _)) = decision.nodes.iter().zip(&redo.nodes).find(|(a, b)| a != b) {
-        return Err(format!("recorded evaluation of node {:?} differs from the recomputation", recorded.node));
+        return Err(format!(
+            "recorded evaluation of node {:?} differs from the recomputation",
+            recorded.node
+        ));
     }
     if decision.filters != redo.filters {
-        return Err(format!("recorded filters {:?} differ from the policy's {:?}", decision.filters, redo.filters));
+        return Err(format!(
+            "recorded filters {:?} differ from the policy's {:?}",
+            decision.filters, redo.filters
+        ));
     }
     Ok(())
 }

@@ -44,22 +44,34 @@ pub struct Status {
 impl Status {
     /// A passing status.
     pub fn success() -> Status {
-        Status { code: Code::Success, reasons: Vec::new() }
+        Status {
+            code: Code::Success,
+            reasons: Vec::new(),
+        }
     }
 
     /// A resolvable failure with one reason.
     pub fn unschedulable(reason: impl Into<String>) -> Status {
-        Status { code: Code::Unschedulable, reasons: vec![reason.into()] }
+        Status {
+            code: Code::Unschedulable,
+            reasons: vec![reason.into()],
+        }
     }
 
     /// An unresolvable failure with one reason.
     pub fn unresolvable(reason: impl Into<String>) -> Status {
-        Status { code: Code::UnschedulableAndUnresolvable, reasons: vec![reason.into()] }
+        Status {
+            code: Code::UnschedulableAndUnresolvable,
+            reasons: vec![reason.into()],
+        }
     }
 
     /// An internal error.
     pub fn error(message: impl Into<String>) -> Status {
-        Status { code: Code::Error, reasons: vec![message.into()] }
+        Status {
+            code: Code::Error,
+            reasons: vec![message.into()],
+        }
     }
 
     /// True when the code is [`Code::Success`].
@@ -98,22 +110,40 @@ impl<'a> PodInfo<'a> {
 
     /// `spec.tolerations` (empty when unset).
     pub fn tolerations(&self) -> &[Toleration] {
-        self.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[])
+        self.pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.as_deref())
+            .unwrap_or(&[])
     }
 
     /// `spec.nodeSelector`, if any.
     pub fn node_selector(&self) -> Option<&BTreeMap<String, String>> {
-        self.pod.spec.as_ref().and_then(|s| s.node_selector.as_ref())
+        self.pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_selector.as_ref())
     }
 
     /// `spec.affinity.nodeAffinity`, if any.
     pub fn node_affinity(&self) -> Option<&NodeAffinity> {
-        self.pod.spec.as_ref()?.affinity.as_ref()?.node_affinity.as_ref()
+        self.pod
+            .spec
+            .as_ref()?
+            .affinity
+            .as_ref()?
+            .node_affinity
+            .as_ref()
     }
 
     /// `spec.nodeName` when set and non-empty.
     pub fn node_name(&self) -> Option<&str> {
-        self.pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty())
+        self.pod
+            .spec
+            .as_ref()?
+            .node_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
     }
 }
 
@@ -162,7 +192,11 @@ pub fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [i
     }
     for s in scores.iter_mut() {
         let scaled = max_priority.saturating_mul((*s).max(0)) / max;
-        *s = if reverse { max_priority - scaled } else { scaled };
+        *s = if reverse {
+            max_priority - scaled
+        } else {
+            scaled
+        };
     }
 }
 

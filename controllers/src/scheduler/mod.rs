@@ -44,7 +44,8 @@ mod decision_tests;
 pub(crate) mod testing;
 
 pub use decision::{
-    Decision, FilterOutcome, NodeEvaluation, PluginScore, UNSCHEDULABLE_REASON, Unschedulable, schedule, verify,
+    Decision, FilterOutcome, NodeEvaluation, PluginScore, UNSCHEDULABLE_REASON, Unschedulable,
+    schedule, verify,
 };
 pub use framework::{Code, FilterPlugin, PodInfo, ScorePlugin, Status};
 pub use node_info::{NodeInfo, PodSummary, pod_key};

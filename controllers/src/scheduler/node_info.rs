@@ -35,7 +35,12 @@ pub fn is_terminal(pod: &Pod) -> bool {
 /// without labels (such pods are not spread).
 pub fn spread_key(pod: &Pod) -> Option<String> {
     let labels = pod.metadata.labels.as_ref().filter(|l| !l.is_empty())?;
-    let mut key = pod.metadata.namespace.as_deref().unwrap_or("default").to_owned();
+    let mut key = pod
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or("default")
+        .to_owned();
     for (k, v) in labels {
         key.push('\0');
         key.push_str(k);
@@ -133,8 +138,20 @@ impl NodeInfo {
     pub fn set_node(&mut self, node: Node) {
         let mut merged: BTreeMap<String, K8sQuantity> = BTreeMap::new();
         if let Some(status) = &node.status {
-            merged.extend(status.capacity.iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
-            merged.extend(status.allocatable.iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+            merged.extend(
+                status
+                    .capacity
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            merged.extend(
+                status
+                    .allocatable
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
         }
         self.allocatable = Resources::from_list(&merged);
         self.allowed_pods = merged.get(PODS).map(|q| amount(PODS, q)).unwrap_or(0);
@@ -183,7 +200,11 @@ impl NodeInfo {
 
     /// Keys of the assumed pods, sorted.
     pub fn assumed_pods(&self) -> Vec<String> {
-        self.pods.values().filter(|p| p.assumed).map(|p| p.key.clone()).collect()
+        self.pods
+            .values()
+            .filter(|p| p.assumed)
+            .map(|p| p.key.clone())
+            .collect()
     }
 
     /// How many counted pods share `key` (same namespace and labels; see [`spread_key`]).
@@ -272,14 +293,23 @@ mod tests {
         let node = make_node("n1").cpu_milli(4000).mem("8Gi").pods(10).build();
         let a = make_pod("a").req_cpu_milli(500).req_mem("1Gi").build();
         let b = make_pod("b").req_cpu_milli(1000).build();
-        let done = make_pod("done").req_cpu_milli(3000).phase("Succeeded").build();
-        let failed = make_pod("failed").req_cpu_milli(3000).phase("Failed").build();
+        let done = make_pod("done")
+            .req_cpu_milli(3000)
+            .phase("Succeeded")
+            .build();
+        let failed = make_pod("failed")
+            .req_cpu_milli(3000)
+            .phase("Failed")
+            .build();
         let info = NodeInfo::with_pods(node, [&a, &b, &done, &failed]);
         assert_eq!(info.pod_count(), 2);
         assert_eq!(info.requested().cpu_millis, 1500);
         assert_eq!(info.requested().memory_bytes, 1 << 30);
         // scoring counts b's missing memory request as 200Mi.
-        assert_eq!(info.non_zero_requested().memory_bytes, (1 << 30) + 200 * 1024 * 1024);
+        assert_eq!(
+            info.non_zero_requested().memory_bytes,
+            (1 << 30) + 200 * 1024 * 1024
+        );
         assert_eq!(info.allocatable().cpu_millis, 4000);
         assert_eq!(info.allowed_pods(), 10);
     }
@@ -313,7 +343,10 @@ mod tests {
 
     #[test]
     fn node_info_should_fall_back_to_capacity() {
-        let node = make_node("n1").capacity("cpu", "2").capacity("pods", "5").build();
+        let node = make_node("n1")
+            .capacity("cpu", "2")
+            .capacity("pods", "5")
+            .build();
         let info = NodeInfo::new(node);
         assert_eq!(info.allocatable().cpu_millis, 2000);
         assert_eq!(info.allowed_pods(), 5);

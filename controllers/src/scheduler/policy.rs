@@ -22,21 +22,25 @@ use serde::{Deserialize, Serialize};
 use super::filters::default_filters;
 use super::framework::{FilterPlugin, ScorePlugin};
 use super::scores::{
-    BalancedAllocation, LeastAllocated, MostAllocated, NodeAffinityScore, PodSpread, ResourceWeights,
-    TaintTolerationScore,
+    BalancedAllocation, LeastAllocated, MostAllocated, NodeAffinityScore, PodSpread,
+    ResourceWeights, TaintTolerationScore,
 };
 
 /// The documented deterministic tie-break between nodes of equal total score.
-pub const TIE_BREAK: &str = "highest total score; among equal totals, the lexicographically lowest node name";
+pub const TIE_BREAK: &str =
+    "highest total score; among equal totals, the lexicographically lowest node name";
 
 /// How a node's total score is computed from the plugins' scores.
-pub const TOTAL_FORMULA: &str = "total = sum over score plugins p of score_p * weight_p (each score_p in 0..=100)";
+pub const TOTAL_FORMULA: &str =
+    "total = sum over score plugins p of score_p * weight_p (each score_p in 0..=100)";
 
 /// Why a policy could not be built or found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// No built-in policy has this name.
-    #[error("unknown scheduler policy {0:?}; known policies: LeastAllocated, MostAllocated, BalancedAllocation")]
+    #[error(
+        "unknown scheduler policy {0:?}; known policies: LeastAllocated, MostAllocated, BalancedAllocation"
+    )]
     UnknownPolicy(String),
     /// A weight is outside `1..=100`.
     #[error("weight {weight} of {plugin} is outside 1..=100")]
@@ -82,7 +86,10 @@ impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Policy")
             .field("name", &self.name)
-            .field("filters", &self.filters.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .field(
+                "filters",
+                &self.filters.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
             .field("scores", &self.scores)
             .finish()
     }
@@ -108,15 +115,25 @@ impl Policy {
     /// # Errors
     /// [`PolicyError::EmptyName`], [`PolicyError::InvalidWeight`] (outside `1..=100`) or
     /// [`PolicyError::DuplicatePlugin`].
-    pub fn new(name: &str, description: &str, scores: Vec<WeightedScore>) -> Result<Policy, PolicyError> {
+    pub fn new(
+        name: &str,
+        description: &str,
+        scores: Vec<WeightedScore>,
+    ) -> Result<Policy, PolicyError> {
         if name.is_empty() {
             return Err(PolicyError::EmptyName);
         }
         for (i, s) in scores.iter().enumerate() {
             if !(1..=100).contains(&s.weight) {
-                return Err(PolicyError::InvalidWeight { plugin: s.plugin.name().to_owned(), weight: s.weight });
+                return Err(PolicyError::InvalidWeight {
+                    plugin: s.plugin.name().to_owned(),
+                    weight: s.weight,
+                });
             }
-            if scores[..i].iter().any(|o| o.plugin.name() == s.plugin.name()) {
+            if scores[..i]
+                .iter()
+                .any(|o| o.plugin.name() == s.plugin.name())
+            {
                 return Err(PolicyError::DuplicatePlugin(s.plugin.name().to_owned()));
             }
         }
@@ -134,10 +151,22 @@ impl Policy {
             description: description.to_owned(),
             filters: default_filters(),
             scores: vec![
-                WeightedScore { plugin: resource, weight: 1 },
-                WeightedScore { plugin: Arc::new(NodeAffinityScore), weight: 2 },
-                WeightedScore { plugin: Arc::new(TaintTolerationScore), weight: 3 },
-                WeightedScore { plugin: Arc::new(PodSpread), weight: 2 },
+                WeightedScore {
+                    plugin: resource,
+                    weight: 1,
+                },
+                WeightedScore {
+                    plugin: Arc::new(NodeAffinityScore),
+                    weight: 2,
+                },
+                WeightedScore {
+                    plugin: Arc::new(TaintTolerationScore),
+                    weight: 3,
+                },
+                WeightedScore {
+                    plugin: Arc::new(PodSpread),
+                    weight: 2,
+                },
             ],
         }
     }
@@ -182,7 +211,11 @@ impl Policy {
 
     /// The built-in policies, default first.
     pub fn all() -> Vec<Policy> {
-        vec![Policy::least_allocated(), Policy::most_allocated(), Policy::balanced_allocation()]
+        vec![
+            Policy::least_allocated(),
+            Policy::most_allocated(),
+            Policy::balanced_allocation(),
+        ]
     }
 
     /// The policy's name (`LeastAllocated`).
@@ -209,7 +242,10 @@ impl Policy {
     pub fn weights(&self) -> Vec<PluginWeight> {
         self.scores
             .iter()
-            .map(|s| PluginWeight { name: s.plugin.name().to_owned(), weight: s.weight })
+            .map(|s| PluginWeight {
+                name: s.plugin.name().to_owned(),
+                weight: s.weight,
+            })
             .collect()
     }
 
@@ -287,13 +323,29 @@ mod tests {
     fn policies_should_list_builtins_with_formulas_and_weights() {
         let all = policies();
         let names: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, [LEAST_ALLOCATED, MOST_ALLOCATED, BALANCED_ALLOCATION]);
-        let weights: Vec<_> = all[1].plugins.iter().map(|p| (p.name.as_str(), p.weight)).collect();
+        assert_eq!(
+            names,
+            [LEAST_ALLOCATED, MOST_ALLOCATED, BALANCED_ALLOCATION]
+        );
+        let weights: Vec<_> = all[1]
+            .plugins
+            .iter()
+            .map(|p| (p.name.as_str(), p.weight))
+            .collect();
         assert_eq!(
             weights,
-            [("MostAllocated", 1), ("NodeAffinity", 2), ("TaintToleration", 3), ("PodSpread", 2)]
+            [
+                ("MostAllocated", 1),
+                ("NodeAffinity", 2),
+                ("TaintToleration", 3),
+                ("PodSpread", 2)
+            ]
         );
-        assert!(all.iter().flat_map(|p| &p.plugins).all(|p| !p.formula.is_empty()));
+        assert!(
+            all.iter()
+                .flat_map(|p| &p.plugins)
+                .all(|p| !p.formula.is_empty())
+        );
         let json = serde_json::to_value(&all[0]).unwrap();
         assert_eq!(json["tieBreak"], TIE_BREAK);
         assert_eq!(json["filters"][0], "NodeName");
@@ -301,7 +353,10 @@ mod tests {
 
     #[test]
     fn policy_by_name_should_find_builtins_case_insensitively() {
-        assert_eq!(Policy::by_name("mostallocated").unwrap().name(), MOST_ALLOCATED);
+        assert_eq!(
+            Policy::by_name("mostallocated").unwrap().name(),
+            MOST_ALLOCATED
+        );
         assert_eq!(
             Policy::by_name("Spread").unwrap_err(),
             PolicyError::UnknownPolicy("Spread".to_owned())
@@ -311,10 +366,28 @@ mod tests {
 
     #[test]
     fn policy_new_should_validate_weights_and_names() {
-        let w = |weight| WeightedScore { plugin: Arc::new(PodSpread), weight };
-        assert!(matches!(Policy::new("x", "", vec![w(0)]), Err(PolicyError::InvalidWeight { .. })));
-        assert!(matches!(Policy::new("x", "", vec![w(1), w(2)]), Err(PolicyError::DuplicatePlugin(_))));
-        assert_eq!(Policy::new("", "", vec![]).unwrap_err(), PolicyError::EmptyName);
-        assert_eq!(Policy::new("spread-only", "", vec![w(5)]).unwrap().weights()[0].weight, 5);
+        let w = |weight| WeightedScore {
+            plugin: Arc::new(PodSpread),
+            weight,
+        };
+        assert!(matches!(
+            Policy::new("x", "", vec![w(0)]),
+            Err(PolicyError::InvalidWeight { .. })
+        ));
+        assert!(matches!(
+            Policy::new("x", "", vec![w(1), w(2)]),
+            Err(PolicyError::DuplicatePlugin(_))
+        ));
+        assert_eq!(
+            Policy::new("", "", vec![]).unwrap_err(),
+            PolicyError::EmptyName
+        );
+        assert_eq!(
+            Policy::new("spread-only", "", vec![w(5)])
+                .unwrap()
+                .weights()[0]
+                .weight,
+            5
+        );
     }
 }

@@ -86,8 +86,9 @@ impl Resources {
     pub fn add(&mut self, other: &Resources) {
         self.cpu_millis = self.cpu_millis.saturating_add(other.cpu_millis);
         self.memory_bytes = self.memory_bytes.saturating_add(other.memory_bytes);
-        self.ephemeral_storage_bytes =
-            self.ephemeral_storage_bytes.saturating_add(other.ephemeral_storage_bytes);
+        self.ephemeral_storage_bytes = self
+            .ephemeral_storage_bytes
+            .saturating_add(other.ephemeral_storage_bytes);
         for (name, v) in &other.scalar {
             let slot = self.scalar.entry(name.clone()).or_insert(0);
             *slot = slot.saturating_add(*v);
@@ -112,7 +113,9 @@ impl Resources {
     pub fn max_with(&mut self, other: &Resources) {
         self.cpu_millis = self.cpu_millis.max(other.cpu_millis);
         self.memory_bytes = self.memory_bytes.max(other.memory_bytes);
-        self.ephemeral_storage_bytes = self.ephemeral_storage_bytes.max(other.ephemeral_storage_bytes);
+        self.ephemeral_storage_bytes = self
+            .ephemeral_storage_bytes
+            .max(other.ephemeral_storage_bytes);
         for (name, v) in &other.scalar {
             let slot = self.scalar.entry(name.clone()).or_insert(0);
             *slot = (*slot).max(*v);
@@ -218,7 +221,10 @@ mod tests {
     #[test]
     fn pod_requests_should_default_requests_to_limits() {
         // valid-pod of multi-pod.yaml: limits cpu 1, memory 512Mi, no requests.
-        let pod = make_pod("valid-pod").limit_cpu("1").limit_mem("512Mi").build();
+        let pod = make_pod("valid-pod")
+            .limit_cpu("1")
+            .limit_mem("512Mi")
+            .build();
         let r = pod_requests(&pod, false);
         assert_eq!(r.cpu_millis, 1000);
         assert_eq!(r.memory_bytes, 512 * 1024 * 1024);

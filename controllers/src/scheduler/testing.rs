@@ -25,12 +25,18 @@ pub fn expr(key: &str, op: &str, values: &[&str]) -> NodeSelectorRequirement {
 
 /// A node selector term of match expressions (ANDed).
 pub fn term(exprs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
-    NodeSelectorTerm { match_expressions: Some(exprs), match_fields: None }
+    NodeSelectorTerm {
+        match_expressions: Some(exprs),
+        match_fields: None,
+    }
 }
 
 /// A node selector term of match fields (`metadata.name`).
 pub fn field_term(fields: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
-    NodeSelectorTerm { match_expressions: None, match_fields: Some(fields) }
+    NodeSelectorTerm {
+        match_expressions: None,
+        match_fields: Some(fields),
+    }
 }
 
 /// Builder of a pod. Resource methods apply to the last added container.
@@ -50,10 +56,16 @@ pub fn make_pod(name: &str) -> PodBuilder {
     pod.metadata.name = Some(name.to_owned());
     pod.metadata.namespace = Some("default".to_owned());
     pod.spec = Some(PodSpec {
-        containers: vec![Container { name: "c0".to_owned(), ..Default::default() }],
+        containers: vec![Container {
+            name: "c0".to_owned(),
+            ..Default::default()
+        }],
         ..Default::default()
     });
-    PodBuilder { pod, current: Which::App(0) }
+    PodBuilder {
+        pod,
+        current: Which::App(0),
+    }
 }
 
 impl PodBuilder {
@@ -113,7 +125,10 @@ impl PodBuilder {
     pub fn container(mut self) -> Self {
         let spec = self.spec();
         let name = format!("c{}", spec.containers.len());
-        spec.containers.push(Container { name, ..Default::default() });
+        spec.containers.push(Container {
+            name,
+            ..Default::default()
+        });
         self.current = Which::App(self.spec().containers.len() - 1);
         self
     }
@@ -168,7 +183,10 @@ impl PodBuilder {
 
     /// Sets `status.phase`.
     pub fn phase(mut self, phase: &str) -> Self {
-        self.pod.status = Some(PodStatus { phase: Some(phase.to_owned()), ..Default::default() });
+        self.pod.status = Some(PodStatus {
+            phase: Some(phase.to_owned()),
+            ..Default::default()
+        });
         self
     }
 
@@ -203,7 +221,9 @@ impl PodBuilder {
         let na = self.node_affinity();
         let sel = na
             .required_during_scheduling_ignored_during_execution
-            .get_or_insert_with(|| NodeSelector { node_selector_terms: Vec::new() });
+            .get_or_insert_with(|| NodeSelector {
+                node_selector_terms: Vec::new(),
+            });
         sel.node_selector_terms.push(t);
         self
     }
@@ -211,8 +231,13 @@ impl PodBuilder {
     /// Adds a preferred node affinity term with `weight`.
     pub fn prefer(mut self, weight: i32, t: NodeSelectorTerm) -> Self {
         let na = self.node_affinity();
-        let p = na.preferred_during_scheduling_ignored_during_execution.get_or_insert_with(Vec::new);
-        p.push(PreferredSchedulingTerm { preference: t, weight });
+        let p = na
+            .preferred_during_scheduling_ignored_during_execution
+            .get_or_insert_with(Vec::new);
+        p.push(PreferredSchedulingTerm {
+            preference: t,
+            weight,
+        });
         self
     }
 
@@ -243,7 +268,11 @@ pub fn make_node(name: &str) -> NodeBuilder {
     });
     let mut alloc = BTreeMap::new();
     alloc.insert("pods".to_owned(), Quantity("110".to_owned()));
-    NodeBuilder { node, alloc, capacity: BTreeMap::new() }
+    NodeBuilder {
+        node,
+        alloc,
+        capacity: BTreeMap::new(),
+    }
 }
 
 impl NodeBuilder {
@@ -256,7 +285,8 @@ impl NodeBuilder {
     /// Sets a capacity resource (allocatable falls back to it).
     pub fn capacity(mut self, name: &str, q: &str) -> Self {
         self.alloc.remove(name);
-        self.capacity.insert(name.to_owned(), Quantity(q.to_owned()));
+        self.capacity
+            .insert(name.to_owned(), Quantity(q.to_owned()));
         self
     }
 
@@ -296,7 +326,10 @@ impl NodeBuilder {
 
     /// Sets `spec.unschedulable: true` (cordoned).
     pub fn unschedulable(mut self) -> Self {
-        self.node.spec.get_or_insert_with(NodeSpec::default).unschedulable = Some(true);
+        self.node
+            .spec
+            .get_or_insert_with(NodeSpec::default)
+            .unschedulable = Some(true);
         self
     }
 

@@ -43,7 +43,12 @@ impl FilterPlugin for NodeReady {
     }
 
     fn filter(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> Status {
-        let cordoned = node.node().spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+        let cordoned = node
+            .node()
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
         if cordoned {
             let taint = Taint {
                 key: UNSCHEDULABLE_TAINT.to_owned(),
@@ -76,10 +81,30 @@ mod tests {
         let rows = [
             // (case, node, pod, expected reason or None)
             ("ready", make_node("n").build(), &plain, None),
-            ("ready false", make_node("n").ready("False").build(), &plain, Some(NodeReady::NOT_READY)),
-            ("ready unknown", make_node("n").ready("Unknown").build(), &plain, Some(NodeReady::NOT_READY)),
-            ("cordoned", make_node("n").unschedulable().build(), &plain, Some(NodeReady::UNSCHEDULABLE)),
-            ("cordon tolerated", make_node("n").unschedulable().build(), &tolerant, None),
+            (
+                "ready false",
+                make_node("n").ready("False").build(),
+                &plain,
+                Some(NodeReady::NOT_READY),
+            ),
+            (
+                "ready unknown",
+                make_node("n").ready("Unknown").build(),
+                &plain,
+                Some(NodeReady::NOT_READY),
+            ),
+            (
+                "cordoned",
+                make_node("n").unschedulable().build(),
+                &plain,
+                Some(NodeReady::UNSCHEDULABLE),
+            ),
+            (
+                "cordon tolerated",
+                make_node("n").unschedulable().build(),
+                &tolerant,
+                None,
+            ),
         ];
         for (case, node, pod, want) in rows {
             let status = NodeReady.filter(&PodInfo::new(pod), &NodeInfo::new(node));

@@ -20,7 +20,10 @@ pub const FIELD_METADATA_NAME: &str = "metadata.name";
 ///
 /// A malformed requirement (`In` without values, `Exists` with values, `Gt` with a non-integer or
 /// several values, an unknown operator) never holds, as Kubernetes ignores terms that fail to parse.
-pub fn requirement_matches(req: &NodeSelectorRequirement, values: &BTreeMap<String, String>) -> bool {
+pub fn requirement_matches(
+    req: &NodeSelectorRequirement,
+    values: &BTreeMap<String, String>,
+) -> bool {
     let wanted: &[String] = req.values.as_deref().unwrap_or(&[]);
     let actual = values.get(&req.key);
     match req.operator.as_str() {
@@ -30,7 +33,8 @@ pub fn requirement_matches(req: &NodeSelectorRequirement, values: &BTreeMap<Stri
         "DoesNotExist" => wanted.is_empty() && actual.is_none(),
         op @ ("Gt" | "Lt") => {
             let [bound] = wanted else { return false };
-            let (Ok(bound), Some(Ok(v))) = (bound.parse::<i64>(), actual.map(|v| v.parse::<i64>())) else {
+            let (Ok(bound), Some(Ok(v))) = (bound.parse::<i64>(), actual.map(|v| v.parse::<i64>()))
+            else {
                 return false;
             };
             if op == "Gt" { v > bound } else { v < bound }
@@ -74,11 +78,15 @@ pub fn pod_matches_node(pod: &PodInfo<'_>, node: &NodeInfo) -> bool {
             return false;
         }
     }
-    let required = pod
-        .node_affinity()
-        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref());
+    let required = pod.node_affinity().and_then(|a| {
+        a.required_during_scheduling_ignored_during_execution
+            .as_ref()
+    });
     match required {
-        Some(sel) => sel.node_selector_terms.iter().any(|t| term_matches(t, node)),
+        Some(sel) => sel
+            .node_selector_terms
+            .iter()
+            .any(|t| term_matches(t, node)),
         None => true,
     }
 }
@@ -115,7 +123,13 @@ mod tests {
     use crate::scheduler::testing::{expr, field_term, make_node, make_pod, term};
 
     fn node() -> NodeInfo {
-        NodeInfo::new(make_node("n1").label("disktype", "ssd").label("cores", "8").label("zone", "a").build())
+        NodeInfo::new(
+            make_node("n1")
+                .label("disktype", "ssd")
+                .label("cores", "8")
+                .label("zone", "a")
+                .build(),
+        )
     }
 
     #[test]
@@ -132,11 +146,11 @@ mod tests {
             (expr("missing", "Exists", &[]), false),
             (expr("missing", "DoesNotExist", &[]), true),
             (expr("zone", "DoesNotExist", &[]), false),
-            (expr("cores", "Gt", &["4"]), true), // 8 > 4
+            (expr("cores", "Gt", &["4"]), true),  // 8 > 4
             (expr("cores", "Gt", &["8"]), false), // 8 > 8 is false
             (expr("cores", "Lt", &["10"]), true), // 8 < 10 (integer, not string, compare)
             (expr("cores", "Lt", &["x"]), false), // non-integer bound
-            (expr("zone", "Gt", &["1"]), false), // non-integer label
+            (expr("zone", "Gt", &["1"]), false),  // non-integer label
             (expr("missing", "Lt", &["1"]), false),
             (expr("zone", "Matches", &["a"]), false), // unknown operator
         ];
@@ -151,11 +165,24 @@ mod tests {
         let rows = [
             // (case, pod, fits n1)
             ("no constraints", make_pod("p").build(), true),
-            ("selector matches", make_pod("p").node_selector("disktype", "ssd").build(), true),
-            ("selector misses", make_pod("p").node_selector("disktype", "hdd").build(), false),
+            (
+                "selector matches",
+                make_pod("p").node_selector("disktype", "ssd").build(),
+                true,
+            ),
+            (
+                "selector misses",
+                make_pod("p").node_selector("disktype", "hdd").build(),
+                false,
+            ),
             (
                 "ANDed expressions, one fails",
-                make_pod("p").require(term(vec![expr("zone", "In", &["a"]), expr("cores", "Gt", &["16"])])).build(),
+                make_pod("p")
+                    .require(term(vec![
+                        expr("zone", "In", &["a"]),
+                        expr("cores", "Gt", &["16"]),
+                    ]))
+                    .build(),
                 false,
             ),
             (
@@ -166,12 +193,31 @@ mod tests {
                     .build(),
                 true,
             ),
-            ("empty term matches nothing", make_pod("p").require(term(vec![])).build(), false),
-            ("matchFields name", make_pod("p").require(field_term(vec![expr("metadata.name", "In", &["n1"])])).build(), true),
-            ("matchFields other", make_pod("p").require(field_term(vec![expr("metadata.name", "In", &["n2"])])).build(), false),
+            (
+                "empty term matches nothing",
+                make_pod("p").require(term(vec![])).build(),
+                false,
+            ),
+            (
+                "matchFields name",
+                make_pod("p")
+                    .require(field_term(vec![expr("metadata.name", "In", &["n1"])]))
+                    .build(),
+                true,
+            ),
+            (
+                "matchFields other",
+                make_pod("p")
+                    .require(field_term(vec![expr("metadata.name", "In", &["n2"])]))
+                    .build(),
+                false,
+            ),
             (
                 "selector and affinity both needed",
-                make_pod("p").node_selector("disktype", "hdd").require(term(vec![expr("zone", "In", &["a"])])).build(),
+                make_pod("p")
+                    .node_selector("disktype", "hdd")
+                    .require(term(vec![expr("zone", "In", &["a"])]))
+                    .build(),
                 false,
             ),
         ];

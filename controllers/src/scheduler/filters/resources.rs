@@ -61,7 +61,10 @@ impl FilterPlugin for NodeResourcesFit {
         if reasons.is_empty() {
             Status::success()
         } else {
-            Status { code: crate::scheduler::framework::Code::Unschedulable, reasons }
+            Status {
+                code: crate::scheduler::framework::Code::Unschedulable,
+                reasons,
+            }
         }
     }
 }
@@ -72,30 +75,96 @@ mod tests {
     use crate::scheduler::framework::Code;
     use crate::scheduler::testing::{make_node, make_pod};
 
+    /// (case, node cpu m, node mem, existing pod cpu m, existing pod mem, new pod, expected reasons)
+    type Row = (
+        &'static str,
+        i64,
+        &'static str,
+        i64,
+        &'static str,
+        k8s_openapi::api::core::v1::Pod,
+        Vec<&'static str>,
+    );
+
     #[test]
     fn node_resources_fit_should_follow_the_table() {
         // (case, node cpu m / mem, existing pod cpu m / mem, new pod, expected reasons)
-        let rows: Vec<(&str, i64, &str, i64, &str, k8s_openapi::api::core::v1::Pod, Vec<&str>)> = vec![
+        let rows: Vec<Row> = vec![
             // free cpu 4000-1500 = 2500 ≥ 2500 → fits exactly
-            ("exact fit", 4000, "8Gi", 1500, "1Gi", make_pod("p").req_cpu_milli(2500).build(), vec![]),
+            (
+                "exact fit",
+                4000,
+                "8Gi",
+                1500,
+                "1Gi",
+                make_pod("p").req_cpu_milli(2500).build(),
+                vec![],
+            ),
             // free cpu 2500 < 2501 → Insufficient cpu
-            ("one milli over", 4000, "8Gi", 1500, "1Gi", make_pod("p").req_cpu_milli(2501).build(), vec!["Insufficient cpu"]),
+            (
+                "one milli over",
+                4000,
+                "8Gi",
+                1500,
+                "1Gi",
+                make_pod("p").req_cpu_milli(2501).build(),
+                vec!["Insufficient cpu"],
+            ),
             // free mem 8Gi-1Gi = 7Gi < 8Gi, cpu fine
-            ("memory short", 4000, "8Gi", 1500, "1Gi", make_pod("p").req_cpu_milli(100).req_mem("8Gi").build(), vec!["Insufficient memory"]),
+            (
+                "memory short",
+                4000,
+                "8Gi",
+                1500,
+                "1Gi",
+                make_pod("p").req_cpu_milli(100).req_mem("8Gi").build(),
+                vec!["Insufficient memory"],
+            ),
             // both short: reasons in cpu, memory order
-            ("both short", 1000, "1Gi", 500, "512Mi", make_pod("p").req_cpu_milli(600).req_mem("600Mi").build(), vec!["Insufficient cpu", "Insufficient memory"]),
+            (
+                "both short",
+                1000,
+                "1Gi",
+                500,
+                "512Mi",
+                make_pod("p").req_cpu_milli(600).req_mem("600Mi").build(),
+                vec!["Insufficient cpu", "Insufficient memory"],
+            ),
             // limits only (multi-pod valid-pod): cpu 1 → 1000m > free 4000-3500 = 500
-            ("limits as requests", 4000, "8Gi", 3500, "1Gi", make_pod("p").limit_cpu("1").limit_mem("512Mi").build(), vec!["Insufficient cpu"]),
+            (
+                "limits as requests",
+                4000,
+                "8Gi",
+                3500,
+                "1Gi",
+                make_pod("p").limit_cpu("1").limit_mem("512Mi").build(),
+                vec!["Insufficient cpu"],
+            ),
             // no requests: only the pod count matters
-            ("best effort", 1000, "1Gi", 1000, "1Gi", make_pod("p").build(), vec![]),
+            (
+                "best effort",
+                1000,
+                "1Gi",
+                1000,
+                "1Gi",
+                make_pod("p").build(),
+                vec![],
+            ),
         ];
         for (case, cpu, mem, used_cpu, used_mem, pod, want) in rows {
             let node = make_node("n1").cpu_milli(cpu).mem(mem).build();
-            let existing = make_pod("old").req_cpu_milli(used_cpu).req_mem(used_mem).build();
+            let existing = make_pod("old")
+                .req_cpu_milli(used_cpu)
+                .req_mem(used_mem)
+                .build();
             let info = NodeInfo::with_pods(node, [&existing]);
             let status = NodeResourcesFit.filter(&PodInfo::new(&pod), &info);
             assert_eq!(status.reasons, want, "{case}");
-            let code = if want.is_empty() { Code::Success } else { Code::Unschedulable };
+            let code = if want.is_empty() {
+                Code::Success
+            } else {
+                Code::Unschedulable
+            };
             assert_eq!(status.code, code, "{case}");
         }
     }
@@ -103,12 +172,19 @@ mod tests {
     #[test]
     fn node_resources_fit_should_count_pods_and_extended_resources() {
         // pods: 1 existing + 1 > 1 allowed → Too many pods; gpu: 2 > 1 → Insufficient nvidia.com/gpu
-        let node = make_node("n1").cpu_milli(4000).pods(1).alloc("nvidia.com/gpu", "1").build();
+        let node = make_node("n1")
+            .cpu_milli(4000)
+            .pods(1)
+            .alloc("nvidia.com/gpu", "1")
+            .build();
         let existing = make_pod("old").build();
         let info = NodeInfo::with_pods(node, [&existing]);
         let pod = make_pod("p").limit("nvidia.com/gpu", "2").build();
         let status = NodeResourcesFit.filter(&PodInfo::new(&pod), &info);
-        assert_eq!(status.reasons, vec!["Too many pods", "Insufficient nvidia.com/gpu"]);
+        assert_eq!(
+            status.reasons,
+            vec!["Too many pods", "Insufficient nvidia.com/gpu"]
+        );
         // a node without the resource at all: 1 > 0 − 0
         let bare = NodeInfo::new(make_node("n2").build());
         let one = make_pod("p").limit("nvidia.com/gpu", "1").build();

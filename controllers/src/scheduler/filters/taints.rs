@@ -21,7 +21,9 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
         return false;
     }
     match toleration.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        "" | "Equal" => {
+            toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+        }
         "Exists" => true,
         _ => false,
     }
@@ -34,7 +36,11 @@ pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
 
 /// The node's taints (empty when unset).
 pub fn taints_of(node: &NodeInfo) -> &[Taint] {
-    node.node().spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or(&[])
+    node.node()
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[])
 }
 
 /// The TaintToleration filter: the first `NoSchedule` or `NoExecute` taint (in the node's order)
@@ -66,7 +72,8 @@ impl FilterPlugin for TaintToleration {
     fn filter(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> Status {
         let tolerations = pod.tolerations();
         let blocking = taints_of(node).iter().find(|taint| {
-            matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute") && !tolerated(tolerations, taint)
+            matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute")
+                && !tolerated(tolerations, taint)
         });
         match blocking {
             Some(taint) => Status::unresolvable(untolerated_reason(taint)),
@@ -84,15 +91,60 @@ mod tests {
     fn taint_toleration_should_follow_the_table() {
         // (case, taint key/value/effect, toleration key/op/value/effect, passes)
         let rows = [
-            ("no toleration", ("gpu", "true", "NoSchedule"), ("", "", "", ""), false),
-            ("equal match", ("gpu", "true", "NoSchedule"), ("gpu", "Equal", "true", "NoSchedule"), true),
-            ("default operator is Equal", ("gpu", "true", "NoSchedule"), ("gpu", "", "true", ""), true),
-            ("equal wrong value", ("gpu", "true", "NoSchedule"), ("gpu", "Equal", "false", "NoSchedule"), false),
-            ("exists any value", ("gpu", "true", "NoExecute"), ("gpu", "Exists", "", ""), true),
-            ("empty key exists = all", ("anything", "x", "NoSchedule"), ("", "Exists", "", ""), true),
-            ("wrong effect", ("gpu", "true", "NoSchedule"), ("gpu", "Exists", "", "NoExecute"), false),
-            ("prefer only scores", ("gpu", "true", "PreferNoSchedule"), ("", "", "", ""), true),
-            ("unknown operator", ("gpu", "true", "NoSchedule"), ("gpu", "Gt", "1", ""), false),
+            (
+                "no toleration",
+                ("gpu", "true", "NoSchedule"),
+                ("", "", "", ""),
+                false,
+            ),
+            (
+                "equal match",
+                ("gpu", "true", "NoSchedule"),
+                ("gpu", "Equal", "true", "NoSchedule"),
+                true,
+            ),
+            (
+                "default operator is Equal",
+                ("gpu", "true", "NoSchedule"),
+                ("gpu", "", "true", ""),
+                true,
+            ),
+            (
+                "equal wrong value",
+                ("gpu", "true", "NoSchedule"),
+                ("gpu", "Equal", "false", "NoSchedule"),
+                false,
+            ),
+            (
+                "exists any value",
+                ("gpu", "true", "NoExecute"),
+                ("gpu", "Exists", "", ""),
+                true,
+            ),
+            (
+                "empty key exists = all",
+                ("anything", "x", "NoSchedule"),
+                ("", "Exists", "", ""),
+                true,
+            ),
+            (
+                "wrong effect",
+                ("gpu", "true", "NoSchedule"),
+                ("gpu", "Exists", "", "NoExecute"),
+                false,
+            ),
+            (
+                "prefer only scores",
+                ("gpu", "true", "PreferNoSchedule"),
+                ("", "", "", ""),
+                true,
+            ),
+            (
+                "unknown operator",
+                ("gpu", "true", "NoSchedule"),
+                ("gpu", "Gt", "1", ""),
+                false,
+            ),
         ];
         for (case, (tk, tv, te), (k, op, v, e), pass) in rows {
             let node = NodeInfo::new(make_node("n1").taint(tk, tv, te).build());
@@ -114,8 +166,15 @@ mod tests {
             status.reasons,
             vec!["node(s) had untolerated taint {node.kubernetes.io/unreachable: }"]
         );
-        let node = NodeInfo::new(make_node("n1").taint("kwok-controller/provider", "fake", "NoSchedule").build());
+        let node = NodeInfo::new(
+            make_node("n1")
+                .taint("kwok-controller/provider", "fake", "NoSchedule")
+                .build(),
+        );
         let status = TaintToleration.filter(&PodInfo::new(&make_pod("p").build()), &node);
-        assert_eq!(status.reasons, vec!["node(s) had untolerated taint {kwok-controller/provider: fake}"]);
+        assert_eq!(
+            status.reasons,
+            vec!["node(s) had untolerated taint {kwok-controller/provider: fake}"]
+        );
     }
 }

@@ -26,8 +26,14 @@ pub fn balanced_score(a: &ResourceUse, b: &ResourceUse) -> i64 {
     if a.allocatable <= 0 || b.allocatable <= 0 {
         return MAX_NODE_SCORE;
     }
-    let (ra, aa) = (i128::from(a.requested.min(a.allocatable)), i128::from(a.allocatable));
-    let (rb, ab) = (i128::from(b.requested.min(b.allocatable)), i128::from(b.allocatable));
+    let (ra, aa) = (
+        i128::from(a.requested.min(a.allocatable)),
+        i128::from(a.allocatable),
+    );
+    let (rb, ab) = (
+        i128::from(b.requested.min(b.allocatable)),
+        i128::from(b.allocatable),
+    );
     let num = i128::from(MAX_NODE_SCORE) * (ra * ab - rb * aa).abs();
     let den = 2 * aa * ab;
     let ceil = (num + den - 1) / den;
@@ -72,10 +78,17 @@ mod tests {
         ];
         for (cpu, mem, used_cpu, used_mem, pcpu, pmem, want) in rows {
             let node = make_node("n").cpu_milli(cpu).mem(mem).build();
-            let old = make_pod("old").req_cpu_milli(used_cpu).req_mem(used_mem).build();
+            let old = make_pod("old")
+                .req_cpu_milli(used_cpu)
+                .req_mem(used_mem)
+                .build();
             let info = NodeInfo::with_pods(node, [&old]);
             let pod = make_pod("p").req_cpu_milli(pcpu).req_mem(pmem).build();
-            assert_eq!(BalancedAllocation.score(&PodInfo::new(&pod), &info), want, "{cpu} {used_cpu} {pcpu}");
+            assert_eq!(
+                BalancedAllocation.score(&PodInfo::new(&pod), &info),
+                want,
+                "{cpu} {used_cpu} {pcpu}"
+            );
         }
     }
 

@@ -32,7 +32,8 @@ pub fn least_requested_score(u: &ResourceUse) -> i64 {
     if u.allocatable <= 0 || u.requested > u.allocatable {
         return 0;
     }
-    let score = i128::from(u.allocatable - u.requested) * i128::from(MAX_NODE_SCORE) / i128::from(u.allocatable);
+    let score = i128::from(u.allocatable - u.requested) * i128::from(MAX_NODE_SCORE)
+        / i128::from(u.allocatable);
     score as i64
 }
 
@@ -51,7 +52,10 @@ impl ScorePlugin for LeastAllocated {
     }
 
     fn score(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> i64 {
-        weighted_mean(&cpu_and_memory(pod, node, true, self.weights), least_requested_score)
+        weighted_mean(
+            &cpu_and_memory(pod, node, true, self.weights),
+            least_requested_score,
+        )
     }
 }
 
@@ -75,10 +79,17 @@ mod tests {
         ];
         for (cpu, mem, used_cpu, used_mem, pcpu, pmem, want) in rows {
             let node = make_node("n").cpu_milli(cpu).mem(mem).build();
-            let old = make_pod("old").req_cpu_milli(used_cpu).req_mem(used_mem).build();
+            let old = make_pod("old")
+                .req_cpu_milli(used_cpu)
+                .req_mem(used_mem)
+                .build();
             let info = NodeInfo::with_pods(node, [&old]);
             let pod = make_pod("p").req_cpu_milli(pcpu).req_mem(pmem).build();
-            assert_eq!(LeastAllocated::default().score(&PodInfo::new(&pod), &info), want, "{cpu} {used_cpu} {pcpu}");
+            assert_eq!(
+                LeastAllocated::default().score(&PodInfo::new(&pod), &info),
+                want,
+                "{cpu} {used_cpu} {pcpu}"
+            );
         }
     }
 
@@ -87,7 +98,10 @@ mod tests {
         // pod without requests counts 100m / 200Mi: cpu (1000-100)/1000 = 90; mem (1Gi-200Mi)/1Gi = 80 (80.4) → 85
         let info = NodeInfo::new(make_node("n").cpu_milli(1000).mem("1Gi").build());
         let pod = make_pod("p").build();
-        assert_eq!(LeastAllocated::default().score(&PodInfo::new(&pod), &info), 85);
+        assert_eq!(
+            LeastAllocated::default().score(&PodInfo::new(&pod), &info),
+            85
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ impl ResourceWeights {
     pub fn new(cpu: i64, memory: i64) -> Result<ResourceWeights, PolicyError> {
         for (name, w) in [("cpu", cpu), ("memory", memory)] {
             if !(1..=100).contains(&w) {
-                return Err(PolicyError::InvalidWeight { plugin: format!("resource {name}"), weight: w });
+                return Err(PolicyError::InvalidWeight {
+                    plugin: format!("resource {name}"),
+                    weight: w,
+                });
             }
         }
         Ok(ResourceWeights { cpu, memory })
@@ -64,7 +67,12 @@ pub struct ResourceUse {
 /// cpu and memory use of `node` once `pod` is placed on it. With `non_zero`, missing requests
 /// count as 100m / 200Mi (LeastAllocated, MostAllocated); without, actual requests are used
 /// (BalancedAllocation), as in Kubernetes.
-pub fn cpu_and_memory(pod: &PodInfo<'_>, node: &NodeInfo, non_zero: bool, w: ResourceWeights) -> [ResourceUse; 2] {
+pub fn cpu_and_memory(
+    pod: &PodInfo<'_>,
+    node: &NodeInfo,
+    non_zero: bool,
+    w: ResourceWeights,
+) -> [ResourceUse; 2] {
     let (on_node, incoming) = if non_zero {
         (node.non_zero_requested(), &pod.non_zero_requests)
     } else {

@@ -50,7 +50,10 @@ impl ScorePlugin for MostAllocated {
     }
 
     fn score(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> i64 {
-        weighted_mean(&cpu_and_memory(pod, node, true, self.weights), most_requested_score)
+        weighted_mean(
+            &cpu_and_memory(pod, node, true, self.weights),
+            most_requested_score,
+        )
     }
 }
 
@@ -72,10 +75,17 @@ mod tests {
         ];
         for (cpu, mem, used_cpu, used_mem, pcpu, pmem, want) in rows {
             let node = make_node("n").cpu_milli(cpu).mem(mem).build();
-            let old = make_pod("old").req_cpu_milli(used_cpu).req_mem(used_mem).build();
+            let old = make_pod("old")
+                .req_cpu_milli(used_cpu)
+                .req_mem(used_mem)
+                .build();
             let info = NodeInfo::with_pods(node, [&old]);
             let pod = make_pod("p").req_cpu_milli(pcpu).req_mem(pmem).build();
-            assert_eq!(MostAllocated::default().score(&PodInfo::new(&pod), &info), want, "{cpu} {used_cpu} {pcpu}");
+            assert_eq!(
+                MostAllocated::default().score(&PodInfo::new(&pod), &info),
+                want,
+                "{cpu} {used_cpu} {pcpu}"
+            );
         }
     }
 
@@ -83,6 +93,9 @@ mod tests {
     fn most_allocated_should_score_zero_without_allocatable() {
         let info = NodeInfo::new(make_node("n").build());
         let pod = make_pod("p").req_cpu_milli(100).build();
-        assert_eq!(MostAllocated::default().score(&PodInfo::new(&pod), &info), 0);
+        assert_eq!(
+            MostAllocated::default().score(&PodInfo::new(&pod), &info),
+            0
+        );
     }
 }

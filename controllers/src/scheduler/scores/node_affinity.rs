@@ -28,10 +28,10 @@ impl ScorePlugin for NodeAffinityScore {
     }
 
     fn score(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> i64 {
-        let Some(terms) = pod
-            .node_affinity()
-            .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref())
-        else {
+        let Some(terms) = pod.node_affinity().and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        }) else {
             return 0;
         };
         terms
@@ -59,13 +59,22 @@ mod tests {
             .build();
         let nodes = [
             // (labels, raw)
-            (make_node("both").label("disktype", "ssd").label("zone", "a").build(), 100), // 80 + 20
+            (
+                make_node("both")
+                    .label("disktype", "ssd")
+                    .label("zone", "a")
+                    .build(),
+                100,
+            ), // 80 + 20
             (make_node("ssd").label("disktype", "ssd").build(), 80),
             (make_node("zone").label("zone", "a").build(), 20),
             (make_node("none").build(), 0),
         ];
         let info = PodInfo::new(&pod);
-        let mut raw: Vec<i64> = nodes.iter().map(|(n, _)| NodeAffinityScore.score(&info, &NodeInfo::new(n.clone()))).collect();
+        let mut raw: Vec<i64> = nodes
+            .iter()
+            .map(|(n, _)| NodeAffinityScore.score(&info, &NodeInfo::new(n.clone())))
+            .collect();
         assert_eq!(raw, nodes.iter().map(|(_, r)| *r).collect::<Vec<_>>());
         NodeAffinityScore.normalize(&mut raw);
         // max = 100 → unchanged

@@ -28,7 +28,10 @@ impl ScorePlugin for PodSpread {
     }
 
     fn score(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> i64 {
-        pod.spread_key.as_deref().map(|k| i64::from(node.count_spread(k))).unwrap_or(0)
+        pod.spread_key
+            .as_deref()
+            .map(|k| i64::from(node.count_spread(k)))
+            .unwrap_or(0)
     }
 
     fn normalize(&self, scores: &mut [i64]) {
@@ -56,7 +59,10 @@ mod tests {
         b.add_pod(&make_pod("w5").label("app", "web").namespace("prod").build());
         let pod = web("new");
         let info = PodInfo::new(&pod);
-        let mut raw: Vec<i64> = [&a, &b, &c].iter().map(|n| PodSpread.score(&info, n)).collect();
+        let mut raw: Vec<i64> = [&a, &b, &c]
+            .iter()
+            .map(|n| PodSpread.score(&info, n))
+            .collect();
         assert_eq!(raw, vec![3, 1, 0]);
         PodSpread.normalize(&mut raw);
         // max = 3: 100 − 100 = 0, 100 − 100/3 = 67 (33 by int division), 100

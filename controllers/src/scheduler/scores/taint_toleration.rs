@@ -52,24 +52,37 @@ mod tests {
 
     #[test]
     fn taint_toleration_score_should_prefer_fewest_untolerated_taints() {
-        let pod = make_pod("p").toleration("tolerated", "Exists", "", "PreferNoSchedule").build();
+        let pod = make_pod("p")
+            .toleration("tolerated", "Exists", "", "PreferNoSchedule")
+            .build();
         let nodes = [
             // (node, raw)
             (make_node("clean").build(), 0),
-            (make_node("one").taint("a", "", "PreferNoSchedule").build(), 1),
             (
-                make_node("two").taint("a", "", "PreferNoSchedule").taint("b", "x", "PreferNoSchedule").build(),
+                make_node("one").taint("a", "", "PreferNoSchedule").build(),
+                1,
+            ),
+            (
+                make_node("two")
+                    .taint("a", "", "PreferNoSchedule")
+                    .taint("b", "x", "PreferNoSchedule")
+                    .build(),
                 2,
             ),
             // tolerated taint and a NoSchedule taint (filter's business) do not count
             (
-                make_node("tol").taint("tolerated", "", "PreferNoSchedule").taint("c", "", "NoSchedule").build(),
+                make_node("tol")
+                    .taint("tolerated", "", "PreferNoSchedule")
+                    .taint("c", "", "NoSchedule")
+                    .build(),
                 0,
             ),
         ];
         let info = PodInfo::new(&pod);
-        let mut raw: Vec<i64> =
-            nodes.iter().map(|(n, _)| TaintTolerationScore.score(&info, &NodeInfo::new(n.clone()))).collect();
+        let mut raw: Vec<i64> = nodes
+            .iter()
+            .map(|(n, _)| TaintTolerationScore.score(&info, &NodeInfo::new(n.clone())))
+            .collect();
         assert_eq!(raw, vec![0, 1, 2, 0]);
         TaintTolerationScore.normalize(&mut raw);
         // max = 2: 100 − 0 = 100, 100 − 1*100/2 = 50, 100 − 100 = 0, 100
