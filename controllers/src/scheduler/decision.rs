@@ -1,5 +1,5 @@
 //! `f(P, N)`: the scheduling decision for one pod over a set of nodes, with everything that
-//! produced it, and [`verify`], which recomputes it (the NKO proof's V for scheduling).
+//! produced it. [`crate::scheduler::verify`] recomputes it (the NKO proof's V for scheduling).
 //!
 //! The algorithm, deterministic and independent of the order `nodes` are given in:
 //! 1. nodes are taken in lexicographic order of their names;
@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
 use super::framework::{Code, MAX_NODE_SCORE, MIN_NODE_SCORE, PodInfo};
-use super::node_info::{NodeInfo, assumed_pods, pod_key};
+use super::node_info::{NodeInfo, assumed_pods};
 use super::policy::{PluginWeight, Policy, TIE_BREAK};
 
 /// The reason of the `PodScheduled=False` condition of a pod that fits nowhere.
@@ -110,6 +110,53 @@ impl Decision {
             .filter(|e| e.outcome == FilterOutcome::Feasible)
             .count()
     }
+
+    /// The compact form of this decision: everything but the other nodes' evaluations (a proof
+    /// of O(plugins) size instead of O(nodes × plugins); the verifier recomputes the rest).
+    pub fn summary(&self) -> DecisionSummary {
+        DecisionSummary {
+            pod: self.pod.clone(),
+            policy: self.policy.clone(),
+            weights: self.weights.clone(),
+            filters: self.filters.clone(),
+            tie_break: self.tie_break.clone(),
+            assumed_pods: self.assumed_pods.clone(),
+            num_nodes: self.nodes.len(),
+            feasible_nodes: self.feasible_nodes(),
+            node: self.node.clone(),
+            total: self.total,
+            scores: self.chosen().map(|e| e.scores.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// A [`Decision`] without the per-node evaluations of the nodes not chosen: what a compact
+/// scheduling proof records. [`crate::scheduler::verify_summary`] checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionSummary {
+    /// The pod, `namespace/name`.
+    pub pod: String,
+    /// The policy's name.
+    pub policy: String,
+    /// The policy's score plugins and weights.
+    pub weights: Vec<PluginWeight>,
+    /// The filters that ran, in order.
+    pub filters: Vec<String>,
+    /// The tie-break rule ([`TIE_BREAK`]).
+    pub tie_break: String,
+    /// Pods counted as assumed on any node, sorted.
+    pub assumed_pods: Vec<String>,
+    /// How many nodes were considered.
+    pub num_nodes: usize,
+    /// How many of them passed every filter.
+    pub feasible_nodes: usize,
+    /// The chosen node.
+    pub node: String,
+    /// The chosen node's total.
+    pub total: i64,
+    /// The chosen node's per-plugin scores.
+    pub scores: Vec<PluginScore>,
 }
 
 /// Why a pod fits no node, in Kubernetes' terms.
@@ -277,108 +324,4 @@ pub fn schedule(
         total,
         nodes: evaluations,
     })
-}
-
-/// Checks a recorded decision against a recomputation of [`schedule`] on the same pod, nodes
-/// (with the assumed pods the decision recorded counted on them) and policy: the policy, its
-/// weights and the assumed pods must match; the chosen node must be feasible and optimal under
-/// [`TIE_BREAK`]; and every recorded evaluation must equal the recomputed one.
-///
-/// # Errors
-/// A message naming the first check that failed (e.g. `node "n2" is feasible but not optimal:
-/// total 310 < 342 of node "n1"`).
-pub fn verify(
-    decision: &Decision,
-    pod: &Pod,
-    nodes: &[NodeInfo],
-    policy: &Policy,
-) -> Result<(), String> {
-    if decision.policy != policy.name() {
-        return Err(format!(
-            "decision was made under policy {:?}, verified under {:?}",
-            decision.policy,
-            policy.name()
-        ));
-    }
-    if decision.weights != policy.weights() {
-        return Err(format!(
-            "recorded weights {:?} differ from the policy's {:?}",
-            decision.weights,
-            policy.weights()
-        ));
-    }
-    if decision.tie_break != TIE_BREAK {
-        return Err(format!(
-            "recorded tie-break {:?} is not {TIE_BREAK:?}",
-            decision.tie_break
-        ));
-    }
-    let key = pod_key(pod);
-    if decision.pod != key {
-        return Err(format!(
-            "decision is for pod {:?}, not {key:?}",
-            decision.pod
-        ));
-    }
-    let assumed = assumed_pods(nodes);
-    if decision.assumed_pods != assumed {
-        return Err(format!(
-            "recorded assumed pods {:?} differ from those counted in the state {assumed:?}",
-            decision.assumed_pods
-        ));
-    }
-    let redo = schedule(pod, nodes, policy)
-        .map_err(|u| format!("recomputation finds the pod unschedulable: {}", u.message()))?;
-    let chosen = &decision.node;
-    let Some(eval) = redo.nodes.iter().find(|e| &e.node == chosen) else {
-        return Err(format!("node {chosen:?} is not in the state"));
-    };
-    if let FilterOutcome::Infeasible {
-        plugin, reasons, ..
-    } = &eval.outcome
-    {
-        return Err(format!(
-            "node {chosen:?} is not feasible: {plugin}: {}",
-            reasons.join(", ")
-        ));
-    }
-    let total = eval.total.unwrap_or(0);
-    if total < redo.total {
-        return Err(format!(
-            "node {chosen:?} is feasible but not optimal: total {total} < {} of node {:?}",
-            redo.total, redo.node
-        ));
-    }
-    if redo.node != *chosen {
-        return Err(format!(
-            "node {chosen:?} ties node {:?} at total {total}, but the tie-break ({TIE_BREAK}) picks {:?}",
-            redo.node, redo.node
-        ));
-    }
-    if decision.total != total {
-        return Err(format!(
-            "recorded total {} of node {chosen:?} differs from the recomputed {total}",
-            decision.total
-        ));
-    }
-    if decision.nodes.len() != redo.nodes.len() {
-        return Err(format!(
-            "decision records {} nodes, the state has {}",
-            decision.nodes.len(),
-            redo.nodes.len()
-        ));
-    }
-    if let Some((recorded, _)) = decision.nodes.iter().zip(&redo.nodes).find(|(a, b)| a != b) {
-        return Err(format!(
-            "recorded evaluation of node {:?} differs from the recomputation",
-            recorded.node
-        ));
-    }
-    if decision.filters != redo.filters {
-        return Err(format!(
-            "recorded filters {:?} differ from the policy's {:?}",
-            decision.filters, redo.filters
-        ));
-    }
-    Ok(())
 }

@@ -2,11 +2,12 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::decision::{FilterOutcome, schedule, verify};
+use super::decision::{FilterOutcome, schedule};
 use super::framework::Code;
 use super::node_info::NodeInfo;
 use super::policy::{Policy, TIE_BREAK};
 use super::testing::{make_node, make_pod};
+use super::verify::{verify, verify_summary};
 
 fn node(name: &str, cpu: i64, mem: &str) -> NodeInfo {
     NodeInfo::new(make_node(name).cpu_milli(cpu).mem(mem).build())
@@ -333,4 +334,21 @@ fn verify_should_reject_tampered_scores_policy_and_assumed_pods() {
             .unwrap_err()
             .contains("pod")
     );
+}
+
+#[test]
+fn verify_summary_should_check_the_compact_proof() {
+    let (pod, nodes, d) = decided();
+    let summary = d.summary();
+    assert_eq!(summary.num_nodes, 5);
+    assert_eq!(summary.feasible_nodes, 4);
+    assert!(verify_summary(&summary, &pod, &nodes, &Policy::default()).is_ok());
+    let mut worse = summary.clone();
+    worse.node = "a".to_owned();
+    let err = verify_summary(&worse, &pod, &nodes, &Policy::default()).unwrap_err();
+    assert!(err.contains("feasible but not optimal"), "{err}");
+    let mut scores = summary;
+    scores.scores[1].weighted += 1;
+    let err = verify_summary(&scores, &pod, &nodes, &Policy::default()).unwrap_err();
+    assert!(err.contains("scores"), "{err}");
 }

@@ -18,7 +18,8 @@
 //! - [`scores`]: LeastAllocated, MostAllocated, BalancedAllocation, NodeAffinity, TaintToleration,
 //!   PodSpread.
 //! - [`policy`]: named policies (filters + weighted scores), [`policies`] for the API.
-//! - [`decision`]: [`schedule`], [`Decision`], [`Unschedulable`] and [`verify`].
+//! - [`decision`]: [`schedule`], [`Decision`] (and its compact [`DecisionSummary`]), [`Unschedulable`].
+//! - [`verify`](mod@verify): [`verify()`] and [`verify_summary`], the proof's V: recompute and compare.
 //!
 //! # Example
 //! ```
@@ -37,6 +38,7 @@ pub mod node_info;
 pub mod policy;
 pub mod requests;
 pub mod scores;
+pub mod verify;
 
 #[cfg(test)]
 mod decision_tests;
