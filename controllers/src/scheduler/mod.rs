@@ -46,10 +46,11 @@ mod decision_tests;
 pub(crate) mod testing;
 
 pub use decision::{
-    Decision, FilterOutcome, NodeEvaluation, PluginScore, UNSCHEDULABLE_REASON, Unschedulable,
-    schedule, verify,
+    Decision, DecisionSummary, FilterOutcome, NodeEvaluation, PluginScore, UNSCHEDULABLE_REASON,
+    Unschedulable, schedule,
 };
 pub use framework::{Code, FilterPlugin, PodInfo, ScorePlugin, Status};
 pub use node_info::{NodeInfo, PodSummary, pod_key};
 pub use policy::{Policy, PolicyDescription, PolicyError, TIE_BREAK, policies};
 pub use requests::Resources;
+pub use verify::{verify, verify_summary};
