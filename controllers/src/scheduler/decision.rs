@@ -1,5 +1,5 @@
 //! `f(P, N)`: the scheduling decision for one pod over a set of nodes, with everything that
-//! produced it. [`crate::scheduler::verify`] recomputes it (the NKO proof's V for scheduling).
+//! produced it. [`crate::scheduler::verify()`] recomputes it (the NKO proof's V for scheduling).
 //!
 //! The algorithm, deterministic and independent of the order `nodes` are given in:
 //! 1. nodes are taken in lexicographic order of their names;

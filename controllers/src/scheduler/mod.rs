@@ -2,7 +2,7 @@
 //! (including pods bound but not yet observed) and a policy, decide where the pod goes — or why it
 //! fits nowhere — with every input and score that produced the decision. No I/O, no async: the
 //! scheduler controller feeds it from its caches, and the NKO verifier recomputes it with
-//! [`verify`].
+//! [`verify()`].
 //!
 //! Semantics follow Kubernetes' scheduler framework
 //! (<https://kubernetes.io/docs/concepts/scheduling-eviction/scheduling-framework/>): Filter plugins
