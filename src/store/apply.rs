@@ -39,7 +39,7 @@ pub struct Outcome {
 
 /// The namespace segment of `"{group}/{plural}/{namespace}/{name}"` (empty for cluster-scoped keys).
 fn namespace_of(key: &str) -> &str {
-    key.splitn(4, '/').nth(2).unwrap_or("")
+    key.split('/').nth(2).unwrap_or("")
 }
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -49,12 +49,21 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 impl<'a> Batch<'a> {
     /// An empty batch over `cache`, whose last revision is `revision`.
     pub fn new(cache: &'a Cache, revision: u64) -> Batch<'a> {
-        Batch { cache, overlay: BTreeMap::new(), records: Vec::new(), revision }
+        Batch {
+            cache,
+            overlay: BTreeMap::new(),
+            records: Vec::new(),
+            revision,
+        }
     }
 
     /// The batch's result.
     pub fn finish(self) -> Outcome {
-        Outcome { changes: self.overlay.into_iter().collect(), records: self.records, revision: self.revision }
+        Outcome {
+            changes: self.overlay.into_iter().collect(),
+            records: self.records,
+            revision: self.revision,
+        }
     }
 
     fn current(&self, key: &str) -> Option<Arc<StoredObject>> {
@@ -66,7 +75,12 @@ impl<'a> Batch<'a> {
 
     /// Keys present (in cache or batch) starting with `prefix`, in order.
     fn present_keys(&self, prefix: &str) -> Vec<String> {
-        let mut keys: Vec<String> = self.cache.keys(prefix).into_iter().filter(|k| !self.overlay.contains_key(k)).collect();
+        let mut keys: Vec<String> = self
+            .cache
+            .keys(prefix)
+            .into_iter()
+            .filter(|k| !self.overlay.contains_key(k))
+            .collect();
         let added = self
             .overlay
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
@@ -81,13 +95,30 @@ impl<'a> Batch<'a> {
     /// Stamps `object` with the next revision and records the change.
     fn put(&mut self, key: String, mut object: Value, prev: Option<Arc<StoredObject>>) -> OpResult {
         let revision = self.revision + 1;
-        meta::set(&mut object, "resourceVersion", Value::String(revision.to_string()));
+        meta::set(
+            &mut object,
+            "resourceVersion",
+            Value::String(revision.to_string()),
+        );
         let json: Arc<str> = serde_json::to_string(&object).map_err(internal)?.into();
-        let stored = Arc::new(StoredObject { key: key.clone(), resource_version: revision, json });
-        let event_type = if prev.is_some() { EventType::Modified } else { EventType::Added };
+        let stored = Arc::new(StoredObject {
+            key: key.clone(),
+            resource_version: revision,
+            json,
+        });
+        let event_type = if prev.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
         self.revision = revision;
         self.overlay.insert(key, Some(stored.clone()));
-        self.records.push(Arc::new(WatchRecord { revision, event_type, object: stored.clone(), prev }));
+        self.records.push(Arc::new(WatchRecord {
+            revision,
+            event_type,
+            object: stored.clone(),
+            prev,
+        }));
         Ok(stored)
     }
 
@@ -95,13 +126,26 @@ impl<'a> Batch<'a> {
     fn remove(&mut self, old: Arc<StoredObject>) -> OpResult {
         let revision = self.revision + 1;
         let mut object: Value = serde_json::from_str(&old.json).map_err(internal)?;
-        meta::set(&mut object, "resourceVersion", Value::String(revision.to_string()));
+        meta::set(
+            &mut object,
+            "resourceVersion",
+            Value::String(revision.to_string()),
+        );
         let json: Arc<str> = serde_json::to_string(&object).map_err(internal)?.into();
-        let stamped = Arc::new(StoredObject { key: old.key.clone(), resource_version: revision, json });
+        let stamped = Arc::new(StoredObject {
+            key: old.key.clone(),
+            resource_version: revision,
+            json,
+        });
         self.revision = revision;
         self.overlay.insert(old.key.clone(), None);
         let event_type = EventType::Deleted;
-        self.records.push(Arc::new(WatchRecord { revision, event_type, object: stamped.clone(), prev: Some(old) }));
+        self.records.push(Arc::new(WatchRecord {
+            revision,
+            event_type,
+            object: stamped.clone(),
+            prev: Some(old),
+        }));
         Ok(stamped)
     }
 
@@ -118,14 +162,22 @@ impl<'a> Batch<'a> {
                 }
                 self.put(key, object, None)
             }
-            WriteOp::Update { key, object, expected_rv } => {
+            WriteOp::Update {
+                key,
+                object,
+                expected_rv,
+            } => {
                 let old = self.current(&key).ok_or(StoreError::NotFound)?;
                 if expected_rv.is_some_and(|rv| rv != old.resource_version) {
                     return Err(StoreError::Conflict);
                 }
                 self.put(key, object, Some(old))
             }
-            WriteOp::Delete { key, expected_rv, expected_uid } => {
+            WriteOp::Delete {
+                key,
+                expected_rv,
+                expected_uid,
+            } => {
                 let old = self.current(&key).ok_or(StoreError::NotFound)?;
                 if expected_rv.is_some_and(|rv| rv != old.resource_version) {
                     return Err(StoreError::Conflict);
@@ -164,31 +216,59 @@ mod tests {
     use serde_json::json;
 
     fn create(key: &str, name: &str) -> WriteOp {
-        WriteOp::Create { key: key.into(), object: json!({"metadata": {"name": name, "uid": format!("uid-{name}")}}) }
+        WriteOp::Create {
+            key: key.into(),
+            object: json!({"metadata": {"name": name, "uid": format!("uid-{name}")}}),
+        }
     }
 
     #[test]
     fn batch_should_stamp_revisions_and_check_preconditions() {
         let cache = Cache::new(ObjectMap::new(), 10);
         let mut b = Batch::new(&cache, 10);
-        assert_eq!(b.apply(create("core/pods/ns1/p", "p")), Err(StoreError::NamespaceNotFound("ns1".into())));
+        assert_eq!(
+            b.apply(create("core/pods/ns1/p", "p")),
+            Err(StoreError::NamespaceNotFound("ns1".into()))
+        );
         let ns = b.apply(create("core/namespaces//ns1", "ns1")).unwrap();
         assert_eq!(ns.resource_version, 11);
         assert!(ns.json.contains(r#""resourceVersion":"11""#));
-        assert_eq!(b.apply(create("core/namespaces//ns1", "ns1")), Err(StoreError::AlreadyExists));
+        assert_eq!(
+            b.apply(create("core/namespaces//ns1", "ns1")),
+            Err(StoreError::AlreadyExists)
+        );
         let pod = b.apply(create("core/pods/ns1/p", "p")).unwrap();
         assert_eq!(pod.resource_version, 12);
-        let stale = WriteOp::Update { key: "core/pods/ns1/p".into(), object: json!({}), expected_rv: Some(11) };
+        let stale = WriteOp::Update {
+            key: "core/pods/ns1/p".into(),
+            object: json!({}),
+            expected_rv: Some(11),
+        };
         assert_eq!(b.apply(stale), Err(StoreError::Conflict));
-        let update = WriteOp::Update { key: "core/pods/ns1/p".into(), object: json!({"a": 1}), expected_rv: Some(12) };
+        let update = WriteOp::Update {
+            key: "core/pods/ns1/p".into(),
+            object: json!({"a": 1}),
+            expected_rv: Some(12),
+        };
         assert_eq!(b.apply(update).unwrap().resource_version, 13);
-        let missing = WriteOp::Update { key: "core/pods/ns1/q".into(), object: json!({}), expected_rv: None };
+        let missing = WriteOp::Update {
+            key: "core/pods/ns1/q".into(),
+            object: json!({}),
+            expected_rv: None,
+        };
         assert_eq!(b.apply(missing), Err(StoreError::NotFound));
-        let wrong_uid = WriteOp::Delete { key: "core/pods/ns1/p".into(), expected_rv: None, expected_uid: Some("x".into()) };
+        let wrong_uid = WriteOp::Delete {
+            key: "core/pods/ns1/p".into(),
+            expected_rv: None,
+            expected_uid: Some("x".into()),
+        };
         assert_eq!(b.apply(wrong_uid), Err(StoreError::Conflict));
         let out = b.finish();
         assert_eq!(out.revision, 13);
-        assert_eq!(out.records.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![11, 12, 13]);
+        assert_eq!(
+            out.records.iter().map(|r| r.revision).collect::<Vec<_>>(),
+            vec![11, 12, 13]
+        );
         assert_eq!(out.records[2].event_type, EventType::Modified);
     }
 
@@ -206,11 +286,20 @@ mod tests {
 
         let mut b = Batch::new(&cache, out.revision);
         b.apply(create("core/services/a/s1", "s1")).unwrap();
-        let del = WriteOp::Delete { key: "core/namespaces//a".into(), expected_rv: None, expected_uid: Some("uid-a".into()) };
+        let del = WriteOp::Delete {
+            key: "core/namespaces//a".into(),
+            expected_rv: None,
+            expected_uid: Some("uid-a".into()),
+        };
         let ns = b.apply(del).unwrap();
         assert_eq!(ns.resource_version, 10);
         let out = b.finish();
-        let deleted: Vec<_> = out.records.iter().skip(1).map(|r| (r.revision, r.event_type, r.object.key.as_str())).collect();
+        let deleted: Vec<_> = out
+            .records
+            .iter()
+            .skip(1)
+            .map(|r| (r.revision, r.event_type, r.object.key.as_str()))
+            .collect();
         assert_eq!(
             deleted,
             vec![
@@ -220,7 +309,12 @@ mod tests {
                 (10, EventType::Deleted, "core/namespaces//a"),
             ]
         );
-        assert!(out.records[1].object.json.contains(r#""resourceVersion":"7""#));
+        assert!(
+            out.records[1]
+                .object
+                .json
+                .contains(r#""resourceVersion":"7""#)
+        );
         cache.commit(out.changes, out.revision);
         assert_eq!(cache.keys("").len(), 2, "namespace ab and its pod stay");
     }

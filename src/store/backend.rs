@@ -89,7 +89,14 @@ impl SledBackend {
         let log = db.open_tree("raft_log").map_err(sled_err)?;
         let log_meta = db.open_tree("raft_log_meta").map_err(sled_err)?;
         let state = db.open_tree("state").map_err(sled_err)?;
-        Ok(SledBackend { db, log, log_meta, state, dir: dir.to_path_buf(), synced_blobs: Mutex::new(HashSet::new()) })
+        Ok(SledBackend {
+            db,
+            log,
+            log_meta,
+            state,
+            dir: dir.to_path_buf(),
+            synced_blobs: Mutex::new(HashSet::new()),
+        })
     }
 
     fn tree(&self, space: Space) -> &sled::Tree {
@@ -147,7 +154,11 @@ fn to_ref_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 
 impl Backend for SledBackend {
     fn get(&self, space: Space, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.tree(space).get(key).map_err(sled_err)?.map(|v| v.to_vec()))
+        Ok(self
+            .tree(space)
+            .get(key)
+            .map_err(sled_err)?
+            .map(|v| v.to_vec()))
     }
 
     fn scan(&self, space: Space, range: KeyRange) -> io::Result<Vec<Pair>> {
@@ -159,7 +170,11 @@ impl Backend for SledBackend {
     }
 
     fn last(&self, space: Space) -> io::Result<Option<Pair>> {
-        Ok(self.tree(space).last().map_err(sled_err)?.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        Ok(self
+            .tree(space)
+            .last()
+            .map_err(sled_err)?
+            .map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
     fn write(&self, space: Space, ops: Vec<Op>) -> io::Result<()> {
@@ -199,12 +214,32 @@ mod tests {
     fn sled_backend_should_scan_in_key_order_and_remove_ranges() {
         let dir = tempfile::TempDir::new().unwrap();
         let b = SledBackend::open(dir.path()).unwrap();
-        let ops = [3u64, 1, 2, 10].iter().map(|i| Op::Put(i.to_be_bytes().to_vec(), vec![*i as u8])).collect();
+        let ops = [3u64, 1, 2, 10]
+            .iter()
+            .map(|i| Op::Put(i.to_be_bytes().to_vec(), vec![*i as u8]))
+            .collect();
         b.write(Space::Log, ops).unwrap();
-        let all = b.scan(Space::Log, (Bound::Unbounded, Bound::Unbounded)).unwrap();
-        assert_eq!(all.iter().map(|(_, v)| v[0]).collect::<Vec<_>>(), vec![1, 2, 3, 10]);
-        b.remove_range(Space::Log, (Bound::Included(2u64.to_be_bytes().to_vec()), Bound::Unbounded)).unwrap();
-        assert_eq!(b.scan(Space::Log, (Bound::Unbounded, Bound::Unbounded)).unwrap().len(), 1);
+        let all = b
+            .scan(Space::Log, (Bound::Unbounded, Bound::Unbounded))
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|(_, v)| v[0]).collect::<Vec<_>>(),
+            vec![1, 2, 3, 10]
+        );
+        b.remove_range(
+            Space::Log,
+            (
+                Bound::Included(2u64.to_be_bytes().to_vec()),
+                Bound::Unbounded,
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            b.scan(Space::Log, (Bound::Unbounded, Bound::Unbounded))
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(b.last(Space::Log).unwrap().unwrap().1, vec![1]);
         assert!(b.get(Space::State, b"x").unwrap().is_none());
         b.sync().unwrap();
@@ -215,10 +250,17 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         {
             let b = SledBackend::open(dir.path()).unwrap();
-            b.write(Space::State, vec![Op::Put(b"k".to_vec(), vec![0u8; 300_000])]).unwrap();
+            b.write(
+                Space::State,
+                vec![Op::Put(b"k".to_vec(), vec![0u8; 300_000])],
+            )
+            .unwrap();
             b.sync().unwrap();
         }
         let b = SledBackend::open(dir.path()).unwrap();
-        assert_eq!(b.get(Space::State, b"k").unwrap().map(|v| v.len()), Some(300_000));
+        assert_eq!(
+            b.get(Space::State, b"k").unwrap().map(|v| v.len()),
+            Some(300_000)
+        );
     }
 }

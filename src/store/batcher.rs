@@ -21,11 +21,21 @@ pub type Request = (WriteOp, oneshot::Sender<OpResult>);
 
 /// Starts the batcher task. It ends when `cancel` fires (after finishing the entry in flight) or
 /// every sender is gone; requests still queued then are dropped, so their writers get `Unavailable`.
-pub fn spawn(raft: Raft, rx: mpsc::Receiver<Request>, max_batch: usize, cancel: CancellationToken) -> JoinHandle<()> {
+pub fn spawn(
+    raft: Raft,
+    rx: mpsc::Receiver<Request>,
+    max_batch: usize,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(run(raft, rx, max_batch.max(1), cancel))
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<Request>, max_batch: usize, cancel: CancellationToken) {
+async fn run(
+    raft: Raft,
+    mut rx: mpsc::Receiver<Request>,
+    max_batch: usize,
+    cancel: CancellationToken,
+) {
     loop {
         let first = tokio::select! {
             biased;
@@ -50,13 +60,19 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Request>, max_batch: usize, canc
         let results: Vec<OpResult> = match raft.client_write(ops).await {
             Ok(response) if response.data.len() == count => response.data,
             Ok(response) => {
-                let e = format!("store: entry returned {} results for {count} writes", response.data.len());
+                let e = format!(
+                    "store: entry returned {} results for {count} writes",
+                    response.data.len()
+                );
                 tracing::error!("{e}");
                 vec![Err(StoreError::Unavailable(e)); count]
             }
             Err(e) => {
                 let message = match e.forward_to_leader::<openraft::BasicNode>() {
-                    Some(f) => format!("this member is not the Raft leader (leader: {:?})", f.leader_id),
+                    Some(f) => format!(
+                        "this member is not the Raft leader (leader: {:?})",
+                        f.leader_id
+                    ),
                     None => format!("raft: {e}"),
                 };
                 vec![Err(StoreError::Unavailable(message)); count]

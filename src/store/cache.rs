@@ -44,15 +44,27 @@ fn count_all(objects: &ObjectMap) -> BTreeMap<String, u64> {
     counts
 }
 
-fn scan<'a>(objects: &'a ObjectMap, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a Arc<StoredObject>)> {
-    objects.range::<str, _>((Bound::Included(prefix), Bound::Unbounded)).take_while(move |(k, _)| k.starts_with(prefix))
+fn scan<'a>(
+    objects: &'a ObjectMap,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Arc<StoredObject>)> {
+    objects
+        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |(k, _)| k.starts_with(prefix))
 }
 
 impl Cache {
     /// A cache holding `objects` at `revision`.
     pub fn new(objects: ObjectMap, revision: u64) -> Cache {
         let counts = count_all(&objects);
-        Cache { inner: RwLock::new(Inner { objects, counts, revision }), revision: AtomicU64::new(revision) }
+        Cache {
+            inner: RwLock::new(Inner {
+                objects,
+                counts,
+                revision,
+            }),
+            revision: AtomicU64::new(revision),
+        }
     }
 
     // A panic while holding the lock cannot leave the map half-updated (every update is a set of
@@ -73,12 +85,19 @@ impl Cache {
     /// Objects whose key starts with `prefix`, in key order, with the revision they are current at.
     pub fn list(&self, prefix: &str) -> (Vec<Arc<StoredObject>>, u64) {
         let inner = self.read();
-        (scan(&inner.objects, prefix).map(|(_, v)| v.clone()).collect(), inner.revision)
+        (
+            scan(&inner.objects, prefix)
+                .map(|(_, v)| v.clone())
+                .collect(),
+            inner.revision,
+        )
     }
 
     /// Keys starting with `prefix`, in order.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        scan(&self.read().objects, prefix).map(|(k, _)| k.clone()).collect()
+        scan(&self.read().objects, prefix)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The revision of the last applied change.
@@ -88,7 +107,11 @@ impl Cache {
 
     /// Object counts per `"{group}/{plural}"`, in key order.
     pub fn counts(&self) -> Vec<(String, u64)> {
-        self.read().counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        self.read()
+            .counts
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     /// All objects and the revision, for a snapshot (clones pointers, not objects).
@@ -139,7 +162,11 @@ mod tests {
     use super::*;
 
     fn obj(key: &str, rv: u64) -> Arc<StoredObject> {
-        Arc::new(StoredObject { key: key.into(), resource_version: rv, json: "{}".into() })
+        Arc::new(StoredObject {
+            key: key.into(),
+            resource_version: rv,
+            json: "{}".into(),
+        })
     }
 
     #[test]
@@ -156,11 +183,26 @@ mod tests {
         let (items, rev) = cache.list("core/pods/");
         assert_eq!((items.len(), rev), (2, 3));
         assert_eq!(cache.list("core/pods/a/").0.len(), 1);
-        assert_eq!(cache.counts(), vec![("core/pods".to_string(), 2), ("core/podsx".to_string(), 1)]);
-        cache.commit(vec![("core/pods/a/p1".into(), None), ("core/pods/b/p2".into(), Some(obj("core/pods/b/p2", 4)))], 4);
-        assert_eq!(cache.counts(), vec![("core/pods".to_string(), 1), ("core/podsx".to_string(), 1)]);
+        assert_eq!(
+            cache.counts(),
+            vec![("core/pods".to_string(), 2), ("core/podsx".to_string(), 1)]
+        );
+        cache.commit(
+            vec![
+                ("core/pods/a/p1".into(), None),
+                ("core/pods/b/p2".into(), Some(obj("core/pods/b/p2", 4))),
+            ],
+            4,
+        );
+        assert_eq!(
+            cache.counts(),
+            vec![("core/pods".to_string(), 1), ("core/podsx".to_string(), 1)]
+        );
         assert_eq!(cache.revision(), 4);
-        assert_eq!(cache.get("core/pods/b/p2").map(|o| o.resource_version), Some(4));
+        assert_eq!(
+            cache.get("core/pods/b/p2").map(|o| o.resource_version),
+            Some(4)
+        );
         assert_eq!(resource_of("apps/deployments/ns/d"), "apps/deployments");
     }
 }

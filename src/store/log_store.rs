@@ -56,17 +56,28 @@ fn encode<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
 }
 
 /// Runs blocking storage work off the async worker threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(io::Error::other)?
 }
 
 impl LogReader {
     fn meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
-        self.backend.get(Space::LogMeta, key)?.map(|v| decode(&v)).transpose()
+        self.backend
+            .get(Space::LogMeta, key)?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     fn entries(&self, range: KeyRange) -> io::Result<Vec<Entry>> {
-        self.backend.scan(Space::Log, range)?.iter().map(|(_, v)| decode(v)).collect()
+        self.backend
+            .scan(Space::Log, range)?
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect()
     }
 }
 
@@ -75,7 +86,8 @@ impl RaftLogReader<TypeConfig> for LogReader {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        self.entries(index_range(&range)).map_err(|e| StorageIOError::read_logs(&e).into())
+        self.entries(index_range(&range))
+            .map_err(|e| StorageIOError::read_logs(&e).into())
     }
 }
 
@@ -103,8 +115,13 @@ impl LogStore {
     pub fn new(backend: Arc<dyn Backend>) -> io::Result<LogStore> {
         let (sync_tx, rx) = mpsc::channel();
         let b = backend.clone();
-        std::thread::Builder::new().name("store-log-sync".into()).spawn(move || sync_loop(b, rx))?;
-        Ok(LogStore { reader: LogReader { backend }, sync_tx })
+        std::thread::Builder::new()
+            .name("store-log-sync".into())
+            .spawn(move || sync_loop(b, rx))?;
+        Ok(LogStore {
+            reader: LogReader { backend },
+            sync_tx,
+        })
     }
 
     fn backend(&self) -> Arc<dyn Backend> {
@@ -132,7 +149,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 Some((_, v)) => Some(decode::<Entry>(&v)?.log_id),
                 None => last_purged_log_id,
             };
-            Ok(LogState { last_purged_log_id, last_log_id })
+            Ok(LogState {
+                last_purged_log_id,
+                last_log_id,
+            })
         };
         read().map_err(|e| StorageIOError::read_logs(&e).into())
     }
@@ -153,7 +173,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
-        self.reader.meta(VOTE_KEY).map_err(|e| StorageIOError::read_vote(&e).into())
+        self.reader
+            .meta(VOTE_KEY)
+            .map_err(|e| StorageIOError::read_vote(&e).into())
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
@@ -170,20 +192,30 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        self.reader.meta(COMMITTED_KEY).map_err(|e| StorageIOError::read(&e).into())
+        self.reader
+            .meta(COMMITTED_KEY)
+            .map_err(|e| StorageIOError::read(&e).into())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
         let mut ops = Vec::new();
         for entry in entries {
-            let bytes = encode(&entry).map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
+            let bytes =
+                encode(&entry).map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
             ops.push(Op::Put(be_key(entry.log_id.index).to_vec(), bytes));
         }
-        self.reader.backend.write(Space::Log, ops).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.reader
+            .backend
+            .write(Space::Log, ops)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         if let Err(mpsc::SendError(cb)) = self.sync_tx.send(callback) {
             cb.log_io_completed(Err(io::Error::other("log sync thread stopped")));
         }
@@ -191,15 +223,27 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let range = (Bound::Included(be_key(log_id.index).to_vec()), Bound::Unbounded);
-        self.reader.backend.remove_range(Space::Log, range).map_err(|e| StorageIOError::write_logs(&e).into())
+        let range = (
+            Bound::Included(be_key(log_id.index).to_vec()),
+            Bound::Unbounded,
+        );
+        self.reader
+            .backend
+            .remove_range(Space::Log, range)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let write = || -> io::Result<()> {
             // Record the purge point first: a crash in between leaves extra entries, never a gap.
-            self.reader.backend.write(Space::LogMeta, vec![Op::Put(PURGED_KEY.to_vec(), encode(&log_id)?)])?;
-            let range = (Bound::Unbounded, Bound::Included(be_key(log_id.index).to_vec()));
+            self.reader.backend.write(
+                Space::LogMeta,
+                vec![Op::Put(PURGED_KEY.to_vec(), encode(&log_id)?)],
+            )?;
+            let range = (
+                Bound::Unbounded,
+                Bound::Included(be_key(log_id.index).to_vec()),
+            );
             self.reader.backend.remove_range(Space::Log, range)
         };
         write().map_err(|e| StorageIOError::write_logs(&e).into())

@@ -19,10 +19,10 @@ pub mod cache;
 pub mod log_store;
 pub mod network;
 pub mod state_machine;
-pub mod types;
-pub mod watch;
 #[cfg(test)]
 mod tests;
+pub mod types;
+pub mod watch;
 
 use mock_k8_schemas::watch::EventType;
 use openraft::{BasicNode, ServerState};
@@ -79,10 +79,18 @@ pub enum WriteOp {
     /// Create `key`; fails with `AlreadyExists`, or `NamespaceNotFound` when its namespace is missing.
     Create { key: String, object: Value },
     /// Replace `key`; fails with `NotFound`, or `Conflict` when `expected_rv` is set and stale.
-    Update { key: String, object: Value, expected_rv: Option<u64> },
+    Update {
+        key: String,
+        object: Value,
+        expected_rv: Option<u64>,
+    },
     /// Remove `key` (a Namespace: with everything in it); fails with `NotFound`, or `Conflict` on a
     /// stale `expected_rv` or a different `expected_uid`.
-    Delete { key: String, expected_rv: Option<u64>, expected_uid: Option<String> },
+    Delete {
+        key: String,
+        expected_rv: Option<u64>,
+        expected_uid: Option<String>,
+    },
 }
 
 /// Why a write or watch failed.
@@ -210,9 +218,15 @@ impl Store {
         let raft = Raft::new(cfg.node_id, config, SingleVoterNetwork, log_store, sm)
             .await
             .map_err(|e| unavailable("raft start", e))?;
-        if !raft.is_initialized().await.map_err(|e| unavailable("raft start", e))? {
+        if !raft
+            .is_initialized()
+            .await
+            .map_err(|e| unavailable("raft start", e))?
+        {
             let members = BTreeMap::from([(cfg.node_id, BasicNode::new(&cfg.advertise_addr))]);
-            raft.initialize(members).await.map_err(|e| unavailable("raft initialize", e))?;
+            raft.initialize(members)
+                .await
+                .map_err(|e| unavailable("raft initialize", e))?;
         }
         let id = cfg.node_id;
         raft.wait(Some(START_TIMEOUT))
@@ -240,7 +254,9 @@ impl Store {
             batcher: Mutex::new(Some(handle)),
             closed: AtomicBool::new(false),
         };
-        Ok(Store { inner: Arc::new(inner) })
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Commits one write through Raft (batched with concurrent writes into one entry) and returns
@@ -255,7 +271,11 @@ impl Store {
         }
         let (reply, result) = oneshot::channel();
         let shut = || StoreError::Unavailable("the store is shutting down".into());
-        self.inner.queue.send((op, reply)).await.map_err(|_| shut())?;
+        self.inner
+            .queue
+            .send((op, reply))
+            .await
+            .map_err(|_| shut())?;
         result.await.map_err(|_| shut())?
     }
 
@@ -313,7 +333,11 @@ impl Store {
             return;
         }
         inner.cancel.cancel();
-        let handle = inner.batcher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = inner
+            .batcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(handle) = handle {
             let _ = handle.await;
         }

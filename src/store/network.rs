@@ -6,13 +6,13 @@
 
 use std::io;
 
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 
 use super::types::{NodeId, TypeConfig};
 
@@ -41,7 +41,10 @@ impl RaftNetworkFactory<TypeConfig> for SingleVoterNetwork {
     type Network = NoPeers;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> NoPeers {
-        NoPeers { target, addr: node.addr.clone() }
+        NoPeers {
+            target,
+            addr: node.addr.clone(),
+        }
     }
 }
 
@@ -58,8 +61,10 @@ impl RaftNetwork<TypeConfig> for NoPeers {
         &mut self,
         _rpc: InstallSnapshotRequest<TypeConfig>,
         _option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
-    {
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
         Err(self.unreachable())
     }
 
@@ -78,9 +83,14 @@ mod tests {
 
     #[tokio::test]
     async fn no_peers_should_answer_every_rpc_unreachable() {
-        let mut client = SingleVoterNetwork.new_client(2, &BasicNode::new("10.0.0.2:8080")).await;
+        let mut client = SingleVoterNetwork
+            .new_client(2, &BasicNode::new("10.0.0.2:8080"))
+            .await;
         let vote = VoteRequest::new(openraft::Vote::new(1, 1), None);
-        let err = client.vote(vote, RPCOption::new(std::time::Duration::from_secs(1))).await.unwrap_err();
+        let err = client
+            .vote(vote, RPCOption::new(std::time::Duration::from_secs(1)))
+            .await
+            .unwrap_err();
         assert!(matches!(err, RPCError::Unreachable(_)));
         assert!(err.to_string().contains("not configured"), "{err}");
     }

@@ -1,7 +1,7 @@
 //! The Raft state machine: openraft 0.9's `RaftStateMachine` (storage-v2) and its snapshot builder.
 //!
 //! State lives in [`Space::State`] under prefixed keys: `o/<key>` → big-endian revision (8 bytes)
-//! + object JSON, and the markers `m/applied`, `m/membership`, `m/revision`, plus the last snapshot
+//! followed by the object JSON, and the markers `m/applied`, `m/membership`, `m/revision`, plus the last snapshot
 //! (`m/snapshot_meta`, `m/snapshot_data`). Each apply call writes its objects and markers in one
 //! atomic batch, so objects and the applied marker never get out of step. State writes are not
 //! fsync'd on their own: the log is, and openraft re-applies committed entries after the applied
@@ -15,12 +15,14 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageIOError};
 use serde::{Deserialize, Serialize};
 
+use super::StoredObject;
 use super::apply::Batch;
 use super::backend::{Backend, Op, Space};
 use super::cache::{Cache, ObjectMap};
-use super::types::{Entry, LogId, NodeId, OpResult, StorageError, StoredMembership, TypeConfig, be_key, from_be};
+use super::types::{
+    Entry, LogId, NodeId, OpResult, StorageError, StoredMembership, TypeConfig, be_key, from_be,
+};
 use super::watch::WatchHub;
-use super::StoredObject;
 
 const OBJECT_PREFIX: &[u8] = b"o/";
 const APPLIED_KEY: &[u8] = b"m/applied";
@@ -69,21 +71,36 @@ fn object_value(o: &StoredObject) -> Vec<u8> {
 
 fn decode_object(k: &[u8], v: &[u8]) -> io::Result<StoredObject> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "corrupt stored object");
-    let key = std::str::from_utf8(k.strip_prefix(OBJECT_PREFIX).ok_or_else(bad)?).map_err(|_| bad())?;
+    let key =
+        std::str::from_utf8(k.strip_prefix(OBJECT_PREFIX).ok_or_else(bad)?).map_err(|_| bad())?;
     let resource_version = from_be(v.get(..8).ok_or_else(bad)?).ok_or_else(bad)?;
     let json = std::str::from_utf8(&v[8..]).map_err(|_| bad())?;
-    Ok(StoredObject { key: key.to_string(), resource_version, json: json.into() })
+    Ok(StoredObject {
+        key: key.to_string(),
+        resource_version,
+        json: json.into(),
+    })
 }
 
 fn json<T: Serialize>(v: &T) -> io::Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(io::Error::other)
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(backend: &dyn Backend, key: &[u8]) -> io::Result<Option<T>> {
-    backend.get(Space::State, key)?.map(|v| serde_json::from_slice(&v).map_err(io::Error::other)).transpose()
+fn read_json<T: for<'de> Deserialize<'de>>(
+    backend: &dyn Backend,
+    key: &[u8],
+) -> io::Result<Option<T>> {
+    backend
+        .get(Space::State, key)?
+        .map(|v| serde_json::from_slice(&v).map_err(io::Error::other))
+        .transpose()
 }
 
-fn marker_ops(applied: &Option<LogId>, membership: &StoredMembership, revision: u64) -> io::Result<Vec<Op>> {
+fn marker_ops(
+    applied: &Option<LogId>,
+    membership: &StoredMembership,
+    revision: u64,
+) -> io::Result<Vec<Op>> {
     Ok(vec![
         Op::Put(APPLIED_KEY.to_vec(), json(applied)?),
         Op::Put(MEMBERSHIP_KEY.to_vec(), json(membership)?),
@@ -100,11 +117,20 @@ impl StateMachine {
     pub fn open(backend: Arc<dyn Backend>, watch_history: usize) -> io::Result<StateMachine> {
         let mut objects = ObjectMap::new();
         let end = b"o0".to_vec(); // '0' follows '/': just past every "o/..." key
-        for (k, v) in backend.scan(Space::State, (Bound::Included(OBJECT_PREFIX.to_vec()), Bound::Excluded(end)))? {
+        for (k, v) in backend.scan(
+            Space::State,
+            (
+                Bound::Included(OBJECT_PREFIX.to_vec()),
+                Bound::Excluded(end),
+            ),
+        )? {
             let o = decode_object(&k, &v)?;
             objects.insert(o.key.clone(), Arc::new(o));
         }
-        let revision = backend.get(Space::State, REVISION_KEY)?.and_then(|v| from_be(&v)).unwrap_or(0);
+        let revision = backend
+            .get(Space::State, REVISION_KEY)?
+            .and_then(|v| from_be(&v))
+            .unwrap_or(0);
         let applied = read_json::<Option<LogId>>(&*backend, APPLIED_KEY)?.flatten();
         let membership = read_json(&*backend, MEMBERSHIP_KEY)?.unwrap_or_default();
         Ok(StateMachine {
@@ -129,14 +155,26 @@ impl StateMachine {
     }
 
     fn read_snapshot(&self) -> io::Result<Option<Snapshot<TypeConfig>>> {
-        let Some(meta) = read_json::<Meta>(&*self.backend, SNAPSHOT_META_KEY)? else { return Ok(None) };
-        let data = self.backend.get(Space::State, SNAPSHOT_DATA_KEY)?.unwrap_or_default();
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        let Some(meta) = read_json::<Meta>(&*self.backend, SNAPSHOT_META_KEY)? else {
+            return Ok(None);
+        };
+        let data = self
+            .backend
+            .get(Space::State, SNAPSHOT_DATA_KEY)?
+            .unwrap_or_default();
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 
     fn install(&mut self, meta: &Meta, data: &[u8]) -> io::Result<()> {
         let snap: SnapshotData = serde_json::from_slice(data).map_err(io::Error::other)?;
-        let objects: ObjectMap = snap.objects.into_iter().map(|o| (o.key.clone(), Arc::new(o))).collect();
+        let objects: ObjectMap = snap
+            .objects
+            .into_iter()
+            .map(|o| (o.key.clone(), Arc::new(o)))
+            .collect();
         let mut ops: Vec<Op> = self
             .cache
             .keys("")
@@ -144,8 +182,16 @@ impl StateMachine {
             .filter(|k| !objects.contains_key(k))
             .map(|k| Op::Delete(object_key(&k)))
             .collect();
-        ops.extend(objects.values().map(|o| Op::Put(object_key(&o.key), object_value(o))));
-        ops.extend(marker_ops(&meta.last_log_id, &meta.last_membership, snap.revision)?);
+        ops.extend(
+            objects
+                .values()
+                .map(|o| Op::Put(object_key(&o.key), object_value(o))),
+        );
+        ops.extend(marker_ops(
+            &meta.last_log_id,
+            &meta.last_membership,
+            snap.revision,
+        )?);
         ops.push(Op::Put(SNAPSHOT_META_KEY.to_vec(), json(meta)?));
         ops.push(Op::Put(SNAPSHOT_DATA_KEY.to_vec(), data.to_vec()));
         self.backend.write(Space::State, ops)?;
@@ -153,19 +199,30 @@ impl StateMachine {
         self.membership = meta.last_membership.clone();
         self.revision = snap.revision;
         let cache = &self.cache;
-        self.hub.reset(snap.revision, || cache.replace(objects, snap.revision));
+        self.hub
+            .reset(snap.revision, || cache.replace(objects, snap.revision));
         Ok(())
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let data = SnapshotData { revision: self.revision, objects: self.objects.values().map(|o| (**o).clone()).collect() };
-        let meta = Meta { last_log_id: self.applied, last_membership: self.membership.clone(), snapshot_id: self.id.clone() };
+        let data = SnapshotData {
+            revision: self.revision,
+            objects: self.objects.values().map(|o| (**o).clone()).collect(),
+        };
+        let meta = Meta {
+            last_log_id: self.applied,
+            last_membership: self.membership.clone(),
+            snapshot_id: self.id.clone(),
+        };
         let sig = Some(meta.signature());
         let store = || -> io::Result<Vec<u8>> {
             let bytes = json(&data)?;
-            let ops = vec![Op::Put(SNAPSHOT_META_KEY.to_vec(), json(&meta)?), Op::Put(SNAPSHOT_DATA_KEY.to_vec(), bytes.clone())];
+            let ops = vec![
+                Op::Put(SNAPSHOT_META_KEY.to_vec(), json(&meta)?),
+                Op::Put(SNAPSHOT_DATA_KEY.to_vec(), bytes.clone()),
+            ];
             self.backend.write(Space::State, ops)?;
             Ok(bytes)
         };
@@ -177,7 +234,10 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .map_err(io::Error::other)
             .and_then(|r| r)
             .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
     }
 }
 
@@ -201,7 +261,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => responses.push(Vec::new()),
-                EntryPayload::Normal(ops) => responses.push(ops.into_iter().map(|op| batch.apply(op)).collect()),
+                EntryPayload::Normal(ops) => {
+                    responses.push(ops.into_iter().map(|op| batch.apply(op)).collect())
+                }
                 EntryPayload::Membership(m) => {
                     membership = StoredMembership::new(Some(entry.log_id), m);
                     responses.push(Vec::new());
@@ -226,14 +288,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.membership = membership;
         self.revision = out.revision;
         let cache = &self.cache;
-        self.hub.publish(out.records, out.revision, || cache.commit(out.changes, out.revision));
+        self.hub.publish(out.records, out.revision, || {
+            cache.commit(out.changes, out.revision)
+        });
         Ok(responses)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
         self.snapshots_built += 1;
         let (objects, revision) = self.cache.snapshot();
-        let last = self.applied.map(|l| format!("{}-{}", l.leader_id.term, l.index)).unwrap_or_else(|| "0-0".into());
+        let last = self
+            .applied
+            .map(|l| format!("{}-{}", l.leader_id.term, l.index))
+            .unwrap_or_else(|| "0-0".into());
         SnapshotBuilder {
             backend: self.backend.clone(),
             objects,
@@ -248,12 +315,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &Meta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        self.install(meta, &data).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e).into())
+        self.install(meta, &data)
+            .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e).into())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        self.read_snapshot().map_err(|e| StorageIOError::read_snapshot(None, &e).into())
+        self.read_snapshot()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e).into())
     }
 }

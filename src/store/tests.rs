@@ -59,27 +59,53 @@ fn obj(name: &str) -> serde_json::Value {
 }
 
 async fn create(store: &Store, key: String, name: &str) -> Result<Arc<StoredObject>, StoreError> {
-    store.write(WriteOp::Create { key, object: obj(name) }).await
+    store
+        .write(WriteOp::Create {
+            key,
+            object: obj(name),
+        })
+        .await
 }
 
 #[tokio::test]
 async fn store_should_enforce_write_preconditions() {
     let dir = TempDir::new().unwrap();
     let store = Store::open(config(&dir, 100)).await.unwrap();
-    assert_eq!(create(&store, pod_key("a", "p"), "p").await, Err(StoreError::NamespaceNotFound("a".into())));
+    assert_eq!(
+        create(&store, pod_key("a", "p"), "p").await,
+        Err(StoreError::NamespaceNotFound("a".into()))
+    );
     let ns = create(&store, ns_key("a"), "a").await.unwrap();
     assert_eq!(ns.resource_version, store.revision());
     let pod = create(&store, pod_key("a", "p"), "p").await.unwrap();
     assert!(pod.resource_version > ns.resource_version);
-    assert!(pod.json.contains(&format!(r#""resourceVersion":"{}""#, pod.resource_version)));
-    assert_eq!(create(&store, pod_key("a", "p"), "p").await, Err(StoreError::AlreadyExists));
+    assert!(
+        pod.json
+            .contains(&format!(r#""resourceVersion":"{}""#, pod.resource_version))
+    );
+    assert_eq!(
+        create(&store, pod_key("a", "p"), "p").await,
+        Err(StoreError::AlreadyExists)
+    );
 
-    let stale = WriteOp::Update { key: pod_key("a", "p"), object: obj("p"), expected_rv: Some(ns.resource_version) };
+    let stale = WriteOp::Update {
+        key: pod_key("a", "p"),
+        object: obj("p"),
+        expected_rv: Some(ns.resource_version),
+    };
     assert_eq!(store.write(stale).await, Err(StoreError::Conflict));
-    let upd = WriteOp::Update { key: pod_key("a", "p"), object: obj("p"), expected_rv: Some(pod.resource_version) };
+    let upd = WriteOp::Update {
+        key: pod_key("a", "p"),
+        object: obj("p"),
+        expected_rv: Some(pod.resource_version),
+    };
     let updated = store.write(upd).await.unwrap();
     assert_eq!(store.get(&pod_key("a", "p")), Some(updated.clone()));
-    let missing = WriteOp::Update { key: pod_key("a", "q"), object: obj("q"), expected_rv: None };
+    let missing = WriteOp::Update {
+        key: pod_key("a", "q"),
+        object: obj("q"),
+        expected_rv: None,
+    };
     assert_eq!(store.write(missing).await, Err(StoreError::NotFound));
 
     let del = |rv, uid: Option<&str>| WriteOp::Delete {
@@ -87,15 +113,33 @@ async fn store_should_enforce_write_preconditions() {
         expected_rv: rv,
         expected_uid: uid.map(String::from),
     };
-    assert_eq!(store.write(del(Some(pod.resource_version), None)).await, Err(StoreError::Conflict));
-    assert_eq!(store.write(del(None, Some("other"))).await, Err(StoreError::Conflict));
-    let gone = store.write(del(Some(updated.resource_version), Some("uid-p"))).await.unwrap();
+    assert_eq!(
+        store.write(del(Some(pod.resource_version), None)).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.write(del(None, Some("other"))).await,
+        Err(StoreError::Conflict)
+    );
+    let gone = store
+        .write(del(Some(updated.resource_version), Some("uid-p")))
+        .await
+        .unwrap();
     assert_eq!(gone.resource_version, store.revision());
     assert!(store.get(&pod_key("a", "p")).is_none());
-    assert_eq!(store.write(del(None, None)).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.write(del(None, None)).await,
+        Err(StoreError::NotFound)
+    );
     let stats = store.stats();
-    assert_eq!(stats.objects_by_resource, vec![("core/namespaces".to_string(), 1)]);
-    assert_eq!((stats.raft_state.as_str(), stats.raft_leader), ("Leader", Some(1)));
+    assert_eq!(
+        stats.objects_by_resource,
+        vec![("core/namespaces".to_string(), 1)]
+    );
+    assert_eq!(
+        (stats.raft_state.as_str(), stats.raft_leader),
+        ("Leader", Some(1))
+    );
     store.shutdown().await;
 }
 
@@ -116,7 +160,10 @@ async fn store_should_give_concurrent_writes_distinct_increasing_revisions() {
         rvs.insert(t.await.unwrap().unwrap().resource_version);
     }
     assert_eq!(rvs.len(), 200);
-    assert_eq!(rvs.iter().copied().collect::<Vec<_>>(), (start + 1..=start + 200).collect::<Vec<_>>());
+    assert_eq!(
+        rvs.iter().copied().collect::<Vec<_>>(),
+        (start + 1..=start + 200).collect::<Vec<_>>()
+    );
     assert_eq!(store.revision(), start + 200);
     let (items, rev) = store.list("core/pods/a/");
     assert_eq!((items.len(), rev), (200, start + 200));
@@ -134,14 +181,24 @@ async fn store_should_cascade_namespace_delete_with_deleted_events() {
     }
     create(&store, pod_key("b", "p3"), "p3").await.unwrap();
     let mut rx = store.watch("", store.revision()).unwrap();
-    let deleted = store.write(WriteOp::Delete { key: ns_key("a"), expected_rv: None, expected_uid: None }).await.unwrap();
+    let deleted = store
+        .write(WriteOp::Delete {
+            key: ns_key("a"),
+            expected_rv: None,
+            expected_uid: None,
+        })
+        .await
+        .unwrap();
     let mut events = Vec::new();
     for _ in 0..3 {
         let r = rx.recv().await.unwrap();
         assert_eq!(r.event_type, EventType::Deleted);
         events.push(r.object.key.clone());
     }
-    assert_eq!(events, vec![pod_key("a", "p1"), pod_key("a", "p2"), ns_key("a")]);
+    assert_eq!(
+        events,
+        vec![pod_key("a", "p1"), pod_key("a", "p2"), ns_key("a")]
+    );
     assert_eq!(deleted.resource_version, store.revision());
     assert_eq!(store.list("core/pods/").0.len(), 1);
     store.shutdown().await;
@@ -154,30 +211,51 @@ async fn watch_should_replay_history_then_stream_and_expire_old_resume_points() 
     create(&store, ns_key("a"), "a").await.unwrap();
     let base = store.revision();
     for i in 0..3 {
-        create(&store, pod_key("a", &format!("p{i}")), "p").await.unwrap();
+        create(&store, pod_key("a", &format!("p{i}")), "p")
+            .await
+            .unwrap();
     }
     // From an old revision still in the history: replay, then live.
     let mut old = store.watch("core/pods/", base).unwrap();
     let mut now = store.watch("core/pods/", store.revision()).unwrap();
     create(&store, pod_key("a", "new"), "new").await.unwrap();
-    let replayed: Vec<u64> = [old.recv().await, old.recv().await, old.recv().await, old.recv().await]
-        .into_iter()
-        .map(|r| r.unwrap().revision)
-        .collect();
+    let replayed: Vec<u64> = [
+        old.recv().await,
+        old.recv().await,
+        old.recv().await,
+        old.recv().await,
+    ]
+    .into_iter()
+    .map(|r| r.unwrap().revision)
+    .collect();
     assert_eq!(replayed, (base + 1..=base + 4).collect::<Vec<_>>());
     let live = now.recv().await.unwrap();
-    assert_eq!((live.revision, live.object.key.as_str()), (base + 4, "core/pods/a/new"));
+    assert_eq!(
+        (live.revision, live.object.key.as_str()),
+        (base + 4, "core/pods/a/new")
+    );
     assert_eq!(store.stats().watchers, 2);
     // Beyond the 5 kept changes: Expired.
     for i in 0..10 {
-        create(&store, pod_key("a", &format!("q{i}")), "q").await.unwrap();
+        create(&store, pod_key("a", &format!("q{i}")), "q")
+            .await
+            .unwrap();
     }
     let err = store.watch("", base).err().unwrap();
     let oldest = store.revision() - 5;
-    assert_eq!(err, StoreError::Expired { requested: base, oldest });
+    assert_eq!(
+        err,
+        StoreError::Expired {
+            requested: base,
+            oldest
+        }
+    );
     assert!(store.watch("", oldest).is_ok());
     store.shutdown().await;
-    assert!(matches!(now.recv().await, Ok(_) | Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        now.recv().await,
+        Ok(_) | Err(StoreError::Unavailable(_))
+    ));
 }
 
 async fn write_many(store: &Store, ns: &str, n: usize, tasks: usize) -> Duration {
@@ -187,7 +265,9 @@ async fn write_many(store: &Store, ns: &str, n: usize, tasks: usize) -> Duration
             let (store, ns) = (store.clone(), ns.to_string());
             tokio::spawn(async move {
                 for i in (t..n).step_by(tasks) {
-                    create(&store, pod_key(&ns, &format!("p{i}")), "p").await.unwrap();
+                    create(&store, pod_key(&ns, &format!("p{i}")), "p")
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -207,7 +287,9 @@ async fn lagging_watcher_should_catch_up_from_history_or_expire_without_blocking
         let from = store.revision();
         let mut rx = store.watch("core/pods/", from).unwrap();
         // Not polled while 3000 writes happen: writes must not wait for it.
-        tokio::time::timeout(Duration::from_secs(60), write_many(&store, "a", 3000, 64)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), write_many(&store, "a", 3000, 64))
+            .await
+            .unwrap();
         if expect_expired {
             assert!(matches!(rx.recv().await, Err(StoreError::Expired { .. })));
         } else {
@@ -225,21 +307,43 @@ async fn store_should_recover_objects_and_revision_after_reopen() {
     let store = Store::open(config(&dir, 100)).await.unwrap();
     create(&store, ns_key("a"), "a").await.unwrap();
     write_many(&store, "a", 50, 8).await;
-    store.write(WriteOp::Delete { key: pod_key("a", "p7"), expected_rv: None, expected_uid: None }).await.unwrap();
+    store
+        .write(WriteOp::Delete {
+            key: pod_key("a", "p7"),
+            expected_rv: None,
+            expected_uid: None,
+        })
+        .await
+        .unwrap();
     let (before, rev) = store.list("");
     store.shutdown().await;
-    assert!(matches!(create(&store, pod_key("a", "late"), "late").await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        create(&store, pod_key("a", "late"), "late").await,
+        Err(StoreError::Unavailable(_))
+    ));
     drop(store);
 
     let store = Store::open(config(&dir, 100)).await.unwrap();
     assert_eq!(store.list(""), (before, rev));
-    assert!(store.watch("", rev).is_ok(), "the current revision is a valid watch start");
-    assert_eq!(create(&store, pod_key("a", "after"), "after").await.unwrap().resource_version, rev + 1);
+    assert!(
+        store.watch("", rev).is_ok(),
+        "the current revision is a valid watch start"
+    );
+    assert_eq!(
+        create(&store, pod_key("a", "after"), "after")
+            .await
+            .unwrap()
+            .resource_version,
+        rev + 1
+    );
     store.shutdown().await;
 }
 
 fn normal_entry(index: u64, ops: Vec<WriteOp>) -> Entry {
-    Entry { log_id: LogId::new(CommittedLeaderId::new(1, 1), index), payload: EntryPayload::Normal(ops) }
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(ops),
+    }
 }
 
 #[tokio::test]
@@ -251,20 +355,37 @@ async fn state_machine_should_install_a_built_snapshot() {
     };
     let mut source = open(&d1);
     let ops = vec![
-        WriteOp::Create { key: ns_key("a"), object: obj("a") },
-        WriteOp::Create { key: pod_key("a", "p"), object: obj("p") },
+        WriteOp::Create {
+            key: ns_key("a"),
+            object: obj("a"),
+        },
+        WriteOp::Create {
+            key: pod_key("a", "p"),
+            object: obj("p"),
+        },
     ];
     let results = source.apply(vec![normal_entry(1, ops)]).await.unwrap();
     assert!(results[0].iter().all(Result::is_ok));
-    let snapshot = source.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    let snapshot = source
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
     assert_eq!(snapshot.meta.last_log_id.map(|l| l.index), Some(1));
 
     let mut target = open(&d2);
     let mut rx = target.hub().subscribe("", 0).unwrap();
-    target.install_snapshot(&snapshot.meta, snapshot.snapshot).await.unwrap();
+    target
+        .install_snapshot(&snapshot.meta, snapshot.snapshot)
+        .await
+        .unwrap();
     assert!(matches!(rx.recv().await, Err(StoreError::Expired { .. })));
     assert_eq!(target.cache().list(""), source.cache().list(""));
-    assert_eq!(target.applied_state().await.unwrap().0.map(|l| l.index), Some(1));
+    assert_eq!(
+        target.applied_state().await.unwrap().0.map(|l| l.index),
+        Some(1)
+    );
     assert!(target.get_current_snapshot().await.unwrap().is_some());
     drop(target);
     // The installed state is persisted.

@@ -61,7 +61,10 @@ impl Inner {
     fn check(&self, from: u64) -> Result<(), StoreError> {
         let oldest = self.oldest_resumable();
         if from < oldest && from < self.revision {
-            return Err(StoreError::Expired { requested: from, oldest });
+            return Err(StoreError::Expired {
+                requested: from,
+                oldest,
+            });
         }
         Ok(())
     }
@@ -69,7 +72,11 @@ impl Inner {
     /// History records after `from` on keys starting with `prefix`.
     fn replay(&self, prefix: &str, from: u64) -> VecDeque<Arc<WatchRecord>> {
         let start = self.history.partition_point(|r| r.revision <= from);
-        self.history.range(start..).filter(|r| r.object.key.starts_with(prefix)).cloned().collect()
+        self.history
+            .range(start..)
+            .filter(|r| r.object.key.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
@@ -77,8 +84,16 @@ impl WatchHub {
     /// An empty hub at `revision`, keeping at most `max_history` changes.
     pub fn new(max_history: usize, revision: u64) -> WatchHub {
         let (sender, _) = broadcast::channel(LIVE_CAPACITY);
-        let inner = Inner { history: VecDeque::new(), max_history, revision, sender: Some(sender) };
-        WatchHub { inner: Mutex::new(inner), watchers: AtomicU64::new(0) }
+        let inner = Inner {
+            history: VecDeque::new(),
+            max_history,
+            revision,
+            sender: Some(sender),
+        };
+        WatchHub {
+            inner: Mutex::new(inner),
+            watchers: AtomicU64::new(0),
+        }
     }
 
     // Every critical section leaves `Inner` consistent, so a poisoned lock is still usable.
@@ -133,15 +148,28 @@ impl WatchHub {
     /// # Errors
     /// `Expired` when `from` is older than the history and not the current revision;
     /// `Unavailable` after [`WatchHub::close`].
-    pub fn subscribe(self: &Arc<Self>, prefix: &str, from: u64) -> Result<WatchReceiver, StoreError> {
+    pub fn subscribe(
+        self: &Arc<Self>,
+        prefix: &str,
+        from: u64,
+    ) -> Result<WatchReceiver, StoreError> {
         let inner = self.lock();
-        let Some(sender) = &inner.sender else { return Err(closed()) };
+        let Some(sender) = &inner.sender else {
+            return Err(closed());
+        };
         inner.check(from)?;
         let pending = inner.replay(prefix, from);
         let rx = sender.subscribe();
         drop(inner);
         self.watchers.fetch_add(1, Ordering::Relaxed);
-        Ok(WatchReceiver { hub: self.clone(), prefix: prefix.to_string(), last: from, pending, rx, failed: None })
+        Ok(WatchReceiver {
+            hub: self.clone(),
+            prefix: prefix.to_string(),
+            last: from,
+            pending,
+            rx,
+            failed: None,
+        })
     }
 }
 
@@ -198,7 +226,10 @@ impl WatchReceiver {
                 }
                 Ok(Live::Reset) => {
                     let oldest = self.hub.lock().oldest_resumable();
-                    return Err(StoreError::Expired { requested: self.last, oldest });
+                    return Err(StoreError::Expired {
+                        requested: self.last,
+                        oldest,
+                    });
                 }
                 Err(RecvError::Lagged(_)) => self.catch_up()?,
                 Err(RecvError::Closed) => return Err(closed()),
@@ -210,7 +241,9 @@ impl WatchReceiver {
     /// lock so nothing falls between the two.
     fn catch_up(&mut self) -> Result<(), StoreError> {
         let inner = self.hub.lock();
-        let Some(sender) = &inner.sender else { return Err(closed()) };
+        let Some(sender) = &inner.sender else {
+            return Err(closed());
+        };
         inner.check(self.last)?;
         self.pending = inner.replay(&self.prefix, self.last);
         self.rx = sender.subscribe();
@@ -231,8 +264,17 @@ mod tests {
     use mock_k8_schemas::watch::EventType;
 
     fn record(key: &str, revision: u64) -> Arc<WatchRecord> {
-        let object = Arc::new(StoredObject { key: key.into(), resource_version: revision, json: "{}".into() });
-        Arc::new(WatchRecord { revision, event_type: EventType::Added, object, prev: None })
+        let object = Arc::new(StoredObject {
+            key: key.into(),
+            resource_version: revision,
+            json: "{}".into(),
+        });
+        Arc::new(WatchRecord {
+            revision,
+            event_type: EventType::Added,
+            object,
+            prev: None,
+        })
     }
 
     fn publish(hub: &WatchHub, from: u64, to: u64, key: &str) {
@@ -265,7 +307,13 @@ mod tests {
         publish(&hub, 1, 20, "k/p/n/a");
         // History holds 16..=20: resumable from 15.
         assert!(hub.subscribe("", 15).is_ok());
-        assert_eq!(hub.subscribe("", 14).err(), Some(StoreError::Expired { requested: 14, oldest: 15 }));
+        assert_eq!(
+            hub.subscribe("", 14).err(),
+            Some(StoreError::Expired {
+                requested: 14,
+                oldest: 15
+            })
+        );
         assert!(hub.subscribe("", 20).is_ok());
         // Empty history: only the current revision is a valid start.
         let empty = Arc::new(WatchHub::new(5, 7));
@@ -284,7 +332,10 @@ mod tests {
         let small = Arc::new(WatchHub::new(10, 0));
         let mut rx = small.subscribe("", 0).unwrap();
         publish(&small, 1, 3000, "k/p/n/a");
-        assert!(matches!(rx.recv().await, Err(StoreError::Expired { requested: 0, .. })));
+        assert!(matches!(
+            rx.recv().await,
+            Err(StoreError::Expired { requested: 0, .. })
+        ));
         assert!(rx.recv().await.is_err());
     }
 
@@ -297,6 +348,9 @@ mod tests {
         let mut rx = hub.subscribe("", 50).unwrap();
         hub.close();
         assert!(matches!(rx.recv().await, Err(StoreError::Unavailable(_))));
-        assert!(matches!(hub.subscribe("", 50), Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            hub.subscribe("", 50),
+            Err(StoreError::Unavailable(_))
+        ));
     }
 }
