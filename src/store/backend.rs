@@ -67,8 +67,18 @@ pub struct SledBackend {
     state: sled::Tree,
     dir: PathBuf,
     /// Serializes `sync` calls (sled's flush is safe to call concurrently, but one at a time is
-    /// enough and keeps the fsync bookkeeping simple) and remembers blob files already fsync'd.
-    synced_blobs: Mutex<HashSet<OsString>>,
+    /// enough and keeps the fsync bookkeeping simple).
+    sync_state: Mutex<SyncState>,
+}
+
+/// What `sync` has made durable so far.
+struct SyncState {
+    /// Our own handle on sled's main file `<dir>/db` (sled never replaces it).
+    db_file: File,
+    /// Blob files (`<dir>/blobs/<lsn>`, large pages) already fsync'd; sled never fsyncs them.
+    synced_blobs: HashSet<OsString>,
+    /// Whether the directory entries (`db`, `conf`, `blobs/`) were fsync'd once.
+    dir_synced: bool,
 }
 
 fn sled_err(e: sled::Error) -> io::Error {
@@ -89,13 +99,19 @@ impl SledBackend {
         let log = db.open_tree("raft_log").map_err(sled_err)?;
         let log_meta = db.open_tree("raft_log_meta").map_err(sled_err)?;
         let state = db.open_tree("state").map_err(sled_err)?;
+        let db_file = File::open(dir.join("db"))?;
+        let sync_state = SyncState {
+            db_file,
+            synced_blobs: HashSet::new(),
+            dir_synced: false,
+        };
         Ok(SledBackend {
             db,
             log,
             log_meta,
             state,
             dir: dir.to_path_buf(),
-            synced_blobs: Mutex::new(HashSet::new()),
+            sync_state: Mutex::new(sync_state),
         })
     }
 
@@ -107,11 +123,11 @@ impl SledBackend {
         }
     }
 
-    /// fsyncs sled's files: the main `db` file, `conf`, every blob file not synced before, and the
-    /// directories (so new file entries are durable too).
+    /// fsyncs sled's files: the main `db` file, every blob file not synced before, and the
+    /// directories when they gained entries (so new files are durable too).
     fn fsync_files(&self) -> io::Result<()> {
-        let mut synced = self.synced_blobs.lock().unwrap_or_else(|p| p.into_inner());
-        File::open(self.dir.join("db"))?.sync_data()?;
+        let mut state = self.sync_state.lock().unwrap_or_else(|p| p.into_inner());
+        state.db_file.sync_data()?;
         let blobs_dir = self.dir.join("blobs");
         match std::fs::read_dir(&blobs_dir) {
             Ok(entries) => {
@@ -120,7 +136,7 @@ impl SledBackend {
                 for entry in entries {
                     let entry = entry?;
                     let name = entry.file_name();
-                    if !synced.contains(&name) {
+                    if !state.synced_blobs.contains(&name) {
                         // A blob may be garbage-collected between read_dir and open.
                         match File::open(entry.path()) {
                             Ok(f) => f.sync_data()?,
@@ -134,12 +150,22 @@ impl SledBackend {
                 if new_blob {
                     File::open(&blobs_dir)?.sync_all()?;
                 }
-                *synced = present;
+                state.synced_blobs = present;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        File::open(&self.dir)?.sync_all()?;
+        if !state.dir_synced {
+            File::open(&self.dir)?.sync_all()?;
+            // The directory itself may have been created by `open`.
+            let parent = self
+                .dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            File::open(parent)?.sync_all()?;
+            state.dir_synced = true;
+        }
         Ok(())
     }
 }

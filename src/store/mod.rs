@@ -190,6 +190,36 @@ fn unavailable(context: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("{context}: {e}"))
 }
 
+/// Opens sled and loads the state machine. sled locks its directory; a store of this process that
+/// was dropped without `shutdown` releases it only once its Raft tasks have ended, so a held lock
+/// is retried for up to [`LOCK_WAIT`].
+async fn open_storage(cfg: &StoreConfig) -> Result<(Arc<dyn Backend>, StateMachine), StoreError> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let (dir, history) = (cfg.dir.clone(), cfg.watch_history);
+        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir)?);
+            let sm = StateMachine::open(backend.clone(), history)?;
+            Ok((backend, sm))
+        })
+        .await
+        .map_err(|e| unavailable("store open", e))?;
+        match opened {
+            Ok(opened) => return Ok(opened),
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(unavailable(&format!("store open {}", cfg.dir.display()), e)),
+        }
+    }
+}
+
+/// How long `open` waits for the database lock held by a store of this process being dropped.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 impl Store {
     /// Opens (or creates) the store under `cfg.dir`, starts the single-voter Raft member and waits
     /// until it is leader and has applied its log.
@@ -202,16 +232,7 @@ impl Store {
     /// I/O or Raft start-up failures (including another process holding `cfg.dir`), as
     /// `Unavailable` text.
     pub async fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
-        let dir = cfg.dir.clone();
-        let history = cfg.watch_history;
-        let (backend, sm) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir)?);
-            let sm = StateMachine::open(backend.clone(), history)?;
-            Ok((backend, sm))
-        })
-        .await
-        .map_err(|e| unavailable("store open", e))?
-        .map_err(|e| unavailable(&format!("store open {}", cfg.dir.display()), e))?;
+        let (backend, sm) = open_storage(&cfg).await?;
         let (cache, hub) = (sm.cache(), sm.hub());
         let log_store = LogStore::new(backend.clone()).map_err(|e| unavailable("store open", e))?;
         let config = Arc::new(raft_config()?);
@@ -229,6 +250,17 @@ impl Store {
                 .map_err(|e| unavailable("raft initialize", e))?;
         }
         let id = cfg.node_id;
+        let voters: Vec<u64> = raft
+            .with_raft_state(|st| st.membership_state.effective().voter_ids().collect())
+            .await
+            .map_err(|e| unavailable("raft start", e))?;
+        if !voters.contains(&id) {
+            let _ = raft.shutdown().await;
+            let message = format!(
+                "raft start: node id {id} is not a voter of the recorded cluster {voters:?}"
+            );
+            return Err(StoreError::Unavailable(message));
+        }
         raft.wait(Some(START_TIMEOUT))
             .metrics(
                 |m| {
@@ -239,7 +271,7 @@ impl Store {
                 "leader with its log applied",
             )
             .await
-            .map_err(|e| unavailable("raft start (is node id {id} the recorded voter?)", e))?;
+            .map_err(|e| unavailable("raft start: waiting for leadership", e))?;
         let (queue, rx) = mpsc::channel(batcher::QUEUE_CAPACITY);
         let cancel = CancellationToken::new();
         let handle = batcher::spawn(raft.clone(), rx, cfg.max_batch, cancel.clone());

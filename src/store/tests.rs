@@ -412,3 +412,34 @@ async fn throughput_report() {
     }
     store.shutdown().await;
 }
+
+#[tokio::test]
+async fn store_should_reopen_after_drop_without_shutdown() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(config(&dir, 100)).await.unwrap();
+    create(&store, ns_key("a"), "a").await.unwrap();
+    let rev = store.revision();
+    drop(store);
+    let store = Store::open(config(&dir, 100)).await.unwrap();
+    assert_eq!(store.revision(), rev);
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn store_should_refuse_a_node_id_outside_the_recorded_cluster() {
+    let dir = TempDir::new().unwrap();
+    Store::open(config(&dir, 100))
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    let other = StoreConfig {
+        node_id: 7,
+        ..config(&dir, 100)
+    };
+    let err = Store::open(other).await.err().unwrap();
+    assert!(
+        matches!(&err, StoreError::Unavailable(m) if m.contains("not a voter")),
+        "{err}"
+    );
+}
