@@ -1,7 +1,6 @@
 //! The object store: every write is a Raft entry (openraft 0.9, storage-v2) persisted in sled and
 //! acknowledged only once fsync'd; reads and watches are served from an in-memory cache.
 //! OWNER: helper store. The public surface below is the contract the API server codes against.
-
 //!
 //! # Layout
 //! - [`types`]: the openraft type configuration (a log entry is a batch of [`WriteOp`]s).

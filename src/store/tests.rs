@@ -443,3 +443,35 @@ async fn store_should_refuse_a_node_id_outside_the_recorded_cluster() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn store_should_restart_from_state_after_snapshot_and_log_purge() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(config(&dir, 100)).await.unwrap();
+    create(&store, ns_key("a"), "a").await.unwrap();
+    write_many(&store, "a", 40, 4).await;
+    let raft = store.inner.raft.clone();
+    let applied = store.stats().raft_applied_index;
+    raft.trigger().snapshot().await.unwrap();
+    let wait = Some(Duration::from_secs(10));
+    raft.wait(wait)
+        .metrics(|m| m.snapshot.map(|s| s.index) >= Some(applied), "snapshot")
+        .await
+        .unwrap();
+    raft.trigger().purge_log(applied).await.unwrap();
+    raft.wait(wait)
+        .metrics(|m| m.purged.map(|p| p.index) >= Some(applied), "purged")
+        .await
+        .unwrap();
+    let before = store.list("");
+    store.shutdown().await;
+    drop((store, raft));
+
+    let store = Store::open(config(&dir, 100)).await.unwrap();
+    assert_eq!(store.list(""), before);
+    let next = create(&store, pod_key("a", "after"), "after")
+        .await
+        .unwrap();
+    assert_eq!(next.resource_version, before.1 + 1);
+    store.shutdown().await;
+}
