@@ -32,8 +32,11 @@ pub struct Batch<'a> {
 
 /// What a batch produced: changed keys, watch records (in revision order) and the final revision.
 pub struct Outcome {
+    /// Changed keys in key order: `Some` = new value, `None` = removed.
     pub changes: Vec<(String, Option<Arc<StoredObject>>)>,
+    /// One watch record per change, in revision order.
     pub records: Vec<Arc<WatchRecord>>,
+    /// The revision after the batch (unchanged if nothing changed).
     pub revision: u64,
 }
 
