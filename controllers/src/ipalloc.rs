@@ -79,7 +79,10 @@ pub enum AllocError {
 impl AllocError {
     /// `true` for "already allocated": a conflict with another Service, as opposed to a bad request.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, AllocError::IpAllocated(_) | AllocError::PortAllocated(_))
+        matches!(
+            self,
+            AllocError::IpAllocated(_) | AllocError::PortAllocated(_)
+        )
     }
 }
 
@@ -218,10 +221,12 @@ impl ClusterIpAllocator {
     /// [`AllocError::IpOutOfRange`] outside the CIDR or on its network/broadcast address;
     /// [`AllocError::IpAllocated`] when already used.
     pub fn allocate_specific(&mut self, ip: Ipv4Addr) -> Result<(), AllocError> {
-        let offset = self.usable_offset(ip).ok_or_else(|| AllocError::IpOutOfRange {
-            ip,
-            range: self.to_string(),
-        })?;
+        let offset = self
+            .usable_offset(ip)
+            .ok_or_else(|| AllocError::IpOutOfRange {
+                ip,
+                range: self.to_string(),
+            })?;
         if self.used.set(offset) {
             Ok(())
         } else {
@@ -304,9 +309,18 @@ impl NodePortAllocator {
             input: range.to_string(),
             reason: reason.to_string(),
         };
-        let (a, b) = range.trim().split_once('-').unwrap_or((range.trim(), range.trim()));
-        let first: u16 = a.trim().parse().map_err(|_| bad("ports must be numbers 1-65535"))?;
-        let last: u16 = b.trim().parse().map_err(|_| bad("ports must be numbers 1-65535"))?;
+        let (a, b) = range
+            .trim()
+            .split_once('-')
+            .unwrap_or((range.trim(), range.trim()));
+        let first: u16 = a
+            .trim()
+            .parse()
+            .map_err(|_| bad("ports must be numbers 1-65535"))?;
+        let last: u16 = b
+            .trim()
+            .parse()
+            .map_err(|_| bad("ports must be numbers 1-65535"))?;
         if first == 0 {
             return Err(bad("port 0 is not a valid port"));
         }
@@ -339,10 +353,12 @@ impl NodePortAllocator {
     /// # Errors
     /// [`AllocError::PortOutOfRange`] outside the range; [`AllocError::PortAllocated`] when already used.
     pub fn allocate_specific(&mut self, port: i32) -> Result<(), AllocError> {
-        let offset = self.offset(port).ok_or_else(|| AllocError::PortOutOfRange {
-            port,
-            range: self.to_string(),
-        })?;
+        let offset = self
+            .offset(port)
+            .ok_or_else(|| AllocError::PortOutOfRange {
+                port,
+                range: self.to_string(),
+            })?;
         if self.used.set(offset) {
             Ok(())
         } else {
@@ -398,11 +414,27 @@ mod tests {
 
     #[test]
     fn cluster_ip_allocator_should_reject_bad_cidrs() {
-        for bad in ["", "10.96.0.0", "10.96.0.0/", "10.96.0.0/x", "10.96.0.0/33", "10.0.0.0/8", "10.0.0.0/31", "fd00::/112", "10.96.0/12"] {
+        for bad in [
+            "",
+            "10.96.0.0",
+            "10.96.0.0/",
+            "10.96.0.0/x",
+            "10.96.0.0/33",
+            "10.0.0.0/8",
+            "10.0.0.0/31",
+            "fd00::/112",
+            "10.96.0/12",
+        ] {
             let err = ClusterIpAllocator::new(bad).unwrap_err();
-            assert!(matches!(err, AllocError::InvalidCidr { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, AllocError::InvalidCidr { .. }),
+                "{bad}: {err}"
+            );
         }
-        assert_eq!(ClusterIpAllocator::new("10.96.0.5/12").unwrap().to_string(), "10.96.0.0/12");
+        assert_eq!(
+            ClusterIpAllocator::new("10.96.0.5/12").unwrap().to_string(),
+            "10.96.0.0/12"
+        );
     }
 
     #[test]
@@ -465,7 +497,12 @@ mod tests {
     fn cluster_ip_allocator_should_rebuild_from_stored_services() {
         let mut a = ClusterIpAllocator::new("10.0.0.0/24").unwrap();
         a.allocate().unwrap();
-        let rejected = a.rebuild([ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.2"), ip("11.0.0.1")]);
+        let rejected = a.rebuild([
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            ip("10.0.0.2"),
+            ip("11.0.0.1"),
+        ]);
         assert_eq!(rejected, [ip("10.0.0.2"), ip("11.0.0.1")]);
         assert_eq!(a.allocate().unwrap(), ip("10.0.0.3"));
         // 256 − network − broadcast − 3 used = 251.
@@ -479,7 +516,10 @@ mod tests {
         a.allocate_specific(30001).unwrap();
         assert_eq!(a.allocate().unwrap(), 30000);
         assert_eq!(a.allocate().unwrap(), 30002);
-        assert_eq!(a.allocate_specific(30002), Err(AllocError::PortAllocated(30002)));
+        assert_eq!(
+            a.allocate_specific(30002),
+            Err(AllocError::PortAllocated(30002))
+        );
         assert_eq!(
             a.allocate_specific(80).unwrap_err().to_string(),
             "provided port is not in the valid range. The range of valid ports is 30000-32767"
@@ -500,7 +540,13 @@ mod tests {
     fn node_port_allocator_should_parse_ranges_and_rebuild() {
         assert!(NodePortAllocator::new("30000-32767").is_ok());
         for bad in ["", "a-b", "0-10", "10-5", "1-70000"] {
-            assert!(matches!(NodePortAllocator::new(bad), Err(AllocError::InvalidPortRange { .. })), "{bad}");
+            assert!(
+                matches!(
+                    NodePortAllocator::new(bad),
+                    Err(AllocError::InvalidPortRange { .. })
+                ),
+                "{bad}"
+            );
         }
         let mut a = NodePortAllocator::new("30000").unwrap();
         assert_eq!(a.allocate().unwrap(), 30000);

@@ -23,9 +23,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use mock_k8_schemas::selector::LabelSelector;
 
 pub use slice::{
-    compute_endpoint_slice, compute_endpoint_slices, endpoint_slices_equal, slice_name,
     ENDPOINT_SLICE_SUFFIX, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY_CONTROLLER,
-    MAX_ENDPOINTS_PER_SLICE,
+    MAX_ENDPOINTS_PER_SLICE, compute_endpoint_slice, compute_endpoint_slices,
+    endpoint_slices_equal, slice_name,
 };
 pub use subsets::{compute_endpoints, endpoints_equal};
 
@@ -104,7 +104,11 @@ pub(crate) struct Backend<'a> {
 
 /// The Service's namespace (`default` when unset).
 pub(crate) fn namespace_of_service(service: &Service) -> &str {
-    service.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+    service
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or(DEFAULT_NAMESPACE)
 }
 
 /// The selector of a Service that gets endpoints: `None` for services without a selector (their Endpoints

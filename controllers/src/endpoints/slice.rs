@@ -9,8 +9,8 @@ use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::{
-    backends, base_labels, find_port, is_headless, namespace_of_service, pod_hostname, pod_ref,
-    publish_not_ready, service_selector, DEFAULT_PROTOCOL,
+    DEFAULT_PROTOCOL, backends, base_labels, find_port, is_headless, namespace_of_service,
+    pod_hostname, pod_ref, publish_not_ready, service_selector,
 };
 
 /// Label naming the Service a slice belongs to (`discovery.k8s.io` well-known label).
@@ -68,7 +68,9 @@ pub fn compute_endpoint_slices(service: &Service, pods: &[Pod]) -> Option<Vec<En
                 Some((
                     sp.name.clone().unwrap_or_default(),
                     port,
-                    sp.protocol.clone().unwrap_or_else(|| DEFAULT_PROTOCOL.into()),
+                    sp.protocol
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_PROTOCOL.into()),
                     sp.app_protocol.clone(),
                 ))
             })

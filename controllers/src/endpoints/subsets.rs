@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
-    backends, base_labels, find_port, is_headless, namespace_of_service, pod_hostname, pod_ref,
-    publish_not_ready, service_selector, DEFAULT_PROTOCOL,
+    DEFAULT_PROTOCOL, backends, base_labels, find_port, is_headless, namespace_of_service,
+    pod_hostname, pod_ref, publish_not_ready, service_selector,
 };
 
 /// A resolved port, as an orderable key: (name, port, protocol, appProtocol).
@@ -57,7 +57,9 @@ pub fn compute_endpoints(service: &Service, pods: &[Pod]) -> Option<Endpoints> {
                 Some((
                     sp.name.clone().filter(|n| !n.is_empty()),
                     port,
-                    sp.protocol.clone().unwrap_or_else(|| DEFAULT_PROTOCOL.into()),
+                    sp.protocol
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_PROTOCOL.into()),
                     sp.app_protocol.clone(),
                 ))
             })

@@ -151,14 +151,44 @@ fn compute_endpoints_should_resolve_meteor_mongo_named_target_port() {
 fn compute_endpoints_should_split_ready_and_not_ready() {
     let svc = service(Some(IntOrString::Int(8080)));
     let pods = [
-        pod("a").label("app", "web").ip("10.0.0.10").ready(true).build(),
-        pod("b").label("app", "web").ip("10.0.0.9").ready(false).build(),
-        pod("c").label("app", "web").ip("10.0.0.2").ready(true).build(),
-        pod("other").label("app", "db").ip("10.0.0.3").ready(true).build(),
-        pod("elsewhere").label("app", "web").ns("prod").ip("10.0.0.4").ready(true).build(),
+        pod("a")
+            .label("app", "web")
+            .ip("10.0.0.10")
+            .ready(true)
+            .build(),
+        pod("b")
+            .label("app", "web")
+            .ip("10.0.0.9")
+            .ready(false)
+            .build(),
+        pod("c")
+            .label("app", "web")
+            .ip("10.0.0.2")
+            .ready(true)
+            .build(),
+        pod("other")
+            .label("app", "db")
+            .ip("10.0.0.3")
+            .ready(true)
+            .build(),
+        pod("elsewhere")
+            .label("app", "web")
+            .ns("prod")
+            .ip("10.0.0.4")
+            .ready(true)
+            .build(),
         pod("no-ip").label("app", "web").ready(true).build(),
-        pod("done").label("app", "web").ip("10.0.0.5").phase("Succeeded").build(),
-        pod("failed").label("app", "web").ip("10.0.0.6").phase("Failed").ready(true).build(),
+        pod("done")
+            .label("app", "web")
+            .ip("10.0.0.5")
+            .phase("Succeeded")
+            .build(),
+        pod("failed")
+            .label("app", "web")
+            .ip("10.0.0.6")
+            .phase("Failed")
+            .ready(true)
+            .build(),
     ];
     let ep = compute_endpoints(&svc, &pods).unwrap();
     let s = subsets(&ep);
@@ -167,16 +197,32 @@ fn compute_endpoints_should_split_ready_and_not_ready() {
     assert_eq!(ips(&s[0].addresses), ["10.0.0.2", "10.0.0.10"]);
     assert_eq!(ips(&s[0].not_ready_addresses), ["10.0.0.9"]);
     assert_eq!(s[0].ports.as_ref().unwrap()[0].port, 8080);
-    assert_eq!(s[0].ports.as_ref().unwrap()[0].name.as_deref(), Some("http"));
+    assert_eq!(
+        s[0].ports.as_ref().unwrap()[0].name.as_deref(),
+        Some("http")
+    );
 }
 
 #[test]
 fn compute_endpoints_should_exclude_terminating_pods_unless_publish_not_ready() {
     let mut svc = service(None);
     let pods = [
-        pod("a").label("app", "web").ip("10.0.0.1").ready(true).build(),
-        pod("b").label("app", "web").ip("10.0.0.2").ready(true).terminating().build(),
-        pod("c").label("app", "web").ip("10.0.0.3").ready(false).build(),
+        pod("a")
+            .label("app", "web")
+            .ip("10.0.0.1")
+            .ready(true)
+            .build(),
+        pod("b")
+            .label("app", "web")
+            .ip("10.0.0.2")
+            .ready(true)
+            .terminating()
+            .build(),
+        pod("c")
+            .label("app", "web")
+            .ip("10.0.0.3")
+            .ready(false)
+            .build(),
     ];
     let ep = compute_endpoints(&svc, &pods).unwrap();
     assert_eq!(ips(&subsets(&ep)[0].addresses), ["10.0.0.1"]);
@@ -197,7 +243,11 @@ fn compute_endpoints_should_exclude_terminating_pods_unless_publish_not_ready() 
 fn compute_endpoints_should_leave_selectorless_and_external_name_services_alone() {
     let mut svc = service(None);
     svc.spec.as_mut().unwrap().selector = None;
-    let pods = [pod("a").label("app", "web").ip("10.0.0.1").ready(true).build()];
+    let pods = [pod("a")
+        .label("app", "web")
+        .ip("10.0.0.1")
+        .ready(true)
+        .build()];
     assert!(compute_endpoints(&svc, &pods).is_none());
     assert!(compute_endpoint_slices(&svc, &pods).is_none());
     svc.spec.as_mut().unwrap().selector = Some(Default::default());
@@ -212,11 +262,30 @@ fn compute_endpoints_should_leave_selectorless_and_external_name_services_alone(
 fn compute_endpoints_should_group_pods_by_resolved_port_numbers() {
     let svc = service(Some(IntOrString::String("web".into())));
     let pods = [
-        pod("a").label("app", "web").ip("10.0.0.1").ready(true).named_port("web", 8080).build(),
-        pod("b").label("app", "web").ip("10.0.0.2").ready(true).named_port("web", 9090).build(),
-        pod("c").label("app", "web").ip("10.0.0.3").ready(false).named_port("web", 8080).build(),
+        pod("a")
+            .label("app", "web")
+            .ip("10.0.0.1")
+            .ready(true)
+            .named_port("web", 8080)
+            .build(),
+        pod("b")
+            .label("app", "web")
+            .ip("10.0.0.2")
+            .ready(true)
+            .named_port("web", 9090)
+            .build(),
+        pod("c")
+            .label("app", "web")
+            .ip("10.0.0.3")
+            .ready(false)
+            .named_port("web", 8080)
+            .build(),
         // Lacks the named port: left out.
-        pod("d").label("app", "web").ip("10.0.0.4").ready(true).build(),
+        pod("d")
+            .label("app", "web")
+            .ip("10.0.0.4")
+            .ready(true)
+            .build(),
     ];
     let ep = compute_endpoints(&svc, &pods).unwrap();
     let s = subsets(&ep);
@@ -228,7 +297,10 @@ fn compute_endpoints_should_group_pods_by_resolved_port_numbers() {
     assert_eq!(ips(&s[1].addresses), ["10.0.0.2"]);
 
     let slices = compute_endpoint_slices(&svc, &pods).unwrap();
-    let names: Vec<_> = slices.iter().map(|s| s.metadata.name.clone().unwrap()).collect();
+    let names: Vec<_> = slices
+        .iter()
+        .map(|s| s.metadata.name.clone().unwrap())
+        .collect();
     assert_eq!(names, ["web-mk8", "web-mk8-1"]);
     assert_eq!(slices[0].endpoints.len(), 2);
     assert_eq!(slices[1].ports.as_ref().unwrap()[0].port, Some(9090));
@@ -237,14 +309,29 @@ fn compute_endpoints_should_group_pods_by_resolved_port_numbers() {
 #[test]
 fn compute_endpoints_should_keep_a_pod_in_the_ports_it_resolves() {
     let mut svc = service(Some(IntOrString::String("web".into())));
-    svc.spec.as_mut().unwrap().ports.as_mut().unwrap().push(ServicePort {
-        name: Some("metrics".into()),
-        port: 9100,
-        ..Default::default()
-    });
+    svc.spec
+        .as_mut()
+        .unwrap()
+        .ports
+        .as_mut()
+        .unwrap()
+        .push(ServicePort {
+            name: Some("metrics".into()),
+            port: 9100,
+            ..Default::default()
+        });
     let pods = [
-        pod("a").label("app", "web").ip("10.0.0.1").ready(true).named_port("web", 8080).build(),
-        pod("b").label("app", "web").ip("10.0.0.2").ready(true).build(),
+        pod("a")
+            .label("app", "web")
+            .ip("10.0.0.1")
+            .ready(true)
+            .named_port("web", 8080)
+            .build(),
+        pod("b")
+            .label("app", "web")
+            .ip("10.0.0.2")
+            .ready(true)
+            .build(),
     ];
     let ep = compute_endpoints(&svc, &pods).unwrap();
     let s = subsets(&ep);
@@ -279,7 +366,10 @@ fn compute_endpoints_should_be_deterministic_under_shuffling() {
         if k % 2 == 0 {
             pods.reverse();
         }
-        assert_eq!(serde_json::to_string(&compute_endpoints(&svc, &pods)).unwrap(), expected);
+        assert_eq!(
+            serde_json::to_string(&compute_endpoints(&svc, &pods)).unwrap(),
+            expected
+        );
         assert_eq!(
             serde_json::to_string(&compute_endpoint_slices(&svc, &pods)).unwrap(),
             expected_slices
@@ -306,7 +396,11 @@ fn compute_endpoints_should_list_headless_pods_without_ports() {
     let spec = svc.spec.as_mut().unwrap();
     spec.cluster_ip = Some("None".into());
     spec.ports = None;
-    let mut p = pod("minio-0").label("app", "web").ip("10.0.0.7").ready(true).build();
+    let mut p = pod("minio-0")
+        .label("app", "web")
+        .ip("10.0.0.7")
+        .ready(true)
+        .build();
     let ps = p.spec.as_mut().unwrap();
     ps.hostname = Some("minio-0".into());
     ps.subdomain = Some("web".into());
@@ -322,16 +416,32 @@ fn compute_endpoints_should_list_headless_pods_without_ports() {
 fn endpoints_equal_should_ignore_metadata_noise_and_order() {
     let svc = service(None);
     let pods = [
-        pod("a").label("app", "web").ip("10.0.0.1").ready(true).build(),
-        pod("b").label("app", "web").ip("10.0.0.2").ready(true).build(),
+        pod("a")
+            .label("app", "web")
+            .ip("10.0.0.1")
+            .ready(true)
+            .build(),
+        pod("b")
+            .label("app", "web")
+            .ip("10.0.0.2")
+            .ready(true)
+            .build(),
     ];
     let a = compute_endpoints(&svc, &pods).unwrap();
     let mut b = a.clone();
     b.metadata.resource_version = Some("42".into());
     b.metadata.uid = Some("x".into());
-    b.subsets.as_mut().unwrap()[0].addresses.as_mut().unwrap().reverse();
+    b.subsets.as_mut().unwrap()[0]
+        .addresses
+        .as_mut()
+        .unwrap()
+        .reverse();
     assert!(endpoints_equal(&a, &b));
-    b.subsets.as_mut().unwrap()[0].addresses.as_mut().unwrap().pop();
+    b.subsets.as_mut().unwrap()[0]
+        .addresses
+        .as_mut()
+        .unwrap()
+        .pop();
     assert!(!endpoints_equal(&a, &b));
 
     let empty = compute_endpoints(&svc, &[]).unwrap();
@@ -347,10 +457,27 @@ fn endpoints_equal_should_ignore_metadata_noise_and_order() {
 fn compute_endpoint_slice_should_carry_conditions_labels_and_owner() {
     let svc = service(Some(IntOrString::Int(8080)));
     let pods = [
-        pod("a").label("app", "web").ip("10.0.0.1").ready(true).build(),
-        pod("b").label("app", "web").ip("10.0.0.2").ready(false).build(),
-        pod("c").label("app", "web").ip("10.0.0.3").ready(true).terminating().build(),
-        pod("v6").label("app", "web").ip("fd00::1").ready(true).build(),
+        pod("a")
+            .label("app", "web")
+            .ip("10.0.0.1")
+            .ready(true)
+            .build(),
+        pod("b")
+            .label("app", "web")
+            .ip("10.0.0.2")
+            .ready(false)
+            .build(),
+        pod("c")
+            .label("app", "web")
+            .ip("10.0.0.3")
+            .ready(true)
+            .terminating()
+            .build(),
+        pod("v6")
+            .label("app", "web")
+            .ip("fd00::1")
+            .ready(true)
+            .build(),
     ];
     let slice = compute_endpoint_slice(&svc, &pods).unwrap();
     assert_eq!(slice.metadata.name.as_deref(), Some("web-mk8"));
@@ -360,7 +487,10 @@ fn compute_endpoint_slice_should_carry_conditions_labels_and_owner() {
     assert_eq!(labels[LABEL_MANAGED_BY], MANAGED_BY_CONTROLLER);
     assert_eq!(labels["tier"], "front");
     let owner = &slice.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("Service", "svc-uid"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("Service", "svc-uid")
+    );
     let conds: Vec<(&str, bool, bool, bool)> = slice
         .endpoints
         .iter()

@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::{Pod, PodCondition, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::taints::{tolerates, TAINT_NOT_READY, TAINT_UNREACHABLE};
+use super::taints::{TAINT_NOT_READY, TAINT_UNREACHABLE, tolerates};
 
 /// Kubernetes' default for `--default-not-ready-toleration-seconds` and
 /// `--default-unreachable-toleration-seconds`: 300 s (5 minutes).
@@ -63,7 +63,11 @@ pub fn eviction_deadline(pod: &Pod, taints: &[Taint], now: Timestamp) -> Evictio
 /// effect: NoExecute, tolerationSeconds: not_ready_secs}`, and the same for
 /// `node.kubernetes.io/unreachable` with `unreachable_secs` (both [`DEFAULT_TOLERATION_SECONDS`] by
 /// default; seconds beyond `i64::MAX` saturate). Existing tolerations are kept first, in order.
-pub fn default_tolerations(pod: &Pod, not_ready_secs: u64, unreachable_secs: u64) -> Vec<Toleration> {
+pub fn default_tolerations(
+    pod: &Pod,
+    not_ready_secs: u64,
+    unreachable_secs: u64,
+) -> Vec<Toleration> {
     let mut tolerations = pod
         .spec
         .as_ref()
@@ -74,7 +78,10 @@ pub fn default_tolerations(pod: &Pod, not_ready_secs: u64, unreachable_secs: u64
             matches!(t.key.as_deref(), None | Some("")) || t.key.as_deref() == Some(key)
         } && matches!(t.effect.as_deref(), None | Some("") | Some("NoExecute")))
     };
-    for (key, secs) in [(TAINT_NOT_READY, not_ready_secs), (TAINT_UNREACHABLE, unreachable_secs)] {
+    for (key, secs) in [
+        (TAINT_NOT_READY, not_ready_secs),
+        (TAINT_UNREACHABLE, unreachable_secs),
+    ] {
         if !tolerated(&tolerations, key) {
             tolerations.push(Toleration {
                 key: Some(key.into()),

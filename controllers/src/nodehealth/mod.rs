@@ -27,10 +27,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 pub use eviction::{
-    default_tolerations, eviction_deadline, pod_ready_condition_for_unknown_node, Eviction,
-    DEFAULT_TOLERATION_SECONDS,
+    DEFAULT_TOLERATION_SECONDS, Eviction, default_tolerations, eviction_deadline,
+    pod_ready_condition_for_unknown_node,
 };
-pub use taints::{desired_taints, tolerates, TAINT_NOT_READY, TAINT_UNREACHABLE};
+pub use taints::{TAINT_NOT_READY, TAINT_UNREACHABLE, desired_taints, tolerates};
 
 /// Kubernetes' default `--node-monitor-grace-period`: 40 s without a heartbeat before `Ready=Unknown`.
 pub const DEFAULT_NODE_MONITOR_GRACE_PERIOD: Duration = Duration::from_secs(40);
@@ -48,7 +48,8 @@ pub const REASON_NODE_STATUS_NEVER_UPDATED: &str = "NodeStatusNeverUpdated";
 pub const MESSAGE_NODE_STATUS_NEVER_UPDATED: &str = "Kubelet never posted node status.";
 
 /// The node conditions the lifecycle controller turns `Unknown` when a node goes silent.
-pub const MONITORED_CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
+pub const MONITORED_CONDITIONS: [&str; 4] =
+    ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
 
 /// A condition status (`True`, `False`, `Unknown`), as in `NodeCondition.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,7 +131,9 @@ pub fn evaluate_node(
         .and_then(|l| l.spec.as_ref())
         .and_then(|s| s.renew_time.as_ref())
         .map(|t| t.0);
-    let posted = ready.and_then(|c| c.last_heartbeat_time.as_ref()).map(|t| t.0);
+    let posted = ready
+        .and_then(|c| c.last_heartbeat_time.as_ref())
+        .map(|t| t.0);
     let last_heartbeat = renew.max(posted);
     let probe = last_heartbeat.or_else(|| node.metadata.creation_timestamp.as_ref().map(|t| t.0));
     // Without any timestamp at all the node is treated as stale: nothing proves it alive.
@@ -167,7 +170,11 @@ pub fn evaluate_node(
         },
         (false, None) => NodeHealth {
             ready: ConditionStatus::Unknown,
-            since: node.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0),
+            since: node
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(now, |t| t.0),
             reason: None,
             message: None,
             last_heartbeat,

@@ -51,7 +51,7 @@ pub fn desired_taints(node: &Node, health: &NodeHealth, now: Timestamp) -> Vec<T
                     key: key.into(),
                     effect: effect.into(),
                     value: None,
-                    time_added: (effect == "NoExecute").then(|| Time(now)),
+                    time_added: (effect == "NoExecute").then_some(Time(now)),
                 });
             }
         }

@@ -93,21 +93,85 @@ use ConditionStatus::{False as F, True as T, Unknown as U};
 fn evaluate_node_should_turn_unknown_after_grace() {
     // (ready condition (status, heartbeat), lease renew, now, expected ready, stale, since, reason)
     #[allow(clippy::type_complexity)]
-    let rows: [(Option<(&str, Option<i64>)>, Option<i64>, i64, ConditionStatus, bool, i64, Option<&str>); 8] = [
+    let rows: [(
+        Option<(&str, Option<i64>)>,
+        Option<i64>,
+        i64,
+        ConditionStatus,
+        bool,
+        i64,
+        Option<&str>,
+    ); 8] = [
         // lease renewed at 100, 100 + 40 = 140 ≥ 130 → fresh; kubelet's True kept, since T0.
-        (Some(("True", Some(10))), Some(100), 130, T, false, 0, Some("KubeletReady")),
+        (
+            Some(("True", Some(10))),
+            Some(100),
+            130,
+            T,
+            false,
+            0,
+            Some("KubeletReady"),
+        ),
         // 100 + 40 = 140, not < 140 (strict) → still fresh at exactly the grace boundary.
-        (Some(("True", Some(10))), Some(100), 140, T, false, 0, Some("KubeletReady")),
+        (
+            Some(("True", Some(10))),
+            Some(100),
+            140,
+            T,
+            false,
+            0,
+            Some("KubeletReady"),
+        ),
         // 100 + 40 = 140 < 141 → stale: Unknown since now (141).
-        (Some(("True", Some(10))), Some(100), 141, U, true, 141, Some(REASON_NODE_STATUS_UNKNOWN)),
+        (
+            Some(("True", Some(10))),
+            Some(100),
+            141,
+            U,
+            true,
+            141,
+            Some(REASON_NODE_STATUS_UNKNOWN),
+        ),
         // no lease; heartbeat 50 + 40 = 90 < 95 → stale.
-        (Some(("True", Some(50))), None, 95, U, true, 95, Some(REASON_NODE_STATUS_UNKNOWN)),
+        (
+            Some(("True", Some(50))),
+            None,
+            95,
+            U,
+            true,
+            95,
+            Some(REASON_NODE_STATUS_UNKNOWN),
+        ),
         // lease stale (0 + 40 < 60) but the condition heartbeat 55 + 40 = 95 ≥ 60 → fresh (max of both).
-        (Some(("False", Some(55))), Some(0), 60, F, false, 0, Some("KubeletReady")),
+        (
+            Some(("False", Some(55))),
+            Some(0),
+            60,
+            F,
+            false,
+            0,
+            Some("KubeletReady"),
+        ),
         // already Unknown and stale: since stays at the old transition (T0).
-        (Some(("Unknown", Some(0))), None, 500, U, true, 0, Some(REASON_NODE_STATUS_UNKNOWN)),
+        (
+            Some(("Unknown", Some(0))),
+            None,
+            500,
+            U,
+            true,
+            0,
+            Some(REASON_NODE_STATUS_UNKNOWN),
+        ),
         // never posted status: creation 0 + 40 = 40 < 41 → NodeStatusNeverUpdated.
-        (None, None, 41, U, true, 41, Some(REASON_NODE_STATUS_NEVER_UPDATED)),
+        (
+            None,
+            None,
+            41,
+            U,
+            true,
+            41,
+            Some(REASON_NODE_STATUS_NEVER_UPDATED),
+        ),
         // never posted, within grace (0 + 40 ≥ 30): Unknown, not stale, since creation.
         (None, None, 30, U, false, 0, None),
     ];
@@ -133,12 +197,24 @@ fn unknown_node_conditions_should_mark_monitored_conditions() {
     assert_eq!(cs.len(), 4);
     let ready = &cs[0];
     assert_eq!(
-        (ready.status.as_str(), ready.reason.as_deref(), ready.message.as_deref()),
-        ("Unknown", Some("NodeStatusUnknown"), Some("Kubelet stopped posting node status."))
+        (
+            ready.status.as_str(),
+            ready.reason.as_deref(),
+            ready.message.as_deref()
+        ),
+        (
+            "Unknown",
+            Some("NodeStatusUnknown"),
+            Some("Kubelet stopped posting node status.")
+        )
     );
     assert_eq!(ready.last_transition_time, Some(Time(t(60))));
     assert_eq!(ready.last_heartbeat_time, Some(Time(t(10))));
-    assert!(cs[1..].iter().all(|c| c.reason.as_deref() == Some("NodeStatusNeverUpdated")));
+    assert!(
+        cs[1..]
+            .iter()
+            .all(|c| c.reason.as_deref() == Some("NodeStatusNeverUpdated"))
+    );
     let mut unknown = n.clone();
     unknown.status.as_mut().unwrap().conditions = Some(cs);
     assert_eq!(unknown_node_conditions(&unknown, t(90)), None);
@@ -222,13 +298,29 @@ fn tolerates_should_match_kubernetes_rules() {
         ..Default::default()
     };
     let rows: [(Toleration, &Taint, bool); 7] = [
-        (toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoExecute"), None), &unreachable, true),
+        (
+            toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoExecute"), None),
+            &unreachable,
+            true,
+        ),
         // empty effect matches every effect
-        (toleration(Some(TAINT_UNREACHABLE), "Exists", None, None), &unreachable, true),
-        (toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoSchedule"), None), &unreachable, false),
+        (
+            toleration(Some(TAINT_UNREACHABLE), "Exists", None, None),
+            &unreachable,
+            true,
+        ),
+        (
+            toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoSchedule"), None),
+            &unreachable,
+            false,
+        ),
         // empty key + Exists tolerates everything
         (toleration(None, "Exists", None, None), &unreachable, true),
-        (toleration(Some(TAINT_NOT_READY), "Exists", None, None), &unreachable, false),
+        (
+            toleration(Some(TAINT_NOT_READY), "Exists", None, None),
+            &unreachable,
+            false,
+        ),
         (equal("a100"), &valued, true),
         (equal("h100"), &valued, false),
     ];
@@ -240,7 +332,12 @@ fn tolerates_should_match_kubernetes_rules() {
 #[test]
 fn eviction_deadline_should_follow_toleration_seconds() {
     let unreach = |added| taint(TAINT_UNREACHABLE, "NoExecute", added);
-    let tol300 = toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoExecute"), Some(300));
+    let tol300 = toleration(
+        Some(TAINT_UNREACHABLE),
+        "Exists",
+        Some("NoExecute"),
+        Some(300),
+    );
     let tol60 = toleration(None, "Exists", None, Some(60));
     let forever = toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoExecute"), None);
     let now = 100;
@@ -249,29 +346,59 @@ fn eviction_deadline_should_follow_toleration_seconds() {
         // no taints at all → never
         (vec![], vec![], Eviction::Never),
         // NoSchedule only → never (it does not evict)
-        (vec![], vec![taint(TAINT_UNREACHABLE, "NoSchedule", None)], Eviction::Never),
+        (
+            vec![],
+            vec![taint(TAINT_UNREACHABLE, "NoSchedule", None)],
+            Eviction::Never,
+        ),
         // untolerated NoExecute → now
         (vec![], vec![unreach(Some(90))], Eviction::Now),
         // added 90 + 300 s = 390 > 100 → at 390
-        (vec![tol300.clone()], vec![unreach(Some(90))], Eviction::At(t(390))),
+        (
+            vec![tol300.clone()],
+            vec![unreach(Some(90))],
+            Eviction::At(t(390)),
+        ),
         // added -250 + 300 = 50 ≤ 100 → now
-        (vec![tol300.clone()], vec![unreach(Some(-250))], Eviction::Now),
+        (
+            vec![tol300.clone()],
+            vec![unreach(Some(-250))],
+            Eviction::Now,
+        ),
         // no timeAdded: counts from now, 100 + 300 = 400
-        (vec![tol300.clone()], vec![unreach(None)], Eviction::At(t(400))),
+        (
+            vec![tol300.clone()],
+            vec![unreach(None)],
+            Eviction::At(t(400)),
+        ),
         // tolerated forever (no tolerationSeconds) → never
-        (vec![forever.clone()], vec![unreach(Some(0))], Eviction::Never),
+        (
+            vec![forever.clone()],
+            vec![unreach(Some(0))],
+            Eviction::Never,
+        ),
         // first matching toleration wins (Kubernetes): tol60 listed first → 90 + 60 = 150
-        (vec![tol60.clone(), tol300.clone()], vec![unreach(Some(90))], Eviction::At(t(150))),
+        (
+            vec![tol60.clone(), tol300.clone()],
+            vec![unreach(Some(90))],
+            Eviction::At(t(150)),
+        ),
         // two taints: min(90 + 300 = 390, 95 + 60 = 155) = 155
         (
             vec![tol300, tol60.clone()],
-            vec![unreach(Some(90)), taint(TAINT_NOT_READY, "NoExecute", Some(95))],
+            vec![
+                unreach(Some(90)),
+                taint(TAINT_NOT_READY, "NoExecute", Some(95)),
+            ],
             Eviction::At(t(155)),
         ),
         // one tolerated forever, another not at all → now
         (
             vec![forever],
-            vec![unreach(Some(90)), taint("maintenance", "NoExecute", Some(0))],
+            vec![
+                unreach(Some(90)),
+                taint("maintenance", "NoExecute", Some(0)),
+            ],
             Eviction::Now,
         ),
         // tolerationSeconds 0 → evicted at timeAdded (90 ≤ 100) → now
@@ -282,14 +409,25 @@ fn eviction_deadline_should_follow_toleration_seconds() {
         ),
     ];
     for (i, (tols, taints, want)) in rows.into_iter().enumerate() {
-        assert_eq!(eviction_deadline(&pod_with(tols), &taints, t(now)), want, "row {i}");
+        assert_eq!(
+            eviction_deadline(&pod_with(tols), &taints, t(now)),
+            want,
+            "row {i}"
+        );
     }
 }
 
 #[test]
 fn default_tolerations_should_add_missing_ones_only() {
     let nr = |s| toleration(Some(TAINT_NOT_READY), "Exists", Some("NoExecute"), Some(s));
-    let ur = |s| toleration(Some(TAINT_UNREACHABLE), "Exists", Some("NoExecute"), Some(s));
+    let ur = |s| {
+        toleration(
+            Some(TAINT_UNREACHABLE),
+            "Exists",
+            Some("NoExecute"),
+            Some(s),
+        )
+    };
     let custom = toleration(Some("dedicated"), "Exists", Some("NoSchedule"), None);
     let rows: Vec<(Vec<Toleration>, Vec<Toleration>)> = vec![
         // nothing tolerated → both added with the flag values (300, 120)
@@ -305,7 +443,11 @@ fn default_tolerations_should_add_missing_ones_only() {
         ),
     ];
     for (i, (have, want)) in rows.into_iter().enumerate() {
-        assert_eq!(default_tolerations(&pod_with(have), 300, 120), want, "row {i}");
+        assert_eq!(
+            default_tolerations(&pod_with(have), 300, 120),
+            want,
+            "row {i}"
+        );
     }
 }
 
@@ -329,7 +471,16 @@ fn pod_ready_condition_for_unknown_node_should_mark_not_ready() {
     let c = pod_ready_condition_for_unknown_node(&pod("Running", Some("True")), t(70)).unwrap();
     assert_eq!((c.type_.as_str(), c.status.as_str()), ("Ready", "False"));
     assert_eq!(c.last_transition_time, Some(Time(t(70))));
-    assert_eq!(pod_ready_condition_for_unknown_node(&pod("Running", Some("False")), t(70)), None);
-    assert_eq!(pod_ready_condition_for_unknown_node(&pod("Succeeded", Some("True")), t(70)), None);
-    assert_eq!(pod_ready_condition_for_unknown_node(&pod("Pending", None), t(70)), None);
+    assert_eq!(
+        pod_ready_condition_for_unknown_node(&pod("Running", Some("False")), t(70)),
+        None
+    );
+    assert_eq!(
+        pod_ready_condition_for_unknown_node(&pod("Succeeded", Some("True")), t(70)),
+        None
+    );
+    assert_eq!(
+        pod_ready_condition_for_unknown_node(&pod("Pending", None), t(70)),
+        None
+    );
 }
