@@ -14,6 +14,8 @@ pub mod slice;
 pub mod subsets;
 
 #[cfg(test)]
+mod slice_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -11,9 +11,9 @@ use k8s_openapi::jiff::Timestamp;
 use super::*;
 
 /// A pod builder: `pod("a").labels(..).ip(..).ready(true)`.
-struct PodB(Pod);
+pub(super) struct PodB(Pod);
 
-fn pod(name: &str) -> PodB {
+pub(super) fn pod(name: &str) -> PodB {
     PodB(Pod {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -37,7 +37,7 @@ fn pod(name: &str) -> PodB {
 }
 
 impl PodB {
-    fn label(mut self, k: &str, v: &str) -> Self {
+    pub(super) fn label(mut self, k: &str, v: &str) -> Self {
         self.0
             .metadata
             .labels
@@ -45,15 +45,15 @@ impl PodB {
             .insert(k.into(), v.into());
         self
     }
-    fn ns(mut self, ns: &str) -> Self {
+    pub(super) fn ns(mut self, ns: &str) -> Self {
         self.0.metadata.namespace = Some(ns.into());
         self
     }
-    fn ip(mut self, ip: &str) -> Self {
+    pub(super) fn ip(mut self, ip: &str) -> Self {
         self.0.status.as_mut().unwrap().pod_ip = Some(ip.into());
         self
     }
-    fn ready(mut self, ready: bool) -> Self {
+    pub(super) fn ready(mut self, ready: bool) -> Self {
         self.0.status.as_mut().unwrap().conditions = Some(vec![PodCondition {
             type_: "Ready".into(),
             status: if ready { "True" } else { "False" }.into(),
@@ -61,15 +61,15 @@ impl PodB {
         }]);
         self
     }
-    fn phase(mut self, phase: &str) -> Self {
+    pub(super) fn phase(mut self, phase: &str) -> Self {
         self.0.status.as_mut().unwrap().phase = Some(phase.into());
         self
     }
-    fn terminating(mut self) -> Self {
+    pub(super) fn terminating(mut self) -> Self {
         self.0.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
         self
     }
-    fn named_port(mut self, name: &str, port: i32) -> Self {
+    pub(super) fn named_port(mut self, name: &str, port: i32) -> Self {
         let c = &mut self.0.spec.as_mut().unwrap().containers[0];
         c.ports.get_or_insert_with(Vec::new).push(ContainerPort {
             name: Some(name.into()),
@@ -78,13 +78,13 @@ impl PodB {
         });
         self
     }
-    fn build(self) -> Pod {
+    pub(super) fn build(self) -> Pod {
         self.0
     }
 }
 
 /// A service selecting `app=web` with one port 80 → `target`.
-fn service(target: Option<IntOrString>) -> Service {
+pub(super) fn service(target: Option<IntOrString>) -> Service {
     Service {
         metadata: ObjectMeta {
             name: Some("web".into()),
@@ -451,90 +451,4 @@ fn endpoints_equal_should_ignore_metadata_noise_and_order() {
     let mut relabelled = empty.clone();
     relabelled.metadata.labels = None;
     assert!(!endpoints_equal(&empty, &relabelled));
-}
-
-#[test]
-fn compute_endpoint_slice_should_carry_conditions_labels_and_owner() {
-    let svc = service(Some(IntOrString::Int(8080)));
-    let pods = [
-        pod("a")
-            .label("app", "web")
-            .ip("10.0.0.1")
-            .ready(true)
-            .build(),
-        pod("b")
-            .label("app", "web")
-            .ip("10.0.0.2")
-            .ready(false)
-            .build(),
-        pod("c")
-            .label("app", "web")
-            .ip("10.0.0.3")
-            .ready(true)
-            .terminating()
-            .build(),
-        pod("v6")
-            .label("app", "web")
-            .ip("fd00::1")
-            .ready(true)
-            .build(),
-    ];
-    let slice = compute_endpoint_slice(&svc, &pods).unwrap();
-    assert_eq!(slice.metadata.name.as_deref(), Some("web-mk8"));
-    assert_eq!(slice.address_type, "IPv4");
-    let labels = slice.metadata.labels.as_ref().unwrap();
-    assert_eq!(labels[LABEL_SERVICE_NAME], "web");
-    assert_eq!(labels[LABEL_MANAGED_BY], MANAGED_BY_CONTROLLER);
-    assert_eq!(labels["tier"], "front");
-    let owner = &slice.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!(
-        (owner.kind.as_str(), owner.uid.as_str()),
-        ("Service", "svc-uid")
-    );
-    let conds: Vec<(&str, bool, bool, bool)> = slice
-        .endpoints
-        .iter()
-        .map(|e| {
-            let c = e.conditions.as_ref().unwrap();
-            (
-                e.addresses[0].as_str(),
-                c.ready.unwrap(),
-                c.serving.unwrap(),
-                c.terminating.unwrap(),
-            )
-        })
-        .collect();
-    // (ip, ready, serving, terminating); the IPv6 pod belongs to no IPv4 slice.
-    assert_eq!(
-        conds,
-        [
-            ("10.0.0.1", true, true, false),
-            ("10.0.0.2", false, false, false),
-            ("10.0.0.3", false, true, true),
-        ]
-    );
-    let port = &slice.ports.as_ref().unwrap()[0];
-    assert_eq!(
-        (port.name.as_deref(), port.port, port.protocol.as_deref()),
-        (Some("http"), Some(8080), Some("TCP"))
-    );
-    assert!(endpoint_slices_equal(&slice, &slice.clone()));
-}
-
-#[test]
-fn compute_endpoint_slices_should_cap_endpoints_per_slice() {
-    let svc = service(None);
-    let pods: Vec<Pod> = (0..250)
-        .map(|i| {
-            pod(&format!("p{i}"))
-                .label("app", "web")
-                .ip(&format!("10.1.{}.{}", i / 200, i % 200))
-                .ready(true)
-                .build()
-        })
-        .collect();
-    let slices = compute_endpoint_slices(&svc, &pods).unwrap();
-    let sizes: Vec<usize> = slices.iter().map(|s| s.endpoints.len()).collect();
-    assert_eq!(sizes, [100, 100, 50]);
-    assert_eq!(slices[2].metadata.name.as_deref(), Some("web-mk8-2"));
 }
