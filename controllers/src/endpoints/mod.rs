@@ -8,7 +8,7 @@
 //! # Layout
 //! - this file: which pods a Service selects and how a Service port resolves on a pod ([`find_port`]).
 //! - [`subsets`]: the `v1` `Endpoints` object ([`compute_endpoints`], [`endpoints_equal`]).
-//! - [`slice`]: the `discovery.k8s.io/v1` `EndpointSlice`s ([`compute_endpoint_slices`]).
+//! - [`slice`](mod@slice): the `discovery.k8s.io/v1` `EndpointSlice`s ([`compute_endpoint_slices`]).
 
 pub mod slice;
 pub mod subsets;

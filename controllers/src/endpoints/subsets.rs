@@ -30,7 +30,7 @@ type Addresses = (Vec<EndpointAddress>, Vec<EndpointAddress>);
 /// - in `addresses` the ready pods (condition `Ready=True`), in `notReadyAddresses` the others — all in
 ///   `addresses` when `publishNotReadyAddresses`;
 /// - each address `{ip, hostname?, nodeName, targetRef{kind: Pod, namespace, name, uid}}`;
-/// - ports resolved per pod with [`find_port`](super::find_port): a pod lacking a named `targetPort` is
+/// - ports resolved per pod with [`find_port`]: a pod lacking a named `targetPort` is
 ///   left out of that port only; a pod that resolves no port at all is left out. A headless Service
 ///   without ports lists its pods with no ports.
 ///
