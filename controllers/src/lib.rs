@@ -10,9 +10,15 @@
 //! - [`reflector`]: an indexed in-memory `Store` fed by a watcher.
 //! - [`controller`]: the `Controller` (work queue, dedupe, backoff, bounded concurrency).
 //! - [`scheduler`]: the scheduler's filters, scores and decisions (`f(P, N)`).
+//! - [`endpoints`]: a Service's Endpoints and EndpointSlices from its pods (`D(S, E)`), pure.
+//! - [`ipalloc`]: ClusterIP and NodePort allocators.
+//! - [`nodehealth`]: node-lifecycle decisions (Ready=Unknown, taints, evictions), pure.
 
 pub mod client;
 pub mod controller;
+pub mod endpoints;
+pub mod ipalloc;
+pub mod nodehealth;
 pub mod reflector;
 pub mod scheduler;
 pub mod watcher;
