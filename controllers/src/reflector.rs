@@ -1,1 +1,1 @@
-//! OWNER: helper (in progress).
+//! placeholder
