@@ -5,12 +5,14 @@
 //! [`client::Client`] trait (in-process in the server, over HTTP elsewhere).
 //!
 //! # Layout
-//! - [`client`]: the `Client` trait and typed `Api<K>` access.
+//! - [`client`]: the `Client` trait and typed `Api<K>` access; `client::testing::FakeClient`.
+//! - [`backoff`]: exponential backoff with jitter (watch retries, reconcile errors).
 //! - [`watcher`]: list-then-watch streams that resume and re-list on 410.
 //! - [`reflector`]: an indexed in-memory `Store` fed by a watcher.
 //! - [`controller`]: the `Controller` (work queue, dedupe, backoff, bounded concurrency).
 //! - [`scheduler`]: the scheduler's filters, scores and decisions (`f(P, N)`).
 
+pub mod backoff;
 pub mod client;
 pub mod controller;
 pub mod reflector;

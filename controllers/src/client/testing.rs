@@ -414,14 +414,19 @@ impl Client for FakeClient {
         if let Err(e) = Self::take_failure(&mut st, Verb::Watch) {
             return once_event(Err(e));
         }
-        let from = match params.resource_version.as_deref().filter(|v| !v.is_empty() && *v != "0") {
+        // `None`/"" starts from now; "0" means "any version": replay from the start of the kept
+        // history, or (once compacted) synthesize ADDED events for every current object.
+        let rv = params.resource_version.as_deref().filter(|v| !v.is_empty());
+        let from = match rv {
             None => st.revision,
+            Some("0") => st.oldest_replayable,
             Some(v) => match v.parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => return once_event(Err(api_err(Status::bad_request(format!("invalid resourceVersion {v:?}"))))),
             },
         };
-        if st.expire_next_watch > 0 || from < st.oldest_replayable {
+        let synthetic = rv == Some("0") && st.oldest_replayable > 0;
+        if st.expire_next_watch > 0 || (from < st.oldest_replayable && !synthetic) {
             st.expire_next_watch = st.expire_next_watch.saturating_sub(1);
             let status = Status::expired(format!("too old resource version: {from} ({})", st.oldest_replayable.max(st.revision)));
             return once_event(Ok(WatchEvent { event_type: EventType::Error, object: status.to_json() }));
@@ -430,7 +435,14 @@ impl Client for FakeClient {
             Ok(f) => Arc::new(f),
             Err(e) => return once_event(Err(e)),
         };
-        let backlog: Vec<Arc<Change>> = st.history.iter().filter(|c| c.revision > from).cloned().collect();
+        let backlog: Vec<Arc<Change>> = if synthetic {
+            let prefix = r.key_prefix();
+            let current = st.objects.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix));
+            let added = |(_, v): (&String, &Value)| Arc::new(Change { revision: st.revision, group: r.group, plural: r.plural, event_type: EventType::Added, object: v.clone() });
+            current.map(added).collect()
+        } else {
+            st.history.iter().filter(|c| c.revision > from).cloned().collect()
+        };
         // Subscribing while holding the lock: every change after the backlog reaches the receiver.
         let rx = self.tx.subscribe();
         drop(st);
