@@ -23,11 +23,21 @@ pub struct BackoffConfig {
 impl BackoffConfig {
     /// The watcher's default: 800 ms doubling to 30 s, with jitter (kube-runtime's default watcher
     /// backoff).
-    pub const WATCHER: BackoffConfig = BackoffConfig { initial: Duration::from_millis(800), max: Duration::from_secs(30), factor: 2, jitter: true };
+    pub const WATCHER: BackoffConfig = BackoffConfig {
+        initial: Duration::from_millis(800),
+        max: Duration::from_secs(30),
+        factor: 2,
+        jitter: true,
+    };
 
     /// The reconcile error default: 5 ms doubling to 1000 s, with jitter (client-go's
     /// `DefaultControllerRateLimiter` per-item exponential limiter).
-    pub const RECONCILE_ERROR: BackoffConfig = BackoffConfig { initial: Duration::from_millis(5), max: Duration::from_secs(1000), factor: 2, jitter: true };
+    pub const RECONCILE_ERROR: BackoffConfig = BackoffConfig {
+        initial: Duration::from_millis(5),
+        max: Duration::from_secs(1000),
+        factor: 2,
+        jitter: true,
+    };
 
     /// The un-jittered delay of attempt `attempt` (0-based): `min(initial × factor^attempt, max)`.
     pub fn base_delay(&self, attempt: u32) -> Duration {
@@ -98,7 +108,12 @@ mod tests {
 
     #[test]
     fn backoff_should_double_up_to_the_cap_within_jitter_bounds() {
-        let cfg = BackoffConfig { initial: Duration::from_millis(100), max: Duration::from_secs(1), factor: 2, jitter: true };
+        let cfg = BackoffConfig {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            factor: 2,
+            jitter: true,
+        };
         // base: 100, 200, 400, 800, 1000 (capped), 1000 ms
         let bases: Vec<u128> = (0..6).map(|n| cfg.base_delay(n).as_millis()).collect();
         assert_eq!(bases, vec![100, 200, 400, 800, 1000, 1000]);
@@ -106,11 +121,19 @@ mod tests {
         for n in 0..6 {
             let d = b.next_delay();
             let base = cfg.base_delay(n);
-            assert!(d >= base / 2 && d <= base, "attempt {n}: {d:?} outside [{:?}, {base:?}]", base / 2);
+            assert!(
+                d >= base / 2 && d <= base,
+                "attempt {n}: {d:?} outside [{:?}, {base:?}]",
+                base / 2
+            );
         }
         b.reset();
         assert_eq!(b.attempts(), 0);
         assert!(b.next_delay() <= Duration::from_millis(100));
-        assert_eq!(cfg.base_delay(u32::MAX), Duration::from_secs(1), "no overflow");
+        assert_eq!(
+            cfg.base_delay(u32::MAX),
+            Duration::from_secs(1),
+            "no overflow"
+        );
     }
 }

@@ -37,7 +37,10 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// A cluster-scoped reference (add a namespace with [`ObjectRef::within`]).
     pub fn new(name: &str) -> Self {
-        ObjectRef { namespace: None, name: name.to_string() }
+        ObjectRef {
+            namespace: None,
+            name: name.to_string(),
+        }
     }
 
     /// This reference, in namespace `ns`.
@@ -49,13 +52,19 @@ impl ObjectRef {
     /// The reference of a JSON object (an empty namespace reads as cluster-scoped).
     pub fn from_value(obj: &Value) -> Self {
         let ns = meta::namespace(obj);
-        ObjectRef { namespace: (!ns.is_empty()).then(|| ns.to_string()), name: meta::name(obj).to_string() }
+        ObjectRef {
+            namespace: (!ns.is_empty()).then(|| ns.to_string()),
+            name: meta::name(obj).to_string(),
+        }
     }
 
     /// The reference of a typed object (a k8s-openapi type).
     pub fn from_obj<K: k8s_openapi::Metadata<Ty = ObjectMeta>>(obj: &K) -> Self {
         let m = obj.metadata();
-        ObjectRef { namespace: m.namespace.clone().filter(|ns| !ns.is_empty()), name: m.name.clone().unwrap_or_default() }
+        ObjectRef {
+            namespace: m.namespace.clone().filter(|ns| !ns.is_empty()),
+            name: m.name.clone().unwrap_or_default(),
+        }
     }
 }
 
@@ -87,11 +96,20 @@ struct Indexed<K> {
 
 impl<K> Default for Indexed<K> {
     fn default() -> Self {
-        Indexed { objects: BTreeMap::new(), by_namespace: HashMap::new(), by_label: HashMap::new(), by_node: HashMap::new() }
+        Indexed {
+            objects: BTreeMap::new(),
+            by_namespace: HashMap::new(),
+            by_label: HashMap::new(),
+            by_node: HashMap::new(),
+        }
     }
 }
 
-fn unindex<I: std::hash::Hash + Eq>(map: &mut HashMap<I, BTreeSet<ObjectRef>>, k: I, key: &ObjectRef) {
+fn unindex<I: std::hash::Hash + Eq>(
+    map: &mut HashMap<I, BTreeSet<ObjectRef>>,
+    k: I,
+    key: &ObjectRef,
+) {
     if let Some(set) = map.get_mut(&k) {
         set.remove(key);
         if set.is_empty() {
@@ -127,21 +145,40 @@ impl<K: DeserializeOwned> Indexed<K> {
             obj: Arc::new(decoded),
             namespace: meta::namespace(obj).to_string(),
             labels: meta::labels(obj).into_iter().collect(),
-            node_name: obj.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string),
+            node_name: obj
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
             resource_version: meta::str_field(obj, "resourceVersion").map(str::to_string),
         };
-        self.by_namespace.entry(entry.namespace.clone()).or_default().insert(key.clone());
+        self.by_namespace
+            .entry(entry.namespace.clone())
+            .or_default()
+            .insert(key.clone());
         for l in &entry.labels {
-            self.by_label.entry(l.clone()).or_default().insert(key.clone());
+            self.by_label
+                .entry(l.clone())
+                .or_default()
+                .insert(key.clone());
         }
         if let Some(n) = &entry.node_name {
-            self.by_node.entry(n.clone()).or_default().insert(key.clone());
+            self.by_node
+                .entry(n.clone())
+                .or_default()
+                .insert(key.clone());
         }
         self.objects.insert(key, entry);
     }
 
     fn collect(&self, keys: Option<&BTreeSet<ObjectRef>>) -> Vec<Arc<K>> {
-        keys.map(|ks| ks.iter().filter_map(|k| self.objects.get(k)).map(|e| e.obj.clone()).collect()).unwrap_or_default()
+        keys.map(|ks| {
+            ks.iter()
+                .filter_map(|k| self.objects.get(k))
+                .map(|e| e.obj.clone())
+                .collect()
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -158,13 +195,18 @@ pub struct Store<K = Value> {
 
 impl<K> Clone for Store<K> {
     fn clone(&self) -> Self {
-        Store { inner: self.inner.clone(), ready: self.ready.clone() }
+        Store {
+            inner: self.inner.clone(),
+            ready: self.ready.clone(),
+        }
     }
 }
 
 impl<K> std::fmt::Debug for Store<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("ready", &*self.ready.borrow()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("ready", &*self.ready.borrow())
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,12 +229,19 @@ impl<K: DeserializeOwned> Store<K> {
 
     /// The cached `metadata.resourceVersion` of `key`, if cached.
     pub fn resource_version(&self, key: &ObjectRef) -> Option<String> {
-        read(&self.inner).objects.get(key).and_then(|e| e.resource_version.clone())
+        read(&self.inner)
+            .objects
+            .get(key)
+            .and_then(|e| e.resource_version.clone())
     }
 
     /// Every cached object, in key order (namespace, name).
     pub fn state(&self) -> Vec<Arc<K>> {
-        read(&self.inner).objects.values().map(|e| e.obj.clone()).collect()
+        read(&self.inner)
+            .objects
+            .values()
+            .map(|e| e.obj.clone())
+            .collect()
     }
 
     /// Every cached key, in order.
@@ -230,7 +279,12 @@ impl<K: DeserializeOwned> Store<K> {
 
     /// The cached objects for which `pred` holds, in key order.
     pub fn find(&self, mut pred: impl FnMut(&K) -> bool) -> Vec<Arc<K>> {
-        read(&self.inner).objects.values().filter(|e| pred(&e.obj)).map(|e| e.obj.clone()).collect()
+        read(&self.inner)
+            .objects
+            .values()
+            .filter(|e| pred(&e.obj))
+            .map(|e| e.obj.clone())
+            .collect()
     }
 
     /// `true` once the first complete list has been applied.
@@ -244,7 +298,10 @@ impl<K: DeserializeOwned> Store<K> {
     /// [`WriterDropped`] if the writer went away before that.
     pub async fn wait_until_ready(&self) -> Result<(), WriterDropped> {
         let mut rx = self.ready.clone();
-        rx.wait_for(|r| *r).await.map(|_| ()).map_err(|_| WriterDropped)
+        rx.wait_for(|r| *r)
+            .await
+            .map(|_| ())
+            .map_err(|_| WriterDropped)
     }
 }
 
@@ -258,7 +315,10 @@ pub struct Writer<K = Value> {
 impl<K: DeserializeOwned> Writer<K> {
     /// A new read handle on this writer's store.
     pub fn as_reader(&self) -> Store<K> {
-        Store { inner: self.inner.clone(), ready: self.ready.subscribe() }
+        Store {
+            inner: self.inner.clone(),
+            ready: self.ready.subscribe(),
+        }
     }
 
     /// Applies one watcher event: `Apply`/`Delete` change the live store; `Init` starts collecting a
@@ -268,7 +328,9 @@ impl<K: DeserializeOwned> Writer<K> {
             watcher::Event::Apply(obj) => write(&self.inner).apply(obj),
             watcher::Event::Delete(obj) => write(&self.inner).remove(&ObjectRef::from_value(obj)),
             watcher::Event::Init => self.buffer = Some(Indexed::default()),
-            watcher::Event::InitApply(obj) => self.buffer.get_or_insert_with(Indexed::default).apply(obj),
+            watcher::Event::InitApply(obj) => {
+                self.buffer.get_or_insert_with(Indexed::default).apply(obj)
+            }
             watcher::Event::InitDone => {
                 let fresh = self.buffer.take().unwrap_or_default();
                 *write(&self.inner) = fresh;
@@ -282,7 +344,17 @@ impl<K: DeserializeOwned> Writer<K> {
 pub fn store<K: DeserializeOwned>() -> (Store<K>, Writer<K>) {
     let inner = Arc::new(RwLock::new(Indexed::default()));
     let (tx, rx) = watch::channel(false);
-    (Store { inner: inner.clone(), ready: rx }, Writer { inner, buffer: None, ready: tx })
+    (
+        Store {
+            inner: inner.clone(),
+            ready: rx,
+        },
+        Writer {
+            inner,
+            buffer: None,
+            ready: tx,
+        },
+    )
 }
 
 /// Applies every event of `stream` to `writer`'s store and passes the events (and errors) on

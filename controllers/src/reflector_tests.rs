@@ -36,8 +36,13 @@ fn store_should_swap_relists_atomically_and_index() {
     assert_eq!(reader.by_node_name("n1").len(), 1);
     assert_eq!(reader.by_label("app", "db").len(), 0);
     assert_eq!(reader.by_label("app", "web").len(), 3);
-    let p2 = reader.get(&ObjectRef::new("p2").within("a")).expect("cached");
-    assert_eq!(p2.spec.as_ref().and_then(|s| s.node_name.as_deref()), Some("n2"));
+    let p2 = reader
+        .get(&ObjectRef::new("p2").within("a"))
+        .expect("cached");
+    assert_eq!(
+        p2.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        Some("n2")
+    );
     // A re-list without p1 and p3 (deleted while the watch was down): both vanish at InitDone.
     writer.apply_watcher_event(&Event::Init);
     writer.apply_watcher_event(&Event::InitApply(pod("a", "p2", "web", Some("n2"))));
@@ -53,14 +58,26 @@ fn store_should_swap_relists_atomically_and_index() {
 async fn reflector_should_signal_ready_after_the_first_list() {
     let fake = Arc::new(FakeClient::new());
     let pods = by_kind("v1", "Pod").expect("pods");
-    fake.create(pods, Some("a"), pod("a", "p1", "web", Some("n1"))).await.expect("create");
+    fake.create(pods, Some("a"), pod("a", "p1", "web", Some("n1")))
+        .await
+        .expect("create");
     let (reader, writer) = store::<Value>();
     let stream = reflector(writer, watcher(fake.clone(), pods, Config::default()));
     let drain = tokio::spawn(stream.for_each(|_| async {}));
-    tokio::time::timeout(Duration::from_secs(1), reader.wait_until_ready()).await.expect("ready in time").expect("writer alive");
+    tokio::time::timeout(Duration::from_secs(1), reader.wait_until_ready())
+        .await
+        .expect("ready in time")
+        .expect("writer alive");
     assert_eq!(reader.len(), 1);
-    assert_eq!(reader.resource_version(&ObjectRef::new("p1").within("a")).as_deref(), Some("1"));
-    fake.create(pods, Some("a"), pod("a", "p2", "web", None)).await.expect("create");
+    assert_eq!(
+        reader
+            .resource_version(&ObjectRef::new("p1").within("a"))
+            .as_deref(),
+        Some("1")
+    );
+    fake.create(pods, Some("a"), pod("a", "p2", "web", None))
+        .await
+        .expect("create");
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(reader.by_label("app", "web").len(), 2);
     drain.abort();
@@ -72,8 +89,14 @@ async fn reflector_should_signal_ready_after_the_first_list() {
 #[test]
 fn object_ref_should_print_like_kubernetes_keys() {
     assert_eq!(ObjectRef::new("n1").to_string(), "n1");
-    assert_eq!(ObjectRef::new("p").within("default").to_string(), "default/p");
-    assert_eq!(ObjectRef::from_value(&json!({"metadata": {"name": "x", "namespace": ""}})), ObjectRef::new("x"));
+    assert_eq!(
+        ObjectRef::new("p").within("default").to_string(),
+        "default/p"
+    );
+    assert_eq!(
+        ObjectRef::from_value(&json!({"metadata": {"name": "x", "namespace": ""}})),
+        ObjectRef::new("x")
+    );
     let mut p = Pod::default();
     p.metadata.name = Some("w".into());
     p.metadata.namespace = Some("d".into());

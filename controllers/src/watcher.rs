@@ -60,7 +60,7 @@ pub enum Error {
     WatchFailed(ClientError),
     /// The server sent an `ERROR` event (for 410, only when it repeats right after a re-list).
     #[error("watch error event: {0}")]
-    WatchError(Status),
+    WatchError(Box<Status>),
 }
 
 /// What to watch and how to retry.
@@ -83,7 +83,14 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { namespace: None, label_selector: None, field_selector: None, bookmarks: true, timeout_seconds: Some(290), backoff: BackoffConfig::WATCHER }
+        Config {
+            namespace: None,
+            label_selector: None,
+            field_selector: None,
+            bookmarks: true,
+            timeout_seconds: Some(290),
+            backoff: BackoffConfig::WATCHER,
+        }
     }
 }
 
@@ -160,7 +167,10 @@ impl Machine {
             self.expired_streak += 1;
             self.phase = Phase::Listing;
             if self.expired_streak == 1 {
-                tracing::debug!(resource = self.resource.plural, "watch expired (410); re-listing");
+                tracing::debug!(
+                    resource = self.resource.plural,
+                    "watch expired (410); re-listing"
+                );
                 return None;
             }
         } else {
@@ -180,8 +190,15 @@ impl Machine {
             }
             match &mut self.phase {
                 Phase::Listing => {
-                    let params = ListParams { label_selector: self.config.label_selector.clone(), field_selector: self.config.field_selector.clone() };
-                    match self.client.list(self.resource, self.config.namespace.as_deref(), &params).await {
+                    let params = ListParams {
+                        label_selector: self.config.label_selector.clone(),
+                        field_selector: self.config.field_selector.clone(),
+                    };
+                    match self
+                        .client
+                        .list(self.resource, self.config.namespace.as_deref(), &params)
+                        .await
+                    {
                         Ok(list) => {
                             self.resource_version = list.resource_version;
                             self.phase = Phase::Initializing(list.items.into_iter());
@@ -208,7 +225,11 @@ impl Machine {
                         allow_bookmarks: self.config.bookmarks,
                         timeout_seconds: self.config.timeout_seconds,
                     };
-                    self.phase = Phase::Watching(self.client.watch(self.resource, self.config.namespace.as_deref(), &params));
+                    self.phase = Phase::Watching(self.client.watch(
+                        self.resource,
+                        self.config.namespace.as_deref(),
+                        &params,
+                    ));
                 }
                 Phase::Watching(stream) => match stream.next().await {
                     None => {
@@ -227,7 +248,9 @@ impl Machine {
                         }
                         EventType::Bookmark => self.seen(&ev.object),
                         EventType::Error => {
-                            if let Some(item) = self.watch_failed(ClientError::from_status_json(&ev.object)) {
+                            if let Some(item) =
+                                self.watch_failed(ClientError::from_status_json(&ev.object))
+                            {
                                 return item;
                             }
                         }
@@ -248,9 +271,22 @@ impl Machine {
 /// # Errors
 /// Items are `Err` when a list or watch failed ([`Error`]); the stream retries by itself after a
 /// backoff, so consumers usually log errors and keep polling.
-pub fn watcher(client: Arc<dyn Client>, resource: &'static ApiResource, config: Config) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+pub fn watcher(
+    client: Arc<dyn Client>,
+    resource: &'static ApiResource,
+    config: Config,
+) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
     let backoff = Backoff::new(config.backoff);
-    let machine = Machine { client, resource, config, phase: Phase::Listing, resource_version: String::new(), backoff, sleep: None, expired_streak: 0 };
+    let machine = Machine {
+        client,
+        resource,
+        config,
+        phase: Phase::Listing,
+        resource_version: String::new(),
+        backoff,
+        sleep: None,
+        expired_streak: 0,
+    };
     futures::stream::unfold(machine, |mut m| async move {
         let item = m.step().await;
         Some((item, m))

@@ -31,13 +31,21 @@ pub struct Api<K> {
 
 impl<K> Clone for Api<K> {
     fn clone(&self) -> Self {
-        Api { client: self.client.clone(), resource: self.resource, namespace: self.namespace.clone(), _kind: PhantomData }
+        Api {
+            client: self.client.clone(),
+            resource: self.resource,
+            namespace: self.namespace.clone(),
+            _kind: PhantomData,
+        }
     }
 }
 
 impl<K> std::fmt::Debug for Api<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("resource", &self.resource.map(|r| r.plural)).field("namespace", &self.namespace).finish()
+        f.debug_struct("Api")
+            .field("resource", &self.resource.map(|r| r.plural))
+            .field("namespace", &self.namespace)
+            .finish()
     }
 }
 
@@ -57,12 +65,22 @@ where
     pub fn namespaced(client: Arc<dyn Client>, ns: &str) -> Self {
         let resource = mock_k8_schemas::resource::by_kind(K::API_VERSION, K::KIND);
         let namespace = resource.filter(|r| r.namespaced).map(|_| ns.to_string());
-        Api { client, resource, namespace, _kind: PhantomData }
+        Api {
+            client,
+            resource,
+            namespace,
+            _kind: PhantomData,
+        }
     }
 
     /// Access to `K` across all namespaces (list/watch), or to a cluster-scoped kind.
     pub fn all(client: Arc<dyn Client>) -> Self {
-        Api { client, resource: mock_k8_schemas::resource::by_kind(K::API_VERSION, K::KIND), namespace: None, _kind: PhantomData }
+        Api {
+            client,
+            resource: mock_k8_schemas::resource::by_kind(K::API_VERSION, K::KIND),
+            namespace: None,
+            _kind: PhantomData,
+        }
     }
 
     /// The served resource, or `None` when mock_k8 does not serve `K`.
@@ -82,7 +100,15 @@ where
 
     fn res(&self) -> Result<&'static ApiResource, ClientError> {
         self.resource.ok_or_else(|| {
-            ClientError::Api(Status::new(404, "NotFound", format!("the server could not find the requested resource ({} {})", K::API_VERSION, K::KIND)))
+            ClientError::api(Status::new(
+                404,
+                "NotFound",
+                format!(
+                    "the server could not find the requested resource ({} {})",
+                    K::API_VERSION,
+                    K::KIND
+                ),
+            ))
         })
     }
 
@@ -102,31 +128,68 @@ where
 
     /// Lists objects matching `params`, with the list's resourceVersion.
     pub async fn list(&self, params: &ListParams) -> Result<ObjectList<K>, ClientError> {
-        let list = self.client.list(self.res()?, self.namespace(), params).await?;
-        let items = list.items.into_iter().map(decode).collect::<Result<Vec<K>, _>>()?;
-        Ok(ObjectList { items, resource_version: list.resource_version })
+        let list = self
+            .client
+            .list(self.res()?, self.namespace(), params)
+            .await?;
+        let items = list
+            .items
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<K>, _>>()?;
+        Ok(ObjectList {
+            items,
+            resource_version: list.resource_version,
+        })
     }
 
     /// Creates `obj`; returns it as stored. Errors: `409 AlreadyExists`, `422 Invalid`.
     pub async fn create(&self, obj: &K) -> Result<K, ClientError> {
-        decode(self.client.create(self.res()?, self.namespace(), encode(obj)?).await?)
+        decode(
+            self.client
+                .create(self.res()?, self.namespace(), encode(obj)?)
+                .await?,
+        )
     }
 
     /// Replaces object `name` with `obj` (its resourceVersion, if set, is a precondition).
     /// Errors: `404 NotFound`, `409 Conflict`.
     pub async fn replace(&self, name: &str, obj: &K) -> Result<K, ClientError> {
-        decode(self.client.replace(self.res()?, self.namespace(), name, encode(obj)?).await?)
+        decode(
+            self.client
+                .replace(self.res()?, self.namespace(), name, encode(obj)?)
+                .await?,
+        )
     }
 
     /// Replaces only the `status` of object `name`. Errors: `404 NotFound`, `409 Conflict`.
     pub async fn replace_status(&self, name: &str, obj: &K) -> Result<K, ClientError> {
-        decode(self.client.replace_status(self.res()?, self.namespace(), name, encode(obj)?).await?)
+        decode(
+            self.client
+                .replace_status(self.res()?, self.namespace(), name, encode(obj)?)
+                .await?,
+        )
     }
 
     /// Applies a JSON merge patch to object `name`, or to its `status` when `subresource` is
     /// `Some("status")`. Errors: `404 NotFound`, `409 Conflict`, `422 Invalid`.
-    pub async fn patch(&self, name: &str, subresource: Option<&str>, patch: &Value) -> Result<K, ClientError> {
-        decode(self.client.patch(self.res()?, self.namespace(), name, subresource, patch.clone()).await?)
+    pub async fn patch(
+        &self,
+        name: &str,
+        subresource: Option<&str>,
+        patch: &Value,
+    ) -> Result<K, ClientError> {
+        decode(
+            self.client
+                .patch(
+                    self.res()?,
+                    self.namespace(),
+                    name,
+                    subresource,
+                    patch.clone(),
+                )
+                .await?,
+        )
     }
 
     /// Merge-patches the `status` of object `name` (shorthand for `patch(name, Some("status"), ..)`).
@@ -137,13 +200,18 @@ where
     /// Deletes object `name`; returns the body the server answered (the object, possibly still
     /// present with `deletionTimestamp` set). Errors: `404 NotFound`, `409 Conflict`.
     pub async fn delete(&self, name: &str, params: &DeleteParams) -> Result<Value, ClientError> {
-        self.client.delete(self.res()?, self.namespace(), name, params).await
+        self.client
+            .delete(self.res()?, self.namespace(), name, params)
+            .await
     }
 
     /// Watches changes after `params.resource_version`, decoding each object into `K`. `ERROR`
     /// events become `Err(ClientError::Api(status))` items; bookmarks decode into `K` with only
     /// `metadata.resourceVersion` set.
-    pub fn watch(&self, params: &WatchParams) -> BoxStream<'static, Result<WatchEvent<K>, ClientError>> {
+    pub fn watch(
+        &self,
+        params: &WatchParams,
+    ) -> BoxStream<'static, Result<WatchEvent<K>, ClientError>> {
         let resource = match self.res() {
             Ok(r) => r,
             Err(e) => return futures::stream::once(async move { Err(e) }).boxed(),
@@ -155,7 +223,10 @@ where
                 if ev.event_type == EventType::Error {
                     return Err(ClientError::from_status_json(&ev.object));
                 }
-                Ok(WatchEvent { event_type: ev.event_type, object: decode(ev.object)? })
+                Ok(WatchEvent {
+                    event_type: ev.event_type,
+                    object: decode(ev.object)?,
+                })
             })
             .boxed()
     }
@@ -176,11 +247,25 @@ mod tests {
         let created = pods.create(&pod).await.expect("create");
         assert_eq!(created.metadata.namespace.as_deref(), Some("default"));
         assert!(created.metadata.resource_version.is_some());
-        assert_eq!(pods.list(&ListParams::default()).await.expect("list").items.len(), 1);
+        assert_eq!(
+            pods.list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len(),
+            1
+        );
         assert!(pods.get_opt("nope").await.expect("get_opt").is_none());
         let err = pods.create(&pod).await.expect_err("duplicate");
         assert!(err.is_already_exists());
         let all: Api<Pod> = Api::all(client);
-        assert_eq!(all.list(&ListParams::default()).await.expect("list").items.len(), 1);
+        assert_eq!(
+            all.list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len(),
+            1
+        );
     }
 }

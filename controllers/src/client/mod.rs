@@ -74,9 +74,9 @@ pub struct ObjectList<T = Value> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with a `Status` failure (404 NotFound, 409 Conflict, 410 Expired, 422
-    /// Invalid, …).
+    /// Invalid, …). Boxed to keep `Result<_, ClientError>` small.
     #[error("api error: {0}")]
-    Api(Status),
+    Api(Box<Status>),
     /// The request did not get an answer (connection refused, reset, timed out).
     #[error("transport error: {0}")]
     Transport(String),
@@ -86,10 +86,15 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A [`ClientError::Api`] for `status`.
+    pub fn api(status: Status) -> Self {
+        ClientError::Api(Box::new(status))
+    }
+
     /// The server's `Status`, when the error is an API answer.
     pub fn status(&self) -> Option<&Status> {
         match self {
-            ClientError::Api(s) => Some(s),
+            ClientError::Api(s) => Some(s.as_ref()),
             _ => None,
         }
     }
@@ -101,12 +106,14 @@ impl ClientError {
 
     /// `true` for `409 Conflict` (stale `resourceVersion`) — not for `409 AlreadyExists`.
     pub fn is_conflict(&self) -> bool {
-        self.status().is_some_and(|s| s.code == 409 && s.reason == "Conflict")
+        self.status()
+            .is_some_and(|s| s.code == 409 && s.reason == "Conflict")
     }
 
     /// `true` for `409 AlreadyExists`.
     pub fn is_already_exists(&self) -> bool {
-        self.status().is_some_and(|s| s.code == 409 && s.reason == "AlreadyExists")
+        self.status()
+            .is_some_and(|s| s.code == 409 && s.reason == "AlreadyExists")
     }
 
     /// `true` for `410 Expired`/`Gone`: the requested `resourceVersion` is older than the history
@@ -120,8 +127,12 @@ impl ClientError {
     /// [`ClientError::Decode`].
     pub fn from_status_json(v: &Value) -> ClientError {
         let str_of = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        match v.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()) {
-            Some(code) => ClientError::Api(Status::new(code, &str_of("reason"), str_of("message"))),
+        match v
+            .get("code")
+            .and_then(Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok())
+        {
+            Some(code) => ClientError::api(Status::new(code, &str_of("reason"), str_of("message"))),
             None => ClientError::Decode(format!("not a Status object: {v}")),
         }
     }
@@ -148,39 +159,71 @@ pub trait Client: Send + Sync + 'static {
     ///
     /// # Errors
     /// `404 NotFound` if it does not exist.
-    fn get<'a>(&'a self, resource: &'static ApiResource, namespace: Option<&'a str>, name: &'a str) -> BoxFuture<'a, Result<Value, ClientError>>;
+    fn get<'a>(
+        &'a self,
+        resource: &'static ApiResource,
+        namespace: Option<&'a str>,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Value, ClientError>>;
 
     /// `GET` the collection, filtered by selectors; returns the items and the list's resourceVersion.
     ///
     /// # Errors
     /// `400 BadRequest` on a malformed selector.
-    fn list<'a>(&'a self, resource: &'static ApiResource, namespace: Option<&'a str>, params: &'a ListParams) -> BoxFuture<'a, Result<ObjectList, ClientError>>;
+    fn list<'a>(
+        &'a self,
+        resource: &'static ApiResource,
+        namespace: Option<&'a str>,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList, ClientError>>;
 
     /// `GET ...?watch=true`: a stream of changes after `params.resource_version`.
     ///
     /// The stream is `'static` (it owns copies of the arguments) and lazy: connection errors arrive
     /// as its first item.
-    fn watch(&self, resource: &'static ApiResource, namespace: Option<&str>, params: &WatchParams) -> WatchStream;
+    fn watch(
+        &self,
+        resource: &'static ApiResource,
+        namespace: Option<&str>,
+        params: &WatchParams,
+    ) -> WatchStream;
 
     /// `POST` a new object; returns it as stored (uid, resourceVersion, creationTimestamp set).
     ///
     /// # Errors
     /// `409 AlreadyExists`, `422 Invalid`, `400 BadRequest` (namespace mismatch).
-    fn create<'a>(&'a self, resource: &'static ApiResource, namespace: Option<&'a str>, object: Value) -> BoxFuture<'a, Result<Value, ClientError>>;
+    fn create<'a>(
+        &'a self,
+        resource: &'static ApiResource,
+        namespace: Option<&'a str>,
+        object: Value,
+    ) -> BoxFuture<'a, Result<Value, ClientError>>;
 
     /// `PUT` the whole object (its `status` is ignored for kinds with a `status` subresource). When
     /// `metadata.resourceVersion` is set it is a precondition.
     ///
     /// # Errors
     /// `404 NotFound`, `409 Conflict` (stale resourceVersion), `422 Invalid`.
-    fn replace<'a>(&'a self, resource: &'static ApiResource, namespace: Option<&'a str>, name: &'a str, object: Value) -> BoxFuture<'a, Result<Value, ClientError>>;
+    fn replace<'a>(
+        &'a self,
+        resource: &'static ApiResource,
+        namespace: Option<&'a str>,
+        name: &'a str,
+        object: Value,
+    ) -> BoxFuture<'a, Result<Value, ClientError>>;
 
     /// `PUT .../status`: replaces only `status` (everything else in `object` is ignored except the
     /// `metadata.resourceVersion` precondition).
     ///
     /// # Errors
     /// As [`Client::replace`].
-    fn replace_status<'a>(&'a self, resource: &'static ApiResource, namespace: Option<&'a str>, name: &'a str, object: Value) -> BoxFuture<'a, Result<Value, ClientError>>;
+    fn replace_status<'a>(
+        &'a self,
+        resource: &'static ApiResource,
+        namespace: Option<&'a str>,
+        name: &'a str,
+        object: Value,
+    ) -> BoxFuture<'a, Result<Value, ClientError>>;
 
     /// `PATCH` with an RFC 7396 JSON merge patch (`application/merge-patch+json`), on the object or
     /// on a subresource (`Some("status")`). Returns the patched object.
@@ -202,7 +245,13 @@ pub trait Client: Send + Sync + 'static {
     ///
     /// # Errors
     /// `404 NotFound`, `409 Conflict` (failed precondition).
-    fn delete<'a>(&'a self, resource: &'static ApiResource, namespace: Option<&'a str>, name: &'a str, params: &'a DeleteParams) -> BoxFuture<'a, Result<Value, ClientError>>;
+    fn delete<'a>(
+        &'a self,
+        resource: &'static ApiResource,
+        namespace: Option<&'a str>,
+        name: &'a str,
+        params: &'a DeleteParams,
+    ) -> BoxFuture<'a, Result<Value, ClientError>>;
 
     /// `POST` to a subresource of an object, e.g. `pods/{name}/binding` with a `Binding` body.
     /// Returns the server's answer (for `binding`, a success `Status`).
@@ -237,11 +286,11 @@ mod tests {
 
     #[test]
     fn client_error_should_classify_statuses() {
-        assert!(ClientError::Api(Status::not_found("", "pods", "a")).is_not_found());
-        assert!(ClientError::Api(Status::conflict("", "pods", "a")).is_conflict());
-        assert!(!ClientError::Api(Status::already_exists("", "pods", "a")).is_conflict());
-        assert!(ClientError::Api(Status::already_exists("", "pods", "a")).is_already_exists());
-        assert!(ClientError::Api(Status::expired("too old")).is_expired());
+        assert!(ClientError::api(Status::not_found("", "pods", "a")).is_not_found());
+        assert!(ClientError::api(Status::conflict("", "pods", "a")).is_conflict());
+        assert!(!ClientError::api(Status::already_exists("", "pods", "a")).is_conflict());
+        assert!(ClientError::api(Status::already_exists("", "pods", "a")).is_already_exists());
+        assert!(ClientError::api(Status::expired("too old")).is_expired());
         assert!(!ClientError::Transport("reset".into()).is_expired());
         assert_eq!(binding("d", "p", "n1")["target"]["name"], "n1");
     }

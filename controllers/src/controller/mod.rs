@@ -59,19 +59,28 @@ pub struct Action {
 impl Action {
     /// Reconcile again after `after` (unless a change triggers it earlier).
     pub fn requeue(after: Duration) -> Self {
-        Action { requeue_after: Some(after), backoff: false }
+        Action {
+            requeue_after: Some(after),
+            backoff: false,
+        }
     }
 
     /// Do nothing until the object (or a related one) changes.
     pub fn await_change() -> Self {
-        Action { requeue_after: None, backoff: false }
+        Action {
+            requeue_after: None,
+            backoff: false,
+        }
     }
 
     /// Retry after the controller's per-object exponential backoff ([`Config::error_backoff`]): the
     /// n-th consecutive failure of an object waits `delay(n)`; a success resets the count. Returned
     /// by [`default_error_policy`]; the runner turns it into a concrete `requeue`.
     pub fn backoff() -> Self {
-        Action { requeue_after: None, backoff: true }
+        Action {
+            requeue_after: None,
+            backoff: true,
+        }
     }
 
     /// The requested delay (`None` for `await_change`, and for an unresolved `backoff`).
@@ -121,7 +130,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { concurrency: 16, queue_capacity: 4096, error_backoff: BackoffConfig::RECONCILE_ERROR }
+        Config {
+            concurrency: 16,
+            queue_capacity: 4096,
+            error_backoff: BackoffConfig::RECONCILE_ERROR,
+        }
     }
 }
 
@@ -192,7 +205,10 @@ pub struct Controller<K> {
 }
 
 /// Turns each watcher event into the keys it triggers (`Init`/`InitDone` trigger nothing).
-fn trigger_stream<S>(events: S, map: impl Fn(&watcher::Event) -> Vec<ObjectRef> + Send + 'static) -> Trigger
+fn trigger_stream<S>(
+    events: S,
+    map: impl Fn(&watcher::Event) -> Vec<ObjectRef> + Send + 'static,
+) -> Trigger
 where
     S: Stream<Item = Result<watcher::Event, watcher::Error>> + Send + 'static,
 {
@@ -214,31 +230,65 @@ where
     /// A controller of `resource` (decoded as `K`), watched with `config` (namespace, selectors).
     /// Every applied object (and the initial list) triggers its own reconcile; deletions do not
     /// (the object is gone from the store — use finalizers to act on deletion).
-    pub fn new(client: Arc<dyn Client>, resource: &'static ApiResource, config: watcher::Config) -> Self {
+    pub fn new(
+        client: Arc<dyn Client>,
+        resource: &'static ApiResource,
+        config: watcher::Config,
+    ) -> Self {
         let (store, writer) = reflector::store::<K>();
-        let events = reflector::reflector(writer, watcher::watcher(client.clone(), resource, config));
+        let events =
+            reflector::reflector(writer, watcher::watcher(client.clone(), resource, config));
         let primary = trigger_stream(events, |ev| match ev {
-            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => vec![ObjectRef::from_value(o)],
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                vec![ObjectRef::from_value(o)]
+            }
             _ => Vec::new(),
         });
-        Controller { client, resource, store, triggers: vec![primary], config: Config::default(), hook: Arc::new(NoopHook), shutdown: CancellationToken::new() }
+        Controller {
+            client,
+            resource,
+            store,
+            triggers: vec![primary],
+            config: Config::default(),
+            hook: Arc::new(NoopHook),
+            shutdown: CancellationToken::new(),
+        }
     }
 
     /// Also reconciles the owner when a `child` object changes or is deleted: each
     /// `metadata.ownerReferences` entry whose `apiVersion` and `kind` are the primary resource's
     /// triggers that owner (in the child's namespace).
     pub fn owns(mut self, child: &'static ApiResource, config: watcher::Config) -> Self {
-        let (kind, api_version, namespaced) = (self.resource.kind, self.resource.api_version(), self.resource.namespaced);
+        let (kind, api_version, namespaced) = (
+            self.resource.kind,
+            self.resource.api_version(),
+            self.resource.namespaced,
+        );
         let events = watcher::watcher(self.client.clone(), child, config);
         self.triggers.push(trigger_stream(events, move |ev| {
-            let Some(obj) = ev.object() else { return Vec::new() };
+            let Some(obj) = ev.object() else {
+                return Vec::new();
+            };
             let ns = meta::namespace(obj);
-            let owners = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+            let owners = obj
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             owners
                 .iter()
-                .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind) && o.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()))
+                .filter(|o| {
+                    o.get("kind").and_then(Value::as_str) == Some(kind)
+                        && o.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str())
+                })
                 .filter_map(|o| o.get("name").and_then(Value::as_str))
-                .map(|name| if namespaced { ObjectRef::new(name).within(ns) } else { ObjectRef::new(name) })
+                .map(|name| {
+                    if namespaced {
+                        ObjectRef::new(name).within(ns)
+                    } else {
+                        ObjectRef::new(name)
+                    }
+                })
                 .collect()
         }));
         self
@@ -247,7 +297,12 @@ where
     /// Also reconciles the objects `mapper` returns whenever an object of `related` changes or is
     /// deleted (e.g. the Services selecting a Pod). Objects are decoded as `C`; one that does not
     /// decode triggers nothing (logged at `warn`).
-    pub fn watches<C, F>(mut self, related: &'static ApiResource, config: watcher::Config, mapper: F) -> Self
+    pub fn watches<C, F>(
+        mut self,
+        related: &'static ApiResource,
+        config: watcher::Config,
+        mapper: F,
+    ) -> Self
     where
         C: DeserializeOwned,
         F: Fn(&C) -> Vec<ObjectRef> + Send + Sync + 'static,
@@ -303,7 +358,12 @@ where
     ///
     /// `reconcile(obj, ctx)` gets the latest cached object; `error_policy(obj, &err, ctx)` decides
     /// the retry after a failure (use [`default_error_policy`] for exponential backoff).
-    pub fn run<R, Fut, P, E, Ctx>(self, reconcile: R, error_policy: P, ctx: Arc<Ctx>) -> impl Stream<Item = Result<(ObjectRef, Action), Error<E>>> + Send
+    pub fn run<R, Fut, P, E, Ctx>(
+        self,
+        reconcile: R,
+        error_policy: P,
+        ctx: Arc<Ctx>,
+    ) -> impl Stream<Item = Result<(ObjectRef, Action), Error<E>>> + Send
     where
         R: FnMut(Arc<K>, Arc<Ctx>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Action, E>> + Send + 'static,

@@ -32,7 +32,11 @@ impl WorkQueue {
     /// as triggered if either schedule was a trigger. Returns `true` if the entry is new or moved.
     pub(crate) fn schedule(&mut self, key: ObjectRef, at: Instant, origin: Origin) -> bool {
         if let Some((old_at, old_seq, old_origin)) = self.entries.get(&key).copied() {
-            let merged = if old_origin == Origin::Trigger || origin == Origin::Trigger { Origin::Trigger } else { Origin::Requeue };
+            let merged = if old_origin == Origin::Trigger || origin == Origin::Trigger {
+                Origin::Trigger
+            } else {
+                Origin::Requeue
+            };
             if merged == Origin::Trigger && old_origin == Origin::Requeue {
                 self.triggered += 1;
             }
@@ -101,12 +105,22 @@ mod tests {
         let mut q = WorkQueue::default();
         let a = ObjectRef::new("a");
         assert!(q.schedule(a.clone(), t0 + Duration::from_secs(10), Origin::Requeue));
-        assert!(q.schedule(a.clone(), t0 + Duration::from_secs(2), Origin::Requeue), "earlier wins");
-        assert!(!q.schedule(a.clone(), t0 + Duration::from_secs(5), Origin::Requeue), "later is ignored");
+        assert!(
+            q.schedule(a.clone(), t0 + Duration::from_secs(2), Origin::Requeue),
+            "earlier wins"
+        );
+        assert!(
+            !q.schedule(a.clone(), t0 + Duration::from_secs(5), Origin::Requeue),
+            "later is ignored"
+        );
         assert_eq!(q.scheduled_at(&a), Some(t0 + Duration::from_secs(2)));
         assert_eq!((q.len(), q.triggered_len()), (1, 0));
         assert!(!q.schedule(a.clone(), t0 + Duration::from_secs(3), Origin::Trigger));
-        assert_eq!(q.triggered_len(), 1, "a trigger merged into a requeue counts");
+        assert_eq!(
+            q.triggered_len(),
+            1,
+            "a trigger merged into a requeue counts"
+        );
         q.schedule(ObjectRef::new("b"), t0, Origin::Trigger);
         assert_eq!(q.pop_due(t0).map(|e| e.0), Some(ObjectRef::new("b")));
         assert_eq!(q.pop_due(t0), None, "a is not due yet");

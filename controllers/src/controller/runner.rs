@@ -45,7 +45,9 @@ type Done<K, E> = (ObjectRef, Option<String>, Result<super::Action, E>, Arc<K>);
 const OUTPUT_BUFFER: usize = 64;
 
 /// Runs the loop inside the returned stream (no spawned driver: dropping the stream stops it).
-pub(super) fn into_stream<K, R, Fut, P, E, Ctx>(runner: Runner<K, R, P, Ctx>) -> impl Stream<Item = Result<(ObjectRef, Action), Error<E>>> + Send
+pub(super) fn into_stream<K, R, Fut, P, E, Ctx>(
+    runner: Runner<K, R, P, Ctx>,
+) -> impl Stream<Item = Result<(ObjectRef, Action), Error<E>>> + Send
 where
     K: DeserializeOwned + Send + Sync + 'static,
     R: FnMut(Arc<K>, Arc<Ctx>) -> Fut + Send + 'static,
@@ -55,7 +57,9 @@ where
     Ctx: Send + Sync + 'static,
 {
     let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
-    let results = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let results = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     let driver = futures::stream::once(drive(runner, tx)).filter_map(|()| async { None });
     futures::stream::select(results, driver)
 }
@@ -71,8 +75,10 @@ struct Loop<K, E> {
     task_keys: HashMap<Id, ObjectRef>,
 }
 
-async fn drive<K, R, Fut, P, E, Ctx>(mut r: Runner<K, R, P, Ctx>, tx: mpsc::Sender<Result<(ObjectRef, Action), Error<E>>>)
-where
+async fn drive<K, R, Fut, P, E, Ctx>(
+    mut r: Runner<K, R, P, Ctx>,
+    tx: mpsc::Sender<Result<(ObjectRef, Action), Error<E>>>,
+) where
     K: DeserializeOwned + Send + Sync + 'static,
     R: FnMut(Arc<K>, Arc<Ctx>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Action, E>> + Send + 'static,
@@ -82,13 +88,22 @@ where
 {
     let concurrency = r.config.concurrency.max(1);
     let capacity = r.config.queue_capacity.max(1);
-    let mut l: Loop<K, E> = Loop { queue: WorkQueue::default(), running: HashSet::new(), parked: HashMap::new(), failures: HashMap::new(), tasks: JoinSet::new(), task_keys: HashMap::new() };
+    let mut l: Loop<K, E> = Loop {
+        queue: WorkQueue::default(),
+        running: HashSet::new(),
+        parked: HashMap::new(),
+        failures: HashMap::new(),
+        tasks: JoinSet::new(),
+        task_keys: HashMap::new(),
+    };
     let (mut ready, mut stopping, mut triggers_done) = (false, false, false);
     loop {
         let now = Instant::now();
         // Start due work, up to the concurrency bound.
         while ready && !stopping && l.tasks.len() < concurrency {
-            let Some((key, at)) = l.queue.pop_due(now) else { break };
+            let Some((key, at)) = l.queue.pop_due(now) else {
+                break;
+            };
             if l.running.contains(&key) {
                 let p = l.parked.entry(key).or_insert(at);
                 *p = (*p).min(at);
@@ -113,7 +128,11 @@ where
         if triggers_done && l.tasks.is_empty() && l.queue.len() == 0 && l.parked.is_empty() {
             return;
         }
-        let deadline = if ready && !stopping && l.tasks.len() < concurrency { l.queue.next_deadline() } else { None };
+        let deadline = if ready && !stopping && l.tasks.len() < concurrency {
+            l.queue.next_deadline()
+        } else {
+            None
+        };
         // Intake stays open until the first list is complete: the store cannot become ready
         // otherwise, and nothing could drain the queue (the deadlock a full queue would cause).
         let intake = !stopping && !triggers_done && (!ready || l.queue.triggered_len() < capacity);
@@ -149,7 +168,11 @@ where
 }
 
 /// Books a finished task: resolves the action, calls the hook, requeues, and builds the output item.
-fn finish<K, R, P, E, Ctx>(r: &mut Runner<K, R, P, Ctx>, l: &mut Loop<K, E>, joined: Result<(Id, Done<K, E>), tokio::task::JoinError>) -> Result<(ObjectRef, Action), Error<E>>
+fn finish<K, R, P, E, Ctx>(
+    r: &mut Runner<K, R, P, Ctx>,
+    l: &mut Loop<K, E>,
+    joined: Result<(Id, Done<K, E>), tokio::task::JoinError>,
+) -> Result<(ObjectRef, Action), Error<E>>
 where
     K: DeserializeOwned,
     P: Fn(Arc<K>, &E, Arc<Ctx>) -> Action,
@@ -162,26 +185,63 @@ where
             match result {
                 Ok(action) => {
                     l.failures.remove(&key);
-                    let action = if action.is_backoff() { resolve_backoff(r, l, &key) } else { action };
-                    (key.clone(), rv, Outcome::Reconciled(action), Ok((key, action)))
+                    let action = if action.is_backoff() {
+                        resolve_backoff(r, l, &key)
+                    } else {
+                        action
+                    };
+                    (
+                        key.clone(),
+                        rv,
+                        Outcome::Reconciled(action),
+                        Ok((key, action)),
+                    )
                 }
                 Err(e) => {
                     let action = (r.error_policy)(obj, &e, r.ctx.clone());
-                    let action = if action.is_backoff() { resolve_backoff(r, l, &key) } else { action };
-                    let outcome = Outcome::Failed { error: e.to_string(), requeue_after: action.requeue_after() };
-                    (key.clone(), rv, outcome, Err(Error::ReconcilerFailed(e, key)))
+                    let action = if action.is_backoff() {
+                        resolve_backoff(r, l, &key)
+                    } else {
+                        action
+                    };
+                    let outcome = Outcome::Failed {
+                        error: e.to_string(),
+                        requeue_after: action.requeue_after(),
+                    };
+                    (
+                        key.clone(),
+                        rv,
+                        outcome,
+                        Err(Error::ReconcilerFailed(e, key)),
+                    )
                 }
             }
         }
         Err(join_err) => {
-            let key = l.task_keys.remove(&join_err.id()).unwrap_or_else(|| ObjectRef::new(""));
+            let key = l
+                .task_keys
+                .remove(&join_err.id())
+                .unwrap_or_else(|| ObjectRef::new(""));
             let action = resolve_backoff(r, l, &key);
-            let outcome = Outcome::Failed { error: format!("reconciler panicked: {join_err}"), requeue_after: action.requeue_after() };
-            (key.clone(), None, outcome, Err(Error::ReconcilerPanicked(key)))
+            let outcome = Outcome::Failed {
+                error: format!("reconciler panicked: {join_err}"),
+                requeue_after: action.requeue_after(),
+            };
+            (
+                key.clone(),
+                None,
+                outcome,
+                Err(Error::ReconcilerPanicked(key)),
+            )
         }
     };
     l.running.remove(&key);
-    r.hook.on_result(&ReconcileResult { resource: r.resource, object: &key, resource_version: rv.as_deref(), outcome: &outcome });
+    r.hook.on_result(&ReconcileResult {
+        resource: r.resource,
+        object: &key,
+        resource_version: rv.as_deref(),
+        outcome: &outcome,
+    });
     let requeue = match &outcome {
         Outcome::Reconciled(a) => a.requeue_after(),
         Outcome::Failed { requeue_after, .. } => *requeue_after,
@@ -189,7 +249,8 @@ where
     let at = requeue.map(|d| now + d);
     match (l.parked.remove(&key), at) {
         (Some(p), at) => {
-            l.queue.schedule(key, at.map_or(p, |a| a.min(p)), Origin::Requeue);
+            l.queue
+                .schedule(key, at.map_or(p, |a| a.min(p)), Origin::Requeue);
         }
         (None, Some(at)) => {
             l.queue.schedule(key, at, Origin::Requeue);
@@ -200,7 +261,11 @@ where
 }
 
 /// The delay of the key's next consecutive failure; counts the failure.
-fn resolve_backoff<K, R, P, E, Ctx>(r: &Runner<K, R, P, Ctx>, l: &mut Loop<K, E>, key: &ObjectRef) -> Action {
+fn resolve_backoff<K, R, P, E, Ctx>(
+    r: &Runner<K, R, P, Ctx>,
+    l: &mut Loop<K, E>,
+    key: &ObjectRef,
+) -> Action {
     let n = l.failures.entry(key.clone()).or_insert(0);
     let delay = r.config.error_backoff.delay(*n);
     *n = n.saturating_add(1);
