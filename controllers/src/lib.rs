@@ -10,11 +10,17 @@
 //! - [`watcher`]: list-then-watch streams that resume and re-list on 410.
 //! - [`reflector`]: an indexed in-memory `Store` fed by a watcher.
 //! - [`controller`]: the `Controller` (work queue, dedupe, backoff, bounded concurrency).
+//! - [`events`]: a `Recorder` of Kubernetes Events (folded repeats, bounded cache).
 //! - [`scheduler`]: the scheduler's filters, scores and decisions (`f(P, N)`).
 
 pub mod backoff;
 pub mod client;
 pub mod controller;
+pub mod events;
 pub mod reflector;
 pub mod scheduler;
 pub mod watcher;
+
+pub use client::{Api, Client, ClientError};
+pub use controller::{Action, Controller};
+pub use reflector::{ObjectRef, Store};
