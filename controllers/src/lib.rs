@@ -10,9 +10,13 @@
 //! - [`reflector`]: an indexed in-memory `Store` fed by a watcher.
 //! - [`controller`]: the `Controller` (work queue, dedupe, backoff, bounded concurrency).
 //! - [`scheduler`]: the scheduler's filters, scores and decisions (`f(P, N)`).
+//! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
+//! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
 
 pub mod client;
+pub mod container;
 pub mod controller;
+pub mod kubelet;
 pub mod reflector;
 pub mod scheduler;
 pub mod watcher;

@@ -1,0 +1,1 @@
+//! Pure pod-lifecycle logic.
