@@ -416,7 +416,7 @@ impl ContainerRuntime for MockDocker {
             let now = inner.now();
             let mut state = inner.lock();
             let entry = state.containers.get(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
-            if matches!(entry.phase, Phase::Starting | Phase::Running { .. }) {
+            if matches!(entry.phase, Phase::Running { .. }) {
                 return Err(RuntimeError::InvalidState {
                     id: id.into(),
                     operation: "remove",

@@ -252,10 +252,11 @@ pub trait ContainerRuntime: Send + Sync {
     /// [`RuntimeError::NotFound`].
     fn kill<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
-    /// Removes a container that is not running (event `Removed`); its logs go with it.
+    /// Removes a container that is not running (event `Removed`); its logs go with it. A `Created`
+    /// container still in its start delay is removed before it ever runs.
     ///
     /// # Errors
-    /// [`RuntimeError::NotFound`]; [`RuntimeError::InvalidState`] while it runs or is starting.
+    /// [`RuntimeError::NotFound`]; [`RuntimeError::InvalidState`] while it is `Running`.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
     /// The current state of a container.

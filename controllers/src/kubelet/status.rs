@@ -1,0 +1,1 @@
+//! The pod's status as the kubelet reports it.
