@@ -29,6 +29,7 @@ pub use admission::{Rejection, admit};
 pub use backoff::CrashLoopBackoff;
 pub use ipam::{IpamError, PodIpAllocator};
 pub use plan::{Action, next_actions};
+pub use status::pod_status;
 
 
 /// How one container instance ended, kept as the container's `lastState` after a restart.
