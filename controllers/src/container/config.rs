@@ -188,7 +188,9 @@ impl MockDockerConfig {
     /// [`ConfigError::Invalid`] naming the offending rule.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.events_capacity == 0 {
-            return Err(ConfigError::Invalid("events_capacity must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "events_capacity must be at least 1".into(),
+            ));
         }
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.image.is_empty() {
@@ -222,7 +224,9 @@ impl MockDockerConfig {
         let rule = self.rule_for(image);
         let ann = |field: &str| annotation(annotations, field, container);
         let ms = |field: &str, from_rule: Option<u64>| {
-            ann(field).and_then(|v| parse_or_warn::<u64>(field, &v)).or(from_rule)
+            ann(field)
+                .and_then(|v| parse_or_warn::<u64>(field, &v))
+                .or(from_rule)
         };
         let oom_killed = ann("oom-killed")
             .and_then(|v| parse_or_warn::<bool>("oom-killed", &v))
@@ -239,7 +243,8 @@ impl MockDockerConfig {
         };
         Behaviour {
             start_delay: Duration::from_millis(
-                ms("start-delay-ms", rule.and_then(|r| r.start_delay_ms)).unwrap_or(self.start_delay_ms),
+                ms("start-delay-ms", rule.and_then(|r| r.start_delay_ms))
+                    .unwrap_or(self.start_delay_ms),
             ),
             start_jitter: Duration::from_millis(
                 ms("start-jitter-ms", rule.and_then(|r| r.start_jitter_ms))
@@ -251,7 +256,8 @@ impl MockDockerConfig {
             exit_code,
             oom_killed,
             stop_delay: Duration::from_millis(
-                ms("stop-delay-ms", rule.and_then(|r| r.stop_delay_ms)).unwrap_or(self.stop_delay_ms),
+                ms("stop-delay-ms", rule.and_then(|r| r.stop_delay_ms))
+                    .unwrap_or(self.stop_delay_ms),
             ),
         }
     }
@@ -259,20 +265,30 @@ impl MockDockerConfig {
     /// The simulated pull failure for `image` in a pod with `annotations`, if any: the annotation
     /// `mock-k8.io/image-pull-error` (`true` → a generic message, `false` → none, else the message),
     /// then the matching rule's `image_pull_error`.
-    pub fn pull_error(&self, image: &str, annotations: &BTreeMap<String, String>) -> Option<String> {
+    pub fn pull_error(
+        &self,
+        image: &str,
+        annotations: &BTreeMap<String, String>,
+    ) -> Option<String> {
         match annotations.get(&format!("{ANNOTATION_PREFIX}image-pull-error")) {
             Some(v) if v.eq_ignore_ascii_case("false") => None,
             Some(v) if v.eq_ignore_ascii_case("true") || v.is_empty() => Some(format!(
                 "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
             )),
             Some(v) => Some(v.clone()),
-            None => self.rule_for(image).and_then(|r| r.image_pull_error.clone()),
+            None => self
+                .rule_for(image)
+                .and_then(|r| r.image_pull_error.clone()),
         }
     }
 }
 
 /// `mock-k8.io/<field>.<container>`, else `mock-k8.io/<field>`.
-fn annotation(annotations: &BTreeMap<String, String>, field: &str, container: &str) -> Option<String> {
+fn annotation(
+    annotations: &BTreeMap<String, String>,
+    field: &str,
+    container: &str,
+) -> Option<String> {
     annotations
         .get(&format!("{ANNOTATION_PREFIX}{field}.{container}"))
         .or_else(|| annotations.get(&format!("{ANNOTATION_PREFIX}{field}")))

@@ -27,7 +27,7 @@ use futures::future::BoxFuture;
 use tokio::sync::broadcast;
 
 pub use config::{Behaviour, ConfigError, ImageRule, MockDockerConfig};
-pub use mock::MockDocker;
+pub use mock::{EXIT_SIGKILL, EXIT_SIGTERM, MAX_LOG_LINES, MockDocker};
 
 /// A runtime-assigned container ID (MockDocker: 64 lowercase hex digits, like Docker). The pod status
 /// shows it as `mock://<id>`.
@@ -243,8 +243,7 @@ pub trait ContainerRuntime: Send + Sync {
     ///
     /// # Errors
     /// [`RuntimeError::NotFound`].
-    fn stop<'a>(&'a self, id: &'a str, grace: Duration)
-    -> BoxFuture<'a, Result<(), RuntimeError>>;
+    fn stop<'a>(&'a self, id: &'a str, grace: Duration) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
     /// Kills a container at once (exit code 137). A no-op on an exited container.
     ///

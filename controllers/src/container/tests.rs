@@ -26,11 +26,19 @@ fn config(pod_uid: &str, name: &str, kind: ContainerKind, image: &str) -> Contai
 }
 
 fn fixed_delays() -> MockDockerConfig {
-    MockDockerConfig { start_delay_ms: 100, start_jitter_ms: 0, seed: Some(7), ..Default::default() }
+    MockDockerConfig {
+        start_delay_ms: 100,
+        start_jitter_ms: 0,
+        seed: Some(7),
+        ..Default::default()
+    }
 }
 
 fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Sleeps `d` on the paused clock, then lets the tasks whose timers fired at the same instant run.
@@ -52,23 +60,41 @@ async fn run(rt: &MockDocker, c: ContainerConfig) -> ContainerId {
 async fn mock_docker_should_run_create_start_running_stop_exited_143() {
     let rt = MockDocker::new(fixed_delays());
     let id = run(&rt, config("u1", "app", ContainerKind::App, "nginx")).await;
-    assert_eq!(rt.inspect(&id).await.unwrap(), ContainerState::Created, "still in its start delay");
+    assert_eq!(
+        rt.inspect(&id).await.unwrap(),
+        ContainerState::Created,
+        "still in its start delay"
+    );
     settle(Duration::from_millis(100)).await;
     let ContainerState::Running { started_at } = rt.inspect(&id).await.unwrap() else {
         panic!("should be running after the start delay")
     };
     settle(Duration::from_secs(3600)).await;
-    assert!(rt.inspect(&id).await.unwrap().is_running(), "app containers run until stopped");
+    assert!(
+        rt.inspect(&id).await.unwrap().is_running(),
+        "app containers run until stopped"
+    );
     rt.stop(&id, Duration::from_secs(30)).await.unwrap();
     match rt.inspect(&id).await.unwrap() {
-        ContainerState::Exited { exit_code, reason, started_at: s, .. } => {
-            assert_eq!((exit_code, reason.as_str(), s), (143, "Error", Some(started_at)));
+        ContainerState::Exited {
+            exit_code,
+            reason,
+            started_at: s,
+            ..
+        } => {
+            assert_eq!(
+                (exit_code, reason.as_str(), s),
+                (143, "Error", Some(started_at))
+            );
         }
         other => panic!("expected exited, got {other:?}"),
     }
     let logs = rt.logs(&id).await.unwrap();
     assert_eq!(logs.first().map(String::as_str), Some("created nginx"));
-    assert_eq!(logs.get(1).map(String::as_str), Some("started nginx sleep 3600"));
+    assert_eq!(
+        logs.get(1).map(String::as_str),
+        Some("started nginx sleep 3600")
+    );
     assert_eq!(logs.last().map(String::as_str), Some("exited 143"));
     rt.remove(&id).await.unwrap();
     assert_eq!(rt.inspect(&id).await, Err(RuntimeError::NotFound(id)));
@@ -89,9 +115,21 @@ async fn mock_docker_should_exit_with_the_annotated_code_after_the_duration() {
     assert!(rt.inspect(&id).await.unwrap().is_running());
     settle(Duration::from_millis(1)).await;
     match rt.inspect(&id).await.unwrap() {
-        ContainerState::Exited { exit_code, reason, started_at: Some(s), finished_at } => {
-            assert_eq!((exit_code, reason.as_str()), (3, "Error"), "per-container beats pod-wide");
-            assert_eq!(finished_at.duration_since(s).unwrap(), Duration::from_millis(500));
+        ContainerState::Exited {
+            exit_code,
+            reason,
+            started_at: Some(s),
+            finished_at,
+        } => {
+            assert_eq!(
+                (exit_code, reason.as_str()),
+                (3, "Error"),
+                "per-container beats pod-wide"
+            );
+            assert_eq!(
+                finished_at.duration_since(s).unwrap(),
+                Duration::from_millis(500)
+            );
         }
         other => panic!("expected exited, got {other:?}"),
     }
@@ -104,7 +142,11 @@ async fn mock_docker_should_exit_init_containers_zero_after_the_start_delay() {
     let id = run(&rt, config("u1", "init", ContainerKind::Init, "busybox")).await;
     settle(Duration::from_millis(100)).await;
     match rt.inspect(&id).await.unwrap() {
-        ContainerState::Exited { exit_code: 0, reason, .. } => assert_eq!(reason, "Completed"),
+        ContainerState::Exited {
+            exit_code: 0,
+            reason,
+            ..
+        } => assert_eq!(reason, "Completed"),
         other => panic!("expected Completed, got {other:?}"),
     }
 }
@@ -122,12 +164,18 @@ async fn mock_docker_should_crash_every_instance_of_a_crash_looping_image() {
         let id = run(&rt, c).await;
         settle(Duration::from_millis(210)).await;
         assert!(
-            matches!(rt.inspect(&id).await.unwrap(), ContainerState::Exited { exit_code: 2, .. }),
+            matches!(
+                rt.inspect(&id).await.unwrap(),
+                ContainerState::Exited { exit_code: 2, .. }
+            ),
             "instance {restart} should crash with 2"
         );
     }
     let rows = rt.list(Some("u1")).await;
-    assert_eq!(rows.iter().map(|r| r.restart_count).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(
+        rows.iter().map(|r| r.restart_count).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -144,14 +192,23 @@ async fn mock_docker_should_fail_pulls_by_annotation_and_by_rule() {
     let none = BTreeMap::new();
     assert_eq!(
         rt.pull_image("registry.invalid/app:1", &none).await,
-        Err(PullError::ErrImagePull { image: "registry.invalid/app:1".into(), message: "manifest unknown".into() })
+        Err(PullError::ErrImagePull {
+            image: "registry.invalid/app:1".into(),
+            message: "manifest unknown".into()
+        })
     );
     let ann = annotations(&[("mock-k8.io/image-pull-error", "true")]);
-    assert!(matches!(rt.pull_image("nginx", &ann).await, Err(PullError::ErrImagePull { .. })));
+    assert!(matches!(
+        rt.pull_image("nginx", &ann).await,
+        Err(PullError::ErrImagePull { .. })
+    ));
     let id = rt.pull_image("nginx", &none).await.unwrap();
     assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
     let c = config("u1", "app", ContainerKind::App, "never-pulled");
-    assert!(matches!(rt.create(c).await, Err(RuntimeError::ImageNotPresent { .. })));
+    assert!(matches!(
+        rt.create(c).await,
+        Err(RuntimeError::ImageNotPresent { .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -161,7 +218,10 @@ async fn mock_docker_should_list_containers_by_pod() {
     let b = run(&rt, config("pod-b", "one", ContainerKind::App, "nginx")).await;
     let a2 = run(&rt, config("pod-a", "two", ContainerKind::App, "nginx")).await;
     let ids = |rows: Vec<ContainerSummary>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(ids(rt.list(Some("pod-a")).await), vec![a.clone(), a2.clone()]);
+    assert_eq!(
+        ids(rt.list(Some("pod-a")).await),
+        vec![a.clone(), a2.clone()]
+    );
     assert_eq!(ids(rt.list(Some("pod-b")).await), vec![b.clone()]);
     assert_eq!(ids(rt.list(None).await), vec![a, b, a2]);
 }
@@ -176,11 +236,17 @@ async fn mock_docker_should_emit_events_in_order() {
     rt.remove(&id).await.unwrap();
     let mut kinds = vec![];
     while let Ok(e) = events.try_recv() {
-        assert_eq!((e.id.as_str(), e.pod_uid.as_str(), e.container_name.as_str()), (id.as_str(), "u1", "app"));
+        assert_eq!(
+            (e.id.as_str(), e.pod_uid.as_str(), e.container_name.as_str()),
+            (id.as_str(), "u1", "app")
+        );
         kinds.push(e.kind);
     }
     use ContainerEventKind::*;
-    assert_eq!(kinds, vec![Created, Started, Died { exit_code: 137 }, Removed]);
+    assert_eq!(
+        kinds,
+        vec![Created, Started, Died { exit_code: 137 }, Removed]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -193,34 +259,109 @@ async fn mock_docker_should_kill_with_137_when_the_stop_delay_exceeds_the_grace_
     let t0 = Instant::now();
     rt.stop(&id, Duration::from_secs(2)).await.unwrap();
     assert_eq!(t0.elapsed(), Duration::from_secs(2));
-    assert!(matches!(rt.inspect(&id).await.unwrap(), ContainerState::Exited { exit_code: 137, .. }));
+    assert!(matches!(
+        rt.inspect(&id).await.unwrap(),
+        ContainerState::Exited { exit_code: 137, .. }
+    ));
 
     let id = run(&rt, c).await;
     settle(Duration::from_millis(100)).await;
     let t0 = Instant::now();
     rt.stop(&id, Duration::from_secs(30)).await.unwrap();
-    assert_eq!(t0.elapsed(), Duration::from_secs(5), "honours SIGTERM after its stop delay");
-    assert!(matches!(rt.inspect(&id).await.unwrap(), ContainerState::Exited { exit_code: 143, .. }));
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_secs(5),
+        "honours SIGTERM after its stop delay"
+    );
+    assert!(matches!(
+        rt.inspect(&id).await.unwrap(),
+        ContainerState::Exited { exit_code: 143, .. }
+    ));
 }
 
 #[tokio::test(start_paused = true)]
 async fn mock_docker_should_refuse_invalid_transitions() {
     let rt = MockDocker::new(fixed_delays());
     let id = run(&rt, config("u1", "app", ContainerKind::App, "nginx")).await;
-    assert!(matches!(rt.start(&id).await, Err(RuntimeError::InvalidState { operation: "start", .. })));
-    assert!(matches!(rt.remove(&id).await, Err(RuntimeError::InvalidState { operation: "remove", .. })));
-    rt.stop(&id, Duration::ZERO).await.unwrap();
-    assert!(matches!(rt.inspect(&id).await.unwrap(), ContainerState::Exited { exit_code: 143, started_at: None, .. }));
-    assert_eq!(rt.kill("nope").await, Err(RuntimeError::NotFound("nope".into())));
+    let start_err = rt.start(&id).await;
+    assert!(
+        matches!(
+            start_err,
+            Err(RuntimeError::InvalidState {
+                operation: "start",
+                ..
+            })
+        ),
+        "{start_err:?}"
+    );
+    settle(Duration::from_millis(100)).await;
+    let remove_err = rt.remove(&id).await;
+    assert!(
+        matches!(
+            remove_err,
+            Err(RuntimeError::InvalidState {
+                operation: "remove",
+                state: "running",
+                ..
+            })
+        ),
+        "{remove_err:?}"
+    );
+    assert_eq!(
+        rt.kill("nope").await,
+        Err(RuntimeError::NotFound("nope".into()))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn mock_docker_should_stop_or_remove_a_container_still_in_its_start_delay() {
+    let rt = MockDocker::new(fixed_delays());
+    let stopped = run(&rt, config("u1", "a", ContainerKind::App, "nginx")).await;
+    let removed = run(&rt, config("u1", "b", ContainerKind::App, "nginx")).await;
+    rt.stop(&stopped, Duration::ZERO).await.unwrap();
+    let state = rt.inspect(&stopped).await.unwrap();
+    assert!(
+        matches!(
+            state,
+            ContainerState::Exited {
+                exit_code: 143,
+                started_at: None,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    rt.remove(&removed).await.unwrap();
+    settle(Duration::from_millis(500)).await;
+    assert_eq!(
+        rt.list(None).await.len(),
+        1,
+        "the removed one never comes back"
+    );
+    assert!(
+        rt.inspect(&stopped).await.unwrap().is_exited(),
+        "the stopped one never starts"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn mock_docker_should_add_jitter_within_bounds() {
-    let cfg = MockDockerConfig { start_delay_ms: 100, start_jitter_ms: 50, seed: Some(1), ..Default::default() };
+    let cfg = MockDockerConfig {
+        start_delay_ms: 100,
+        start_jitter_ms: 50,
+        seed: Some(1),
+        ..Default::default()
+    };
     let rt = MockDocker::new(cfg);
     let mut ids = vec![];
     for i in 0..20 {
-        ids.push(run(&rt, config("u1", &format!("c{i}"), ContainerKind::App, "nginx")).await);
+        ids.push(
+            run(
+                &rt,
+                config("u1", &format!("c{i}"), ContainerKind::App, "nginx"),
+            )
+            .await,
+        );
     }
     advance(Duration::from_millis(99)).await;
     for id in &ids {
@@ -239,7 +380,10 @@ async fn mock_docker_should_refuse_work_after_shutdown() {
     let id = run(&rt, config("u1", "app", ContainerKind::App, "nginx")).await;
     rt.shutdown().await;
     assert_eq!(rt.start(&id).await, Err(RuntimeError::ShuttingDown));
-    assert_eq!(rt.pull_image("x", &BTreeMap::new()).await, Err(PullError::ShuttingDown));
+    assert_eq!(
+        rt.pull_image("x", &BTreeMap::new()).await,
+        Err(PullError::ShuttingDown)
+    );
 }
 
 #[test]
@@ -251,29 +395,60 @@ fn config_should_resolve_by_precedence() {
     let none = BTreeMap::new();
     let b = cfg.behaviour(ContainerKind::App, "web", "nginx:1.27", &none);
     assert_eq!(b.start_delay, Duration::from_millis(50));
-    assert_eq!((b.exit_after, b.exit_code, b.oom_killed), (Some(Duration::from_secs(1)), 137, true));
-    let ann = annotations(&[("mock-k8.io/start-delay-ms", "7"), ("mock-k8.io/exit-after-ms", "oops")]);
+    assert_eq!(
+        (b.exit_after, b.exit_code, b.oom_killed),
+        (Some(Duration::from_secs(1)), 137, true)
+    );
+    let ann = annotations(&[
+        ("mock-k8.io/start-delay-ms", "7"),
+        ("mock-k8.io/exit-after-ms", "oops"),
+    ]);
     let b = cfg.behaviour(ContainerKind::App, "web", "nginx:1.27", &ann);
-    assert_eq!(b.start_delay, Duration::from_millis(7), "annotation beats rule");
-    assert_eq!(b.exit_after, Some(Duration::from_secs(1)), "unparsable annotation is ignored");
+    assert_eq!(
+        b.start_delay,
+        Duration::from_millis(7),
+        "annotation beats rule"
+    );
+    assert_eq!(
+        b.exit_after,
+        Some(Duration::from_secs(1)),
+        "unparsable annotation is ignored"
+    );
     let b = cfg.behaviour(ContainerKind::Init, "setup", "busybox", &none);
-    assert_eq!((b.start_delay, b.exit_after, b.exit_code), (Duration::from_millis(5), Some(Duration::ZERO), 0));
-    assert_eq!(cfg.behaviour(ContainerKind::App, "a", "busybox", &none).exit_after, None);
+    assert_eq!(
+        (b.start_delay, b.exit_after, b.exit_code),
+        (Duration::from_millis(5), Some(Duration::ZERO), 0)
+    );
+    assert_eq!(
+        cfg.behaviour(ContainerKind::App, "a", "busybox", &none)
+            .exit_after,
+        None
+    );
 }
 
 #[test]
 fn config_should_reject_bad_files() {
-    assert!(matches!(MockDockerConfig::from_yaml("bogus: 1"), Err(ConfigError::Parse { .. })));
+    assert!(matches!(
+        MockDockerConfig::from_yaml("bogus: 1"),
+        Err(ConfigError::Parse { .. })
+    ));
     assert!(matches!(
         MockDockerConfig::from_yaml("rules:\n  - image: x\n    exit_code: 300\n"),
         Err(ConfigError::Invalid(_))
     ));
     let dir = std::env::temp_dir().join(format!("mockdocker-{}.json", std::process::id()));
-    std::fs::write(&dir, r#"{"start_delay_ms": 3, "rules": [{"image": "a", "exit_code": 1}]}"#).unwrap();
+    std::fs::write(
+        &dir,
+        r#"{"start_delay_ms": 3, "rules": [{"image": "a", "exit_code": 1}]}"#,
+    )
+    .unwrap();
     let cfg = MockDockerConfig::from_file(&dir).unwrap();
     std::fs::remove_file(&dir).unwrap();
     assert_eq!((cfg.start_delay_ms, cfg.rules.len()), (3, 1));
-    assert!(matches!(MockDockerConfig::from_file("/nonexistent/x.yaml"), Err(ConfigError::Read { .. })));
+    assert!(matches!(
+        MockDockerConfig::from_file("/nonexistent/x.yaml"),
+        Err(ConfigError::Read { .. })
+    ));
 }
 
 #[test]

@@ -103,19 +103,35 @@ mod tests {
     use crate::kubelet::testing::{container, node, pod_with, with_phase, with_uid};
 
     fn cpu_pod(uid: &str, cpu: &str) -> Pod {
-        with_uid(pod_with(vec![container("c", &[("cpu", cpu)], &[])], vec![]), uid)
+        with_uid(
+            pod_with(vec![container("c", &[("cpu", cpu)], &[])], vec![]),
+            uid,
+        )
     }
 
     #[test]
     fn admit_should_check_each_resource_with_kubernetes_wording() {
-        let n = node(&[("cpu", "4"), ("memory", "8Gi"), ("pods", "3"), ("nvidia.com/gpu", "1")]);
+        let n = node(&[
+            ("cpu", "4"),
+            ("memory", "8Gi"),
+            ("pods", "3"),
+            ("nvidia.com/gpu", "1"),
+        ]);
         let running = [cpu_pod("a", "2"), cpu_pod("b", "1500m")];
         let full = [cpu_pod("a", "1m"), cpu_pod("b", "1m"), cpu_pod("c", "1m")];
-        let done_and_self = [with_phase(cpu_pod("a", "4"), "Succeeded"), cpu_pod("p", "2")];
+        let done_and_self = [
+            with_phase(cpu_pod("a", "4"), "Succeeded"),
+            cpu_pod("p", "2"),
+        ];
         let gpu = |n: &str| {
-            with_uid(pod_with(vec![container("c", &[], &[("nvidia.com/gpu", n)])], vec![]), "g")
+            with_uid(
+                pod_with(vec![container("c", &[], &[("nvidia.com/gpu", n)])], vec![]),
+                "g",
+            )
         };
-        let rows: Vec<(&str, Pod, &[Pod], Result<(), (&str, &str)>)> = vec![
+        // (what, pod, admitted pods, Ok or Err((reason, message part)))
+        type Row<'a> = (&'a str, Pod, &'a [Pod], Result<(), (&'a str, &'a str)>);
+        let rows: Vec<Row> = vec![
             // 2000 + 1500 used, +500 = 4000 ≤ 4000
             ("fits exactly", cpu_pod("p", "500m"), &running, Ok(())),
             // 3500 used + 2000 > 4000
@@ -123,11 +139,17 @@ mod tests {
                 "cpu",
                 cpu_pod("p", "2"),
                 &running,
-                Err(("OutOfcpu", "Node didn't have enough resource: cpu, requested: 2000, used: 3500, capacity: 4000")),
+                Err((
+                    "OutOfcpu",
+                    "Node didn't have enough resource: cpu, requested: 2000, used: 3500, capacity: 4000",
+                )),
             ),
             (
                 "memory from limits",
-                with_uid(pod_with(vec![container("c", &[], &[("memory", "9Gi")])], vec![]), "m"),
+                with_uid(
+                    pod_with(vec![container("c", &[], &[("memory", "9Gi")])], vec![]),
+                    "m",
+                ),
                 &[],
                 Err((
                     "OutOfmemory",
@@ -135,12 +157,20 @@ mod tests {
                 )),
             ),
             ("gpu fits", gpu("1"), &[], Ok(())),
-            ("gpu", gpu("2"), &[], Err(("OutOfnvidia.com/gpu", "requested: 2, used: 0, capacity: 1"))),
+            (
+                "gpu",
+                gpu("2"),
+                &[],
+                Err(("OutOfnvidia.com/gpu", "requested: 2, used: 0, capacity: 1")),
+            ),
             (
                 "pods",
                 cpu_pod("p", "1m"),
                 &full,
-                Err(("OutOfpods", "Node didn't have enough resource: pods, requested: 1, used: 3, capacity: 3")),
+                Err((
+                    "OutOfpods",
+                    "Node didn't have enough resource: pods, requested: 1, used: 3, capacity: 3",
+                )),
             ),
             (
                 "terminal pods and itself are not counted",
@@ -150,7 +180,13 @@ mod tests {
             ),
             (
                 "unknown resource has capacity 0",
-                with_uid(pod_with(vec![container("c", &[("example.com/foo", "1")], &[])], vec![]), "f"),
+                with_uid(
+                    pod_with(
+                        vec![container("c", &[("example.com/foo", "1")], &[])],
+                        vec![],
+                    ),
+                    "f",
+                ),
                 &[],
                 Err(("OutOfexample.com/foo", "capacity: 0")),
             ),

@@ -32,14 +32,21 @@ impl CrashLoopBackoff {
     /// The delay for exponent `n`: `min(initial × 2^n, max)`, saturating.
     pub fn delay(&self, n: u32) -> Duration {
         let factor = 2u32.checked_pow(n).unwrap_or(u32::MAX);
-        self.initial.checked_mul(factor).unwrap_or(Duration::MAX).min(self.max)
+        self.initial
+            .checked_mul(factor)
+            .unwrap_or(Duration::MAX)
+            .min(self.max)
     }
 
     /// The exponent to use for a restart, given the container's current exponent (restarts since the
     /// last reset) and how long its last run lasted (`None`: it never ran): 0 after a run of at least
     /// `reset_after`, else `exponent` unchanged.
     pub fn effective_exponent(&self, exponent: u32, ran_for: Option<Duration>) -> u32 {
-        if ran_for.is_some_and(|d| d >= self.reset_after) { 0 } else { exponent }
+        if ran_for.is_some_and(|d| d >= self.reset_after) {
+            0
+        } else {
+            exponent
+        }
     }
 
     /// When a container that finished at `finished_at` may be restarted, and the exponent to store
@@ -51,7 +58,9 @@ impl CrashLoopBackoff {
         finished_at: SystemTime,
     ) -> (SystemTime, u32) {
         let n = self.effective_exponent(exponent, ran_for);
-        let at = finished_at.checked_add(self.delay(n)).unwrap_or(finished_at);
+        let at = finished_at
+            .checked_add(self.delay(n))
+            .unwrap_or(finished_at);
         (at, n.saturating_add(1))
     }
 }
@@ -64,14 +73,27 @@ mod tests {
     fn backoff_should_double_from_ten_seconds_to_five_minutes() {
         let b = CrashLoopBackoff::default();
         // n: 10 s × 2^n, capped at 300 s
-        for (n, secs) in [(0, 10), (1, 20), (2, 40), (3, 80), (4, 160), (5, 300), (6, 300), (40, 300)] {
+        for (n, secs) in [
+            (0, 10),
+            (1, 20),
+            (2, 40),
+            (3, 80),
+            (4, 160),
+            (5, 300),
+            (6, 300),
+            (40, 300),
+        ] {
             assert_eq!(b.delay(n), Duration::from_secs(secs), "n = {n}");
         }
     }
 
     #[test]
     fn backoff_should_reset_after_a_long_run() {
-        let b = CrashLoopBackoff { initial: Duration::from_millis(100), max: Duration::from_secs(1), reset_after: Duration::from_secs(60) };
+        let b = CrashLoopBackoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            reset_after: Duration::from_secs(60),
+        };
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         for (exponent, ran, want_delay_ms, want_next) in [
             (0, Some(1), 100, 1),
@@ -81,7 +103,11 @@ mod tests {
             (2, None, 400, 3),
         ] {
             let (at, next) = b.restart_at(exponent, ran.map(Duration::from_secs), t);
-            assert_eq!(at.duration_since(t).unwrap(), Duration::from_millis(want_delay_ms), "exponent {exponent}");
+            assert_eq!(
+                at.duration_since(t).unwrap(),
+                Duration::from_millis(want_delay_ms),
+                "exponent {exponent}"
+            );
             assert_eq!(next, want_next);
         }
     }

@@ -39,13 +39,19 @@ impl PodIpAllocator {
     /// # Errors
     /// [`IpamError::InvalidCidr`]; [`IpamError::TooSmall`] for /31 and /32.
     pub fn new(cidr: &str) -> Result<PodIpAllocator, IpamError> {
-        let net: Ipv4Net =
-            cidr.trim().parse().map_err(|_| IpamError::InvalidCidr(cidr.to_string()))?;
+        let net: Ipv4Net = cidr
+            .trim()
+            .parse()
+            .map_err(|_| IpamError::InvalidCidr(cidr.to_string()))?;
         let net = net.trunc();
         if net.prefix_len() > 30 {
             return Err(IpamError::TooSmall(net));
         }
-        Ok(PodIpAllocator { net, by_ip: BTreeMap::new(), by_owner: HashMap::new() })
+        Ok(PodIpAllocator {
+            net,
+            by_ip: BTreeMap::new(),
+            by_owner: HashMap::new(),
+        })
     }
 
     /// The network this allocator serves.
@@ -55,7 +61,10 @@ impl PodIpAllocator {
 
     /// Usable addresses: network + 2 (after the gateway) ..= broadcast − 1, as integers.
     fn range(&self) -> (u32, u32) {
-        (u32::from(self.net.network()) + 2, u32::from(self.net.broadcast()) - 1)
+        (
+            u32::from(self.net.network()) + 2,
+            u32::from(self.net.broadcast()) - 1,
+        )
     }
 
     /// How many pod IPs the network holds in total (a /24 holds 253).
@@ -134,9 +143,17 @@ mod tests {
         assert_eq!(a.capacity(), 253); // .2 ..= .254
         assert_eq!(a.allocate("p1").unwrap(), Ipv4Addr::new(10, 244, 3, 2));
         assert_eq!(a.allocate("p2").unwrap(), Ipv4Addr::new(10, 244, 3, 3));
-        assert_eq!(a.allocate("p1").unwrap(), Ipv4Addr::new(10, 244, 3, 2), "idempotent");
+        assert_eq!(
+            a.allocate("p1").unwrap(),
+            Ipv4Addr::new(10, 244, 3, 2),
+            "idempotent"
+        );
         assert_eq!(a.release("p1"), Some(Ipv4Addr::new(10, 244, 3, 2)));
-        assert_eq!(a.allocate("p3").unwrap(), Ipv4Addr::new(10, 244, 3, 2), "lowest free again");
+        assert_eq!(
+            a.allocate("p3").unwrap(),
+            Ipv4Addr::new(10, 244, 3, 2),
+            "lowest free again"
+        );
         assert_eq!(a.release("nobody"), None);
     }
 
@@ -164,9 +181,18 @@ mod tests {
         let mut a = PodIpAllocator::new("10.1.0.0/29").unwrap(); // usable .2 ..= .6
         a.reserve("old", Ipv4Addr::new(10, 1, 0, 2)).unwrap();
         assert_eq!(a.allocate("new").unwrap(), Ipv4Addr::new(10, 1, 0, 3));
-        assert!(a.reserve("x", Ipv4Addr::new(10, 1, 0, 2)).is_err(), "held by another");
-        assert!(a.reserve("x", Ipv4Addr::new(10, 1, 0, 1)).is_err(), "gateway");
-        assert!(a.reserve("x", Ipv4Addr::new(10, 1, 0, 7)).is_err(), "broadcast");
+        assert!(
+            a.reserve("x", Ipv4Addr::new(10, 1, 0, 2)).is_err(),
+            "held by another"
+        );
+        assert!(
+            a.reserve("x", Ipv4Addr::new(10, 1, 0, 1)).is_err(),
+            "gateway"
+        );
+        assert!(
+            a.reserve("x", Ipv4Addr::new(10, 1, 0, 7)).is_err(),
+            "broadcast"
+        );
         assert_eq!(a.allocated(), 2);
     }
 }

@@ -31,7 +31,6 @@ pub use ipam::{IpamError, PodIpAllocator};
 pub use plan::{Action, next_actions};
 pub use status::pod_status;
 
-
 /// How one container instance ended, kept as the container's `lastState` after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Termination {
@@ -102,15 +101,21 @@ impl ObservedContainer {
     /// The current instance's termination, if it exited.
     pub fn termination(&self) -> Option<Termination> {
         match (&self.state, &self.container_id) {
-            (Some(ContainerState::Exited { exit_code, reason, started_at, finished_at }), Some(id)) => {
-                Some(Termination {
-                    container_id: id.clone(),
-                    exit_code: *exit_code,
-                    reason: reason.clone(),
-                    started_at: *started_at,
-                    finished_at: *finished_at,
-                })
-            }
+            (
+                Some(ContainerState::Exited {
+                    exit_code,
+                    reason,
+                    started_at,
+                    finished_at,
+                }),
+                Some(id),
+            ) => Some(Termination {
+                container_id: id.clone(),
+                exit_code: *exit_code,
+                reason: reason.clone(),
+                started_at: *started_at,
+                finished_at: *finished_at,
+            }),
             _ => None,
         }
     }
@@ -128,13 +133,18 @@ pub struct PodObservation {
 impl PodObservation {
     /// The observation of container `name` of this kind, if any.
     pub fn container(&self, kind: ContainerKind, name: &str) -> Option<&ObservedContainer> {
-        self.containers.iter().find(|c| c.kind == kind && c.name == name)
+        self.containers
+            .iter()
+            .find(|c| c.kind == kind && c.name == name)
     }
 }
 
 /// The pod's `spec.restartPolicy` (`Always` when unset, Kubernetes' default).
 pub fn restart_policy(pod: &Pod) -> &str {
-    pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always")
 }
 
 /// Whether an exited container is restarted, by Kubernetes' rules: app containers per the pod's
@@ -156,14 +166,20 @@ pub fn grace_period(pod: &Pod) -> Duration {
     let secs = pod
         .metadata
         .deletion_grace_period_seconds
-        .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
         .unwrap_or(30);
     Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
 /// The pod's init containers and app containers, each with its kind, in spec order.
 pub fn spec_containers(pod: &Pod) -> Vec<(ContainerKind, &Container)> {
-    let Some(spec) = pod.spec.as_ref() else { return Vec::new() };
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
     spec.init_containers
         .iter()
         .flatten()

@@ -99,14 +99,22 @@ pub fn next_actions(
     if observed.rejection.is_some() {
         return Vec::new(); // R1
     }
-    if matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")) {
+    if matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    ) {
         return Vec::new(); // T1
     }
-    let Some(spec) = pod.spec.as_ref() else { return Vec::new() };
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
     let mut actions = Vec::new();
     for c in spec.init_containers.iter().flatten() {
         let obs = observed.container(ContainerKind::Init, &c.name);
-        let exited_ok = matches!(obs.and_then(|o| o.state.as_ref()), Some(ContainerState::Exited { exit_code: 0, .. }));
+        let exited_ok = matches!(
+            obs.and_then(|o| o.state.as_ref()),
+            Some(ContainerState::Exited { exit_code: 0, .. })
+        );
         if exited_ok {
             continue; // I1
         }
@@ -124,16 +132,28 @@ pub fn next_actions(
 /// Rows D1–D3.
 fn deletion_actions(pod: &Pod, observed: &PodObservation) -> Vec<Action> {
     let grace = grace_period(pod);
-    let with_id = || observed.containers.iter().filter_map(|c| c.container_id.as_ref().map(|id| (c, id)));
+    let with_id = || {
+        observed
+            .containers
+            .iter()
+            .filter_map(|c| c.container_id.as_ref().map(|id| (c, id)))
+    };
     let stops: Vec<Action> = with_id()
         .filter(|(c, _)| c.state.as_ref().is_some_and(ContainerState::is_running))
-        .map(|(c, id)| Action::Stop { container: c.name.clone(), container_id: id.clone(), grace })
+        .map(|(c, id)| Action::Stop {
+            container: c.name.clone(),
+            container_id: id.clone(),
+            grace,
+        })
         .collect();
     if !stops.is_empty() {
         return stops; // D1
     }
     let removes: Vec<Action> = with_id()
-        .map(|(c, id)| Action::Remove { container: c.name.clone(), container_id: id.clone() })
+        .map(|(c, id)| Action::Remove {
+            container: c.name.clone(),
+            container_id: id.clone(),
+        })
         .collect();
     if !removes.is_empty() {
         return removes; // D2
@@ -154,14 +174,25 @@ fn container_actions(
     let name = spec.name.clone();
     let image = spec.image.clone().unwrap_or_default();
     let Some(obs) = obs.filter(|o| o.image_id.is_some() || o.pull_failure.is_some()) else {
-        out.push(Action::Pull { container: name, kind, image }); // C1
+        out.push(Action::Pull {
+            container: name,
+            kind,
+            image,
+        }); // C1
         return;
     };
     if obs.image_id.is_none() {
         if let Some(f) = &obs.pull_failure {
-            let retry = f.last_attempt.checked_add(backoff.delay(f.attempts.saturating_sub(1))).unwrap_or(now);
+            let retry = f
+                .last_attempt
+                .checked_add(backoff.delay(f.attempts.saturating_sub(1)))
+                .unwrap_or(now);
             out.push(if now >= retry {
-                Action::Pull { container: name, kind, image } // C3
+                Action::Pull {
+                    container: name,
+                    kind,
+                    image,
+                } // C3
             } else {
                 Action::WaitUntil(retry) // C2
             });
@@ -176,7 +207,15 @@ fn container_actions(
             backoff_exponent: 0,
         }), // C4
         (Some(ContainerState::Created | ContainerState::Running { .. }), _) => {} // C5
-        (Some(ContainerState::Exited { exit_code, started_at, finished_at, .. }), Some(id)) => {
+        (
+            Some(ContainerState::Exited {
+                exit_code,
+                started_at,
+                finished_at,
+                ..
+            }),
+            Some(id),
+        ) => {
             if !should_restart(pod, kind, *exit_code) {
                 return; // X3, I2
             }
@@ -185,7 +224,10 @@ fn container_actions(
             if now < at {
                 out.push(Action::WaitUntil(at)); // X1
             } else {
-                out.push(Action::Remove { container: name.clone(), container_id: id.clone() });
+                out.push(Action::Remove {
+                    container: name.clone(),
+                    container_id: id.clone(),
+                });
                 out.push(Action::CreateAndStart {
                     container: name,
                     kind,

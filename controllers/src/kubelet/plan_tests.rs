@@ -11,11 +11,17 @@ use crate::kubelet::{PullFailure, Rejection};
 use ContainerKind::{App, Init};
 
 fn two_apps() -> Pod {
-    pod_with(vec![container("a", &[], &[]), container("b", &[], &[])], vec![])
+    pod_with(
+        vec![container("a", &[], &[]), container("b", &[], &[])],
+        vec![],
+    )
 }
 
 fn with_init() -> Pod {
-    pod_with(vec![container("app", &[], &[])], vec![container("i1", &[], &[]), container("i2", &[], &[])])
+    pod_with(
+        vec![container("app", &[], &[])],
+        vec![container("i1", &[], &[]), container("i2", &[], &[])],
+    )
 }
 
 fn deleting(mut pod: Pod, grace_secs: i64) -> Pod {
@@ -25,25 +31,45 @@ fn deleting(mut pod: Pod, grace_secs: i64) -> Pod {
 }
 
 fn pull(name: &str, kind: ContainerKind) -> Action {
-    Action::Pull { container: name.into(), kind, image: format!("{name}-image") }
+    Action::Pull {
+        container: name.into(),
+        kind,
+        image: format!("{name}-image"),
+    }
 }
 
 fn start(name: &str, kind: ContainerKind, restart_count: u32, backoff_exponent: u32) -> Action {
-    Action::CreateAndStart { container: name.into(), kind, restart_count, backoff_exponent }
+    Action::CreateAndStart {
+        container: name.into(),
+        kind,
+        restart_count,
+        backoff_exponent,
+    }
 }
 
 fn pulled(name: &str, kind: ContainerKind) -> ObservedContainer {
-    ObservedContainer { image_id: Some("sha256:abc".into()), ..ObservedContainer::new(name, kind) }
+    ObservedContainer {
+        image_id: Some("sha256:abc".into()),
+        ..ObservedContainer::new(name, kind)
+    }
 }
 
 fn failed_pull(name: &str, attempts: u32, at: u64) -> ObservedContainer {
     ObservedContainer {
-        pull_failure: Some(PullFailure { message: "not found".into(), attempts, last_attempt: t(at) }),
+        pull_failure: Some(PullFailure {
+            message: "not found".into(),
+            attempts,
+            last_attempt: t(at),
+        }),
         ..ObservedContainer::new(name, App)
     }
 }
 
-fn restarted(mut c: ObservedContainer, restart_count: u32, backoff_exponent: u32) -> ObservedContainer {
+fn restarted(
+    mut c: ObservedContainer,
+    restart_count: u32,
+    backoff_exponent: u32,
+) -> ObservedContainer {
     c.restart_count = restart_count;
     c.backoff_exponent = backoff_exponent;
     c
@@ -57,46 +83,82 @@ fn next_actions_should_follow_the_transition_table() {
         container_id: format!("id-{name}"),
         grace: Duration::from_secs(secs),
     };
-    let remove = |name: &str| Action::Remove { container: name.into(), container_id: format!("id-{name}") };
+    let remove = |name: &str| Action::Remove {
+        container: name.into(),
+        container_id: format!("id-{name}"),
+    };
     let rows: Vec<(&str, Pod, PodObservation, u64, Vec<Action>)> = vec![
         (
             "D1 deleting with running containers: stop them with the grace period",
             deleting(two_apps(), 5),
-            obs(vec![observed("a", App, running(0)), observed("b", App, exited(1, 0, 3))]),
+            obs(vec![
+                observed("a", App, running(0)),
+                observed("b", App, exited(1, 0, 3)),
+            ]),
             100,
             vec![stop("a", 5)],
         ),
         (
             "D2 deleting, nothing running: remove every instance",
             deleting(two_apps(), 5),
-            obs(vec![observed("a", App, exited(143, 0, 3)), observed("b", App, ContainerState::Created)]),
+            obs(vec![
+                observed("a", App, exited(143, 0, 3)),
+                observed("b", App, ContainerState::Created),
+            ]),
             100,
             vec![remove("a"), remove("b")],
         ),
-        ("D3 deleting, nothing left", deleting(two_apps(), 5), obs(vec![pulled("a", App)]), 100, vec![Action::DeletionComplete]),
+        (
+            "D3 deleting, nothing left",
+            deleting(two_apps(), 5),
+            obs(vec![pulled("a", App)]),
+            100,
+            vec![Action::DeletionComplete],
+        ),
         (
             "R1 rejected by admission",
             two_apps(),
             PodObservation {
-                rejection: Some(Rejection { reason: "OutOfcpu".into(), message: "m".into() }),
+                rejection: Some(Rejection {
+                    reason: "OutOfcpu".into(),
+                    message: "m".into(),
+                }),
                 containers: vec![],
             },
             0,
             vec![],
         ),
-        ("T1 terminal phase", with_phase(two_apps(), "Succeeded"), obs(vec![]), 0, vec![]),
-        ("C1 nothing pulled: pull every app image", two_apps(), obs(vec![]), 0, vec![pull("a", App), pull("b", App)]),
+        (
+            "T1 terminal phase",
+            with_phase(two_apps(), "Succeeded"),
+            obs(vec![]),
+            0,
+            vec![],
+        ),
+        (
+            "C1 nothing pulled: pull every app image",
+            two_apps(),
+            obs(vec![]),
+            0,
+            vec![pull("a", App), pull("b", App)],
+        ),
         (
             "C2 pull failed twice at t=50: wait 10 s × 2^1",
             two_apps(),
-            obs(vec![failed_pull("a", 2, 50), observed("b", App, running(1))]),
+            obs(vec![
+                failed_pull("a", 2, 50),
+                observed("b", App, running(1)),
+            ]),
             60,
             vec![Action::WaitUntil(t(70))],
         ),
         (
             "C3 pull back-off over: pull again",
             two_apps(),
-            obs(vec![failed_pull("a", 2, 50), observed("b", App, running(1))]),
+            obs(vec![
+                failed_pull("a", 2, 50),
+                observed("b", App, running(1)),
+            ]),
             70,
             vec![pull("a", App)],
         ),
@@ -110,11 +172,20 @@ fn next_actions_should_follow_the_transition_table() {
         (
             "C5 created or running: wait for events",
             two_apps(),
-            obs(vec![observed("a", App, ContainerState::Created), observed("b", App, running(0))]),
+            obs(vec![
+                observed("a", App, ContainerState::Created),
+                observed("b", App, running(0)),
+            ]),
             0,
             vec![],
         ),
-        ("init: only the first init container is pulled", with_init(), obs(vec![]), 0, vec![pull("i1", Init)]),
+        (
+            "init: only the first init container is pulled",
+            with_init(),
+            obs(vec![]),
+            0,
+            vec![pull("i1", Init)],
+        ),
         (
             "init: first init running, nothing else",
             with_init(),
@@ -132,7 +203,10 @@ fn next_actions_should_follow_the_transition_table() {
         (
             "I1 all init done: app containers",
             with_init(),
-            obs(vec![observed("i1", Init, exited(0, 0, 1)), observed("i2", Init, exited(0, 1, 2))]),
+            obs(vec![
+                observed("i1", Init, exited(0, 0, 1)),
+                observed("i2", Init, exited(0, 1, 2)),
+            ]),
             5,
             vec![pull("app", App)],
         ),
@@ -160,42 +234,60 @@ fn next_actions_should_follow_the_transition_table() {
         (
             "X1 third crash (exponent 2) at t=100: wait 40 s",
             two_apps(),
-            obs(vec![restarted(observed("a", App, exited(2, 95, 100)), 2, 2), observed("b", App, running(0))]),
+            obs(vec![
+                restarted(observed("a", App, exited(2, 95, 100)), 2, 2),
+                observed("b", App, running(0)),
+            ]),
             120,
             vec![Action::WaitUntil(t(140))],
         ),
         (
             "X2 back-off over: restart with count + 1 and exponent + 1",
             two_apps(),
-            obs(vec![restarted(observed("a", App, exited(2, 95, 100)), 2, 2), observed("b", App, running(0))]),
+            obs(vec![
+                restarted(observed("a", App, exited(2, 95, 100)), 2, 2),
+                observed("b", App, running(0)),
+            ]),
             140,
             vec![remove("a"), start("a", App, 3, 3)],
         ),
         (
             "X2 a run of 600 s resets the back-off to 10 s",
             two_apps(),
-            obs(vec![restarted(observed("a", App, exited(2, 0, 600)), 7, 5), observed("b", App, running(0))]),
+            obs(vec![
+                restarted(observed("a", App, exited(2, 0, 600)), 7, 5),
+                observed("b", App, running(0)),
+            ]),
             610,
             vec![remove("a"), start("a", App, 8, 1)],
         ),
         (
             "X1 Always restarts even exit 0; earliest wait wins",
             two_apps(),
-            obs(vec![observed("a", App, exited(0, 0, 30)), observed("b", App, exited(0, 0, 20))]),
+            obs(vec![
+                observed("a", App, exited(0, 0, 30)),
+                observed("b", App, exited(0, 0, 20)),
+            ]),
             21,
             vec![Action::WaitUntil(t(30))],
         ),
         (
             "X3 OnFailure does not restart exit 0",
             with_policy(two_apps(), "OnFailure"),
-            obs(vec![observed("a", App, exited(0, 0, 30)), observed("b", App, exited(3, 0, 20))]),
+            obs(vec![
+                observed("a", App, exited(0, 0, 30)),
+                observed("b", App, exited(3, 0, 20)),
+            ]),
             31,
             vec![remove("b"), start("b", App, 1, 1)],
         ),
         (
             "X3 Never restarts nothing",
             with_policy(two_apps(), "Never"),
-            obs(vec![observed("a", App, exited(0, 0, 30)), observed("b", App, exited(3, 0, 20))]),
+            obs(vec![
+                observed("a", App, exited(0, 0, 30)),
+                observed("b", App, exited(3, 0, 20)),
+            ]),
             1000,
             vec![],
         ),
@@ -213,6 +305,9 @@ fn grace_period_should_prefer_deletion_then_spec_then_30s() {
         spec.termination_grace_period_seconds = Some(7);
     }
     assert_eq!(grace_period(&pod), Duration::from_secs(7));
-    assert_eq!(grace_period(&deleting(pod.clone(), 2)), Duration::from_secs(2));
+    assert_eq!(
+        grace_period(&deleting(pod.clone(), 2)),
+        Duration::from_secs(2)
+    );
     assert_eq!(grace_period(&deleting(pod, -1)), Duration::ZERO);
 }

@@ -51,7 +51,9 @@ pub fn container_requests(container: &Container) -> ResourceAmounts {
 /// A pod's effective requests, by Kubernetes' rule (`resource.PodRequests`): per resource, the larger
 /// of the sum over app containers and the largest single init container, plus `spec.overhead`.
 pub fn pod_requests(pod: &Pod) -> ResourceAmounts {
-    let Some(spec) = pod.spec.as_ref() else { return ResourceAmounts::new() };
+    let Some(spec) = pod.spec.as_ref() else {
+        return ResourceAmounts::new();
+    };
     let mut total = ResourceAmounts::new();
     for c in &spec.containers {
         for (name, v) in container_requests(c) {
@@ -84,10 +86,17 @@ pub fn node_allocatable(node: &Node) -> ResourceAmounts {
 /// container has cpu and memory limits and its requests (defaulting to limits) equal them;
 /// `Burstable` otherwise.
 pub fn qos_class(pod: &Pod) -> &'static str {
-    let Some(spec) = pod.spec.as_ref() else { return "BestEffort" };
+    let Some(spec) = pod.spec.as_ref() else {
+        return "BestEffort";
+    };
     let mut any = false;
     let mut guaranteed = true;
-    for c in spec.init_containers.iter().flatten().chain(&spec.containers) {
+    for c in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+    {
         let resources = c.resources.as_ref();
         let limits = amounts(resources.and_then(|r| r.limits.as_ref()));
         let requests = container_requests(c);
@@ -117,7 +126,10 @@ mod tests {
     #[test]
     fn pod_requests_should_take_max_of_init_and_sum_of_apps_with_limits_as_defaults() {
         let pod = pod_with(
-            vec![container("a", &[("cpu", "500m")], &[]), container("b", &[], &[("cpu", "1"), ("memory", "256M")])],
+            vec![
+                container("a", &[("cpu", "500m")], &[]),
+                container("b", &[], &[("cpu", "1"), ("memory", "256M")]),
+            ],
             vec![container("init", &[("cpu", "2"), ("memory", "1Mi")], &[])],
         );
         let r = pod_requests(&pod);
@@ -130,21 +142,40 @@ mod tests {
     fn qos_class_should_follow_kubernetes_rules() {
         let rows: Vec<(&str, Vec<Container>, &str)> = vec![
             ("no resources", vec![container("a", &[], &[])], "BestEffort"),
-            ("limits only = guaranteed", vec![container("a", &[], &[("cpu", "1"), ("memory", "1Gi")])], "Guaranteed"),
             (
-                "requests equal limits",
-                vec![container("a", &[("cpu", "1000m"), ("memory", "1Gi")], &[("cpu", "1"), ("memory", "1Gi")])],
+                "limits only = guaranteed",
+                vec![container("a", &[], &[("cpu", "1"), ("memory", "1Gi")])],
                 "Guaranteed",
             ),
-            ("cpu limit only", vec![container("a", &[], &[("cpu", "1")])], "Burstable"),
+            (
+                "requests equal limits",
+                vec![container(
+                    "a",
+                    &[("cpu", "1000m"), ("memory", "1Gi")],
+                    &[("cpu", "1"), ("memory", "1Gi")],
+                )],
+                "Guaranteed",
+            ),
+            (
+                "cpu limit only",
+                vec![container("a", &[], &[("cpu", "1")])],
+                "Burstable",
+            ),
             (
                 "requests below limits",
-                vec![container("a", &[("cpu", "500m"), ("memory", "1Gi")], &[("cpu", "1"), ("memory", "1Gi")])],
+                vec![container(
+                    "a",
+                    &[("cpu", "500m"), ("memory", "1Gi")],
+                    &[("cpu", "1"), ("memory", "1Gi")],
+                )],
                 "Burstable",
             ),
             (
                 "one best-effort container",
-                vec![container("a", &[], &[("cpu", "1"), ("memory", "1Gi")]), container("b", &[], &[])],
+                vec![
+                    container("a", &[], &[("cpu", "1"), ("memory", "1Gi")]),
+                    container("b", &[], &[]),
+                ],
                 "Burstable",
             ),
         ];

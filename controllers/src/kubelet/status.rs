@@ -64,10 +64,15 @@ pub fn pod_status(
     backoff: &CrashLoopBackoff,
 ) -> PodStatus {
     let prev = pod.status.clone().unwrap_or_default();
-    let prev_phase = prev.phase.clone().filter(|p| p == "Succeeded" || p == "Failed");
+    let prev_phase = prev
+        .phase
+        .clone()
+        .filter(|p| p == "Succeeded" || p == "Failed");
     let mut status = PodStatus {
         host_ip: host_ip.map(str::to_string).or(prev.host_ip.clone()),
-        host_ips: host_ip.map(|ip| vec![HostIP { ip: ip.into() }]).or(prev.host_ips.clone()),
+        host_ips: host_ip
+            .map(|ip| vec![HostIP { ip: ip.into() }])
+            .or(prev.host_ips.clone()),
         start_time: prev.start_time.clone().or_else(|| Some(time(now))),
         qos_class: Some(qos_class(pod).to_string()),
         nominated_node_name: prev.nominated_node_name.clone(),
@@ -81,12 +86,18 @@ pub fn pod_status(
         return status;
     }
     status.pod_ip = pod_ip.map(str::to_string).or(prev.pod_ip.clone());
-    status.pod_ips = pod_ip.map(|ip| vec![PodIP { ip: ip.into() }]).or(prev.pod_ips.clone());
+    status.pod_ips = pod_ip
+        .map(|ip| vec![PodIP { ip: ip.into() }])
+        .or(prev.pod_ips.clone());
 
     let spec = pod.spec.clone().unwrap_or_default();
     // No restarts are reported once the pod is being deleted or has finished.
     let may_restart = pod.metadata.deletion_timestamp.is_none() && prev_phase.is_none();
-    let ctx = Ctx { pod, may_restart, backoff };
+    let ctx = Ctx {
+        pod,
+        may_restart,
+        backoff,
+    };
 
     let mut init_failed = false;
     let mut incomplete_init = Vec::new();
@@ -137,7 +148,11 @@ pub fn pod_status(
         "Running".into()
     } else if stopped > 0 {
         if pod.metadata.deletion_timestamp.is_some() {
-            if stopped == succeeded { "Succeeded".into() } else { "Failed".into() }
+            if stopped == succeeded {
+                "Succeeded".into()
+            } else {
+                "Failed".into()
+            }
         } else if policy == "Always" {
             "Running".into() // every container is restarting
         } else if stopped == succeeded {
@@ -159,14 +174,23 @@ pub fn pod_status(
     } else if containers_ready {
         (None, None)
     } else {
-        (Some("ContainersNotReady"), Some(format!("containers with unready status: [{}]", names(&unready))))
+        (
+            Some("ContainersNotReady"),
+            Some(format!(
+                "containers with unready status: [{}]",
+                names(&unready)
+            )),
+        )
     };
     let (init_reason, init_message) = match (initialized, completed) {
         (true, true) => (Some("PodCompleted"), None),
         (true, false) => (None, None),
         (false, _) => (
             Some("ContainersNotInitialized"),
-            Some(format!("containers with incomplete status: [{}]", names(&incomplete_init))),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                names(&incomplete_init)
+            )),
         ),
     };
     let prev_conditions = prev.conditions.clone().unwrap_or_default();
@@ -188,8 +212,18 @@ pub fn pod_status(
     };
     let mut conditions = vec![
         cond("Initialized", initialized, init_reason, init_message),
-        cond("Ready", containers_ready, ready_reason, ready_message.clone()),
-        cond("ContainersReady", containers_ready, ready_reason, ready_message),
+        cond(
+            "Ready",
+            containers_ready,
+            ready_reason,
+            ready_message.clone(),
+        ),
+        cond(
+            "ContainersReady",
+            containers_ready,
+            ready_reason,
+            ready_message,
+        ),
     ];
     conditions.push(
         prev_conditions
@@ -199,7 +233,12 @@ pub fn pod_status(
             .unwrap_or_else(|| cond("PodScheduled", true, None, None)),
     );
     let managed = ["Initialized", "Ready", "ContainersReady", "PodScheduled"];
-    conditions.extend(prev_conditions.iter().filter(|c| !managed.contains(&c.type_.as_str())).cloned());
+    conditions.extend(
+        prev_conditions
+            .iter()
+            .filter(|c| !managed.contains(&c.type_.as_str()))
+            .cloned(),
+    );
 
     status.phase = Some(phase);
     status.conditions = Some(conditions);
@@ -229,16 +268,26 @@ impl Ctx<'_> {
             image: image.clone(),
             image_id: obs.and_then(|o| o.image_id.clone()).unwrap_or_default(),
             restart_count: obs.map_or(0, |o| i32::try_from(o.restart_count).unwrap_or(i32::MAX)),
-            container_id: obs.and_then(|o| o.container_id.as_deref()).map(status_container_id),
+            container_id: obs
+                .and_then(|o| o.container_id.as_deref())
+                .map(status_container_id),
             last_state: Some(
-                obs.and_then(|o| o.last_termination.as_ref()).map(terminated).unwrap_or_default(),
+                obs.and_then(|o| o.last_termination.as_ref())
+                    .map(terminated)
+                    .unwrap_or_default(),
             ),
             started: Some(false),
             ..Default::default()
         };
         let had_run = obs.is_some_and(|o| o.last_termination.is_some());
-        let waiting_count = if had_run { Count::Stopped { succeeded: false } } else { Count::Waiting };
-        let state = obs.filter(|o| o.container_id.is_some()).and_then(|o| o.state.as_ref());
+        let waiting_count = if had_run {
+            Count::Stopped { succeeded: false }
+        } else {
+            Count::Waiting
+        };
+        let state = obs
+            .filter(|o| o.container_id.is_some())
+            .and_then(|o| o.state.as_ref());
         let count = match state {
             None => {
                 let default_reason = match (kind, initializing) {
@@ -248,7 +297,10 @@ impl Ctx<'_> {
                 st.state = Some(match obs.and_then(|o| o.pull_failure.as_ref()) {
                     Some(f) if f.attempts > 1 => waiting(
                         "ImagePullBackOff",
-                        Some(format!("Back-off pulling image \"{image}\": ErrImagePull: {}", f.message)),
+                        Some(format!(
+                            "Back-off pulling image \"{image}\": ErrImagePull: {}",
+                            f.message
+                        )),
                     ),
                     Some(f) => waiting("ErrImagePull", Some(f.message.clone())),
                     None => waiting(default_reason, None),
@@ -261,7 +313,9 @@ impl Ctx<'_> {
             }
             Some(ContainerState::Running { started_at }) => {
                 st.state = Some(K8sState {
-                    running: Some(ContainerStateRunning { started_at: Some(time(*started_at)) }),
+                    running: Some(ContainerStateRunning {
+                        started_at: Some(time(*started_at)),
+                    }),
                     ..Default::default()
                 });
                 st.ready = kind == ContainerKind::App;
@@ -273,13 +327,20 @@ impl Ctx<'_> {
                 let current_state = current.as_ref().map(terminated).unwrap_or_default();
                 st.ready = kind == ContainerKind::Init && *exit_code == 0;
                 if self.may_restart && should_restart(self.pod, kind, *exit_code) {
-                    let o = obs.cloned().unwrap_or_else(|| ObservedContainer::new(&spec.name, kind));
-                    st.state = Some(waiting("CrashLoopBackOff", Some(self.back_off_message(&o, current.as_ref()))));
+                    let o = obs
+                        .cloned()
+                        .unwrap_or_else(|| ObservedContainer::new(&spec.name, kind));
+                    st.state = Some(waiting(
+                        "CrashLoopBackOff",
+                        Some(self.back_off_message(&o, current.as_ref())),
+                    ));
                     st.last_state = Some(current_state);
                     Count::Stopped { succeeded: false }
                 } else {
                     st.state = Some(current_state);
-                    Count::Stopped { succeeded: *exit_code == 0 }
+                    Count::Stopped {
+                        succeeded: *exit_code == 0,
+                    }
                 }
             }
         };
@@ -288,8 +349,14 @@ impl Ctx<'_> {
 
     /// Kubernetes' wording: `back-off 20s restarting failed container=app pod=web_default(uid)`.
     fn back_off_message(&self, obs: &ObservedContainer, current: Option<&Termination>) -> String {
-        let ran_for = current.and_then(|t| t.started_at.and_then(|s| t.finished_at.duration_since(s).ok()));
-        let delay = self.backoff.delay(self.backoff.effective_exponent(obs.backoff_exponent, ran_for));
+        let ran_for = current.and_then(|t| {
+            t.started_at
+                .and_then(|s| t.finished_at.duration_since(s).ok())
+        });
+        let delay = self.backoff.delay(
+            self.backoff
+                .effective_exponent(obs.backoff_exponent, ran_for),
+        );
         let meta = &self.pod.metadata;
         format!(
             "back-off {}s restarting failed container={} pod={}_{}({})",
@@ -304,7 +371,10 @@ impl Ctx<'_> {
 
 fn waiting(reason: &str, message: Option<String>) -> K8sState {
     K8sState {
-        waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message }),
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(reason.into()),
+            message,
+        }),
         ..Default::default()
     }
 }

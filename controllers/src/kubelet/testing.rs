@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{Container, Node, NodeStatus, Pod, PodSpec, PodStatus, ResourceRequirements};
+use k8s_openapi::api::core::v1::{
+    Container, Node, NodeStatus, Pod, PodSpec, PodStatus, ResourceRequirements,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -12,7 +14,12 @@ use crate::container::{ContainerKind, ContainerState};
 use super::{ObservedContainer, PodObservation};
 
 fn list(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, Quantity>> {
-    (!pairs.is_empty()).then(|| pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect())
+    (!pairs.is_empty()).then(|| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+            .collect()
+    })
 }
 
 /// A container with these requests and limits.
@@ -20,7 +27,11 @@ pub fn container(name: &str, requests: &[(&str, &str)], limits: &[(&str, &str)])
     Container {
         name: name.into(),
         image: Some(format!("{name}-image")),
-        resources: Some(ResourceRequirements { requests: list(requests), limits: list(limits), ..Default::default() }),
+        resources: Some(ResourceRequirements {
+            requests: list(requests),
+            limits: list(limits),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -51,7 +62,10 @@ pub fn with_uid(mut pod: Pod, uid: &str) -> Pod {
 
 /// The same pod with `status.phase` set.
 pub fn with_phase(mut pod: Pod, phase: &str) -> Pod {
-    pod.status = Some(PodStatus { phase: Some(phase.into()), ..Default::default() });
+    pod.status = Some(PodStatus {
+        phase: Some(phase.into()),
+        ..Default::default()
+    });
     pod
 }
 
@@ -66,9 +80,15 @@ pub fn with_policy(mut pod: Pod, policy: &str) -> Pod {
 /// A node with this allocatable.
 pub fn node(allocatable: &[(&str, &str)]) -> Node {
     Node {
-        metadata: ObjectMeta { name: Some("n1".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some("n1".into()),
+            ..Default::default()
+        },
         spec: None,
-        status: Some(NodeStatus { allocatable: list(allocatable), ..Default::default() }),
+        status: Some(NodeStatus {
+            allocatable: list(allocatable),
+            ..Default::default()
+        }),
     }
 }
 
@@ -89,14 +109,20 @@ pub fn observed(name: &str, kind: ContainerKind, state: ContainerState) -> Obser
 
 /// Running since `t(started)`.
 pub fn running(started: u64) -> ContainerState {
-    ContainerState::Running { started_at: t(started) }
+    ContainerState::Running {
+        started_at: t(started),
+    }
 }
 
 /// Exited with `code` at `t(finished)` after starting at `t(started)`.
 pub fn exited(code: i32, started: u64, finished: u64) -> ContainerState {
     ContainerState::Exited {
         exit_code: code,
-        reason: if code == 0 { "Completed".into() } else { "Error".into() },
+        reason: if code == 0 {
+            "Completed".into()
+        } else {
+            "Error".into()
+        },
         started_at: Some(t(started)),
         finished_at: t(finished),
     }
@@ -104,5 +130,8 @@ pub fn exited(code: i32, started: u64, finished: u64) -> ContainerState {
 
 /// An observation of these containers.
 pub fn obs(containers: Vec<ObservedContainer>) -> PodObservation {
-    PodObservation { rejection: None, containers }
+    PodObservation {
+        rejection: None,
+        containers,
+    }
 }

@@ -1,14 +1,13 @@
 //! [`MockDocker`]: an in-process simulated container runtime.
 //!
 //! Each started container gets one tokio task (its "process") that waits the start delay, marks it
-//! `Running`, and, if its [`Behaviour`] says so, exits after a duration. Tasks are owned by the
+//! `Running`, and, if its [`Behaviour`](super::Behaviour) says so, exits after a duration. Tasks are owned by the
 //! runtime: they are tracked in a `TaskTracker` and cancelled through a `CancellationToken` on
 //! [`MockDocker::shutdown`] or drop. Nothing is queued without bound: events go to a bounded broadcast
 //! channel and logs keep at most [`MAX_LOG_LINES`] lines per container.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
@@ -18,11 +17,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::config::{Behaviour, MockDockerConfig};
-use super::{
+mod state;
+
+use crate::container::config::MockDockerConfig;
+use crate::container::{
     ContainerConfig, ContainerEvent, ContainerEventKind, ContainerId, ContainerRuntime,
     ContainerState, ContainerSummary, PullError, RuntimeError,
 };
+use state::{Entry, Inner, Phase, State, image_id};
 
 /// Log lines kept per container; older lines are dropped first.
 pub const MAX_LOG_LINES: usize = 1000;
@@ -40,84 +42,13 @@ pub struct MockDocker {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    config: MockDockerConfig,
-    /// A std mutex: it is never held across an `.await`, and every critical section is a few map
-    /// operations, so an async mutex would only add overhead.
-    state: Mutex<State>,
-    events: broadcast::Sender<ContainerEvent>,
-    shutdown: CancellationToken,
-    tasks: TaskTracker,
-    base_wall: SystemTime,
-    base_instant: Instant,
-}
-
-struct State {
-    containers: HashMap<ContainerId, Entry>,
-    /// Pulled images: reference → image ID.
-    images: HashMap<String, String>,
-    next_seq: u64,
-    rng: fastrand::Rng,
-}
-
-enum Phase {
-    Created,
-    Starting,
-    Running { started_at: SystemTime },
-    Exited { exit_code: i32, reason: String, started_at: Option<SystemTime>, finished_at: SystemTime },
-}
-
-struct Entry {
-    seq: u64,
-    config: ContainerConfig,
-    behaviour: Behaviour,
-    phase: Phase,
-    created_at: SystemTime,
-    logs: VecDeque<String>,
-    /// Cancels the simulated process (its scheduled start and exit).
-    process: CancellationToken,
-    /// True once a SIGTERM was sent.
-    stopping: bool,
-    /// Becomes true when the container exits.
-    exited: watch::Sender<bool>,
-}
-
-impl Entry {
-    fn log(&mut self, line: String) {
-        if self.logs.len() == MAX_LOG_LINES {
-            self.logs.pop_front();
-        }
-        self.logs.push_back(line);
-    }
-
-    fn state(&self) -> ContainerState {
-        match &self.phase {
-            Phase::Created | Phase::Starting => ContainerState::Created,
-            Phase::Running { started_at } => ContainerState::Running { started_at: *started_at },
-            Phase::Exited { exit_code, reason, started_at, finished_at } => ContainerState::Exited {
-                exit_code: *exit_code,
-                reason: reason.clone(),
-                started_at: *started_at,
-                finished_at: *finished_at,
-            },
-        }
-    }
-
-    fn phase_name(&self) -> &'static str {
-        match self.phase {
-            Phase::Created => "created",
-            Phase::Starting => "starting",
-            Phase::Running { .. } => "running",
-            Phase::Exited { .. } => "exited",
-        }
-    }
-}
-
 impl MockDocker {
     /// A runtime with this behaviour config. Must be called inside a tokio runtime (its clock is
     /// the base of every timestamp).
     pub fn new(config: MockDockerConfig) -> MockDocker {
-        let rng = config.seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+        let rng = config
+            .seed
+            .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
         let (events, _) = broadcast::channel(config.events_capacity.max(1));
         MockDocker {
             inner: Arc::new(Inner {
@@ -157,87 +88,6 @@ impl Drop for MockDocker {
     }
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the maps half-updated in a way that matters
-        // to a simulation, so a poisoned lock is still used.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Wall-clock now, derived from tokio's clock so paused-time tests are exact.
-    fn now(&self) -> SystemTime {
-        self.base_wall + self.base_instant.elapsed()
-    }
-
-    fn emit(&self, entry: &Entry, id: &str, kind: ContainerEventKind, at: SystemTime) {
-        // No receiver is not an error: nobody is listening yet.
-        let _ = self.events.send(ContainerEvent {
-            id: id.to_string(),
-            pod_uid: entry.config.pod_uid.clone(),
-            container_name: entry.config.container_name.clone(),
-            kind,
-            at,
-        });
-    }
-
-    fn check_open(&self) -> Result<(), RuntimeError> {
-        if self.shutdown.is_cancelled() { Err(RuntimeError::ShuttingDown) } else { Ok(()) }
-    }
-
-    /// Marks a starting container `Running`; returns its self-exit delay.
-    fn set_running(&self, id: &str) -> Option<Option<Duration>> {
-        let now = self.now();
-        let mut state = self.lock();
-        let entry = state.containers.get_mut(id)?;
-        if !matches!(entry.phase, Phase::Starting) {
-            return None;
-        }
-        entry.phase = Phase::Running { started_at: now };
-        let line = format!("started {} {}", entry.config.image, command_line(&entry.config));
-        entry.log(line.trim_end().to_string());
-        self.emit(entry, id, ContainerEventKind::Started, now);
-        Some(entry.behaviour.exit_after)
-    }
-
-    /// Ends a starting or running container with this exit code; a no-op otherwise.
-    fn finish(&self, id: &str, exit_code: i32, oom_killed: bool) {
-        let now = self.now();
-        let mut state = self.lock();
-        let Some(entry) = state.containers.get_mut(id) else { return };
-        let started_at = match entry.phase {
-            Phase::Running { started_at } => Some(started_at),
-            Phase::Starting => None,
-            Phase::Created | Phase::Exited { .. } => return,
-        };
-        let reason = match (exit_code, oom_killed) {
-            (_, true) => "OOMKilled",
-            (0, false) => "Completed",
-            _ => "Error",
-        };
-        entry.process.cancel();
-        entry.phase = Phase::Exited { exit_code, reason: reason.into(), started_at, finished_at: now };
-        entry.log(format!("exited {exit_code}"));
-        entry.exited.send_replace(true);
-        self.emit(entry, id, ContainerEventKind::Died { exit_code }, now);
-    }
-}
-
-/// `command args…` as one line, for the simulated logs.
-fn command_line(config: &ContainerConfig) -> String {
-    config.command.iter().chain(&config.args).cloned().collect::<Vec<_>>().join(" ")
-}
-
-/// A stable Docker-style image ID for a reference: `sha256:` + 64 hex digits.
-fn image_id(image: &str) -> String {
-    let mut out = String::from("sha256:");
-    for salt in 0u8..4 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (salt, image).hash(&mut h);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
-}
-
 impl ContainerRuntime for MockDocker {
     fn pull_image<'a>(
         &'a self,
@@ -257,7 +107,10 @@ impl ContainerRuntime for MockDocker {
                 return Err(PullError::ShuttingDown);
             }
             if let Some(message) = inner.config.pull_error(image, pod_annotations) {
-                return Err(PullError::ErrImagePull { image: image.to_string(), message });
+                return Err(PullError::ErrImagePull {
+                    image: image.to_string(),
+                    message,
+                });
             }
             let id = image_id(image);
             inner.lock().images.insert(image.to_string(), id.clone());
@@ -279,9 +132,13 @@ impl ContainerRuntime for MockDocker {
             let now = inner.now();
             let mut state = inner.lock();
             if !state.images.contains_key(&config.image) {
-                return Err(RuntimeError::ImageNotPresent { image: config.image });
+                return Err(RuntimeError::ImageNotPresent {
+                    image: config.image,
+                });
             }
-            let id: String = (0..4).map(|_| format!("{:016x}", state.rng.u64(..))).collect();
+            let id: String = (0..4)
+                .map(|_| format!("{:016x}", state.rng.u64(..)))
+                .collect();
             state.next_seq += 1;
             let (exited, _) = watch::channel(false);
             let mut entry = Entry {
@@ -309,8 +166,12 @@ impl ContainerRuntime for MockDocker {
             inner.check_open()?;
             let (delay, token) = {
                 let mut state = inner.lock();
-                let State { containers, rng, .. } = &mut *state;
-                let entry = containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+                let State {
+                    containers, rng, ..
+                } = &mut *state;
+                let entry = containers
+                    .get_mut(id)
+                    .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
                 if !matches!(entry.phase, Phase::Created) {
                     return Err(RuntimeError::InvalidState {
                         id: id.into(),
@@ -319,7 +180,8 @@ impl ContainerRuntime for MockDocker {
                     });
                 }
                 entry.phase = Phase::Starting;
-                let jitter_ms = u64::try_from(entry.behaviour.start_jitter.as_millis()).unwrap_or(u64::MAX);
+                let jitter_ms =
+                    u64::try_from(entry.behaviour.start_jitter.as_millis()).unwrap_or(u64::MAX);
                 let jitter = Duration::from_millis(rng.u64(0..=jitter_ms));
                 (entry.behaviour.start_delay + jitter, entry.process.clone())
             };
@@ -331,7 +193,9 @@ impl ContainerRuntime for MockDocker {
                     _ = token.cancelled() => return,
                     _ = tokio::time::sleep_until(running_at) => {}
                 }
-                let Some(Some(exit_after)) = inner.set_running(&id) else { return };
+                let Some(Some(exit_after)) = inner.set_running(&id) else {
+                    return;
+                };
                 tokio::select! {
                     _ = token.cancelled() => {}
                     _ = tokio::time::sleep(exit_after) => {
@@ -356,7 +220,10 @@ impl ContainerRuntime for MockDocker {
             let inner = &self.inner;
             let mut exited = {
                 let mut state = inner.lock();
-                let entry = state.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+                let entry = state
+                    .containers
+                    .get_mut(id)
+                    .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
                 match entry.phase {
                     Phase::Created | Phase::Exited { .. } => return Ok(()),
                     Phase::Starting => {
@@ -373,11 +240,17 @@ impl ContainerRuntime for MockDocker {
                     entry.process.cancel();
                     entry.log("received SIGTERM".into());
                     let delay = entry.behaviour.stop_delay;
-                    let (wait, code) =
-                        if delay <= grace { (delay, EXIT_SIGTERM) } else { (grace, EXIT_SIGKILL) };
+                    let (wait, code) = if delay <= grace {
+                        (delay, EXIT_SIGTERM)
+                    } else {
+                        (grace, EXIT_SIGKILL)
+                    };
                     let exit_at = Instant::now() + wait;
-                    let (inner, id, shutdown) =
-                        (Arc::clone(&self.inner), id.to_string(), self.inner.shutdown.clone());
+                    let (inner, id, shutdown) = (
+                        Arc::clone(&self.inner),
+                        id.to_string(),
+                        self.inner.shutdown.clone(),
+                    );
                     // The exit happens in an owned task, so it completes even if this caller is dropped.
                     self.inner.tasks.spawn(async move {
                         tokio::select! {
@@ -415,7 +288,10 @@ impl ContainerRuntime for MockDocker {
             let inner = &self.inner;
             let now = inner.now();
             let mut state = inner.lock();
-            let entry = state.containers.get(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+            let entry = state
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
             if matches!(entry.phase, Phase::Running { .. }) {
                 return Err(RuntimeError::InvalidState {
                     id: id.into(),
@@ -435,7 +311,11 @@ impl ContainerRuntime for MockDocker {
     fn inspect<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<ContainerState, RuntimeError>> {
         async move {
             let state = self.inner.lock();
-            state.containers.get(id).map(Entry::state).ok_or_else(|| RuntimeError::NotFound(id.into()))
+            state
+                .containers
+                .get(id)
+                .map(Entry::state)
+                .ok_or_else(|| RuntimeError::NotFound(id.into()))
         }
         .boxed()
     }
@@ -472,7 +352,10 @@ impl ContainerRuntime for MockDocker {
     fn logs<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<String>, RuntimeError>> {
         async move {
             let state = self.inner.lock();
-            let entry = state.containers.get(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
+            let entry = state
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
             Ok(entry.logs.iter().cloned().collect())
         }
         .boxed()
