@@ -15,13 +15,17 @@
 //! - [`endpoints`]: a Service's Endpoints and EndpointSlices from its pods (`D(S, E)`), pure.
 //! - [`ipalloc`]: ClusterIP and NodePort allocators.
 //! - [`nodehealth`]: node-lifecycle decisions (Ready=Unknown, taints, evictions), pure.
+//! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
+//! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
 
 pub mod backoff;
 pub mod client;
+pub mod container;
 pub mod controller;
 pub mod endpoints;
 pub mod events;
 pub mod ipalloc;
+pub mod kubelet;
 pub mod nodehealth;
 pub mod reflector;
 pub mod scheduler;
