@@ -5,14 +5,32 @@
 //! [`client::Client`] trait (in-process in the server, over HTTP elsewhere).
 //!
 //! # Layout
-//! - [`client`]: the `Client` trait and typed `Api<K>` access.
+//! - [`client`]: the `Client` trait and typed `Api<K>` access; `client::testing::FakeClient`.
+//! - [`backoff`]: exponential backoff with jitter (watch retries, reconcile errors).
 //! - [`watcher`]: list-then-watch streams that resume and re-list on 410.
 //! - [`reflector`]: an indexed in-memory `Store` fed by a watcher.
 //! - [`controller`]: the `Controller` (work queue, dedupe, backoff, bounded concurrency).
+//! - [`events`]: a `Recorder` of Kubernetes Events (folded repeats, bounded cache).
 //! - [`scheduler`]: the scheduler's filters, scores and decisions (`f(P, N)`).
+//! - [`endpoints`]: a Service's Endpoints and EndpointSlices from its pods (`D(S, E)`), pure.
+//! - [`ipalloc`]: ClusterIP and NodePort allocators.
+//! - [`nodehealth`]: node-lifecycle decisions (Ready=Unknown, taints, evictions), pure.
+//! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
+//! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
 
+pub mod backoff;
 pub mod client;
+pub mod container;
 pub mod controller;
+pub mod endpoints;
+pub mod events;
+pub mod ipalloc;
+pub mod kubelet;
+pub mod nodehealth;
 pub mod reflector;
 pub mod scheduler;
 pub mod watcher;
+
+pub use client::{Api, Client, ClientError};
+pub use controller::{Action, Controller};
+pub use reflector::{ObjectRef, Store};

@@ -1,12 +1,49 @@
 //! The object store: every write is a Raft entry (openraft 0.9, storage-v2) persisted in sled and
 //! acknowledged only once fsync'd; reads and watches are served from an in-memory cache.
 //! OWNER: helper store. The public surface below is the contract the API server codes against.
+//!
+//! # Layout
+//! - [`types`]: the openraft type configuration (a log entry is a batch of [`WriteOp`]s).
+//! - [`backend`]: the storage seam ([`backend::Backend`]) and its sled implementation, with real fsync.
+//! - [`log_store`]: the durable Raft log (`RaftLogStorage`).
+//! - [`state_machine`] + `apply`: the state machine (`RaftStateMachine`), snapshots, op semantics.
+//! - [`cache`]: the in-memory objects serving reads; [`watch`]: the history and watch fan-out.
+//! - `batcher`: group commit of concurrent writes into one entry; [`network`]: the single-voter
+//!   Raft network.
+
+mod apply;
+pub mod backend;
+mod batcher;
+pub mod cache;
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+#[cfg(test)]
+mod tests;
+pub mod types;
+pub mod watch;
 
 use mock_k8_schemas::watch::EventType;
+use openraft::{BasicNode, ServerState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use backend::{Backend, SledBackend};
+use cache::Cache;
+use log_store::LogStore;
+use network::SingleVoterNetwork;
+use state_machine::StateMachine;
+use types::Raft;
+use watch::WatchHub;
+pub use watch::WatchReceiver;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -112,80 +149,254 @@ pub struct StoreStats {
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    _todo: Arc<()>,
+    inner: Arc<Inner>,
 }
 
-/// A stream of changes after a revision, filtered by key prefix.
-pub struct WatchReceiver {
-    _todo: (),
+struct Inner {
+    node_id: u64,
+    raft: Raft,
+    cache: Arc<Cache>,
+    hub: Arc<WatchHub>,
+    backend: Arc<dyn Backend>,
+    queue: mpsc::Sender<batcher::Request>,
+    cancel: CancellationToken,
+    batcher: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
 }
 
-impl WatchReceiver {
-    /// The next change, in revision order.
-    ///
-    /// # Errors
-    /// `StoreError::Expired` when this receiver fell further behind than the history keeps;
-    /// `StoreError::Unavailable` once the store shuts down.
-    pub async fn recv(&mut self) -> Result<Arc<WatchRecord>, StoreError> {
-        todo!("store")
+/// How long `open` waits for this member to become leader and catch up.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Raft timing for a single member: it elects itself at the first tick, so the timeouts only matter
+/// once there are peers. Snapshots every 10 000 entries; the log keeps 1 000 entries behind a
+/// snapshot and is purged beyond that.
+fn raft_config() -> Result<openraft::Config, StoreError> {
+    openraft::Config {
+        cluster_name: "mock_k8".into(),
+        heartbeat_interval: 100,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        purge_batch_size: 1_000,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| StoreError::Unavailable(format!("raft config: {e}")))
+}
+
+fn unavailable(context: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("{context}: {e}"))
+}
+
+/// Opens sled and loads the state machine. sled locks its directory; a store of this process that
+/// was dropped without `shutdown` releases it only once its Raft tasks have ended, so a held lock
+/// is retried for up to [`LOCK_WAIT`].
+async fn open_storage(cfg: &StoreConfig) -> Result<(Arc<dyn Backend>, StateMachine), StoreError> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let (dir, history) = (cfg.dir.clone(), cfg.watch_history);
+        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir)?);
+            let sm = StateMachine::open(backend.clone(), history)?;
+            Ok((backend, sm))
+        })
+        .await
+        .map_err(|e| unavailable("store open", e))?;
+        match opened {
+            Ok(opened) => return Ok(opened),
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(unavailable(&format!("store open {}", cfg.dir.display()), e)),
+        }
     }
 }
+
+/// How long `open` waits for the database lock held by a store of this process being dropped.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 impl Store {
     /// Opens (or creates) the store under `cfg.dir`, starts the single-voter Raft member and waits
     /// until it is leader and has applied its log.
     ///
+    /// On first start the cluster is initialized with the one voter
+    /// `{cfg.node_id: BasicNode(cfg.advertise_addr)}`; on restart the recorded membership is kept
+    /// and the member re-elects itself.
+    ///
     /// # Errors
-    /// I/O or Raft start-up failures, as text.
+    /// I/O or Raft start-up failures (including another process holding `cfg.dir`), as
+    /// `Unavailable` text.
     pub async fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
-        let _ = cfg;
-        todo!("store")
+        let (backend, sm) = open_storage(&cfg).await?;
+        let (cache, hub) = (sm.cache(), sm.hub());
+        let log_store = LogStore::new(backend.clone()).map_err(|e| unavailable("store open", e))?;
+        let config = Arc::new(raft_config()?);
+        let raft = Raft::new(cfg.node_id, config, SingleVoterNetwork, log_store, sm)
+            .await
+            .map_err(|e| unavailable("raft start", e))?;
+        if !raft
+            .is_initialized()
+            .await
+            .map_err(|e| unavailable("raft start", e))?
+        {
+            let members = BTreeMap::from([(cfg.node_id, BasicNode::new(&cfg.advertise_addr))]);
+            raft.initialize(members)
+                .await
+                .map_err(|e| unavailable("raft initialize", e))?;
+        }
+        let id = cfg.node_id;
+        let voters: Vec<u64> = raft
+            .with_raft_state(|st| st.membership_state.effective().voter_ids().collect())
+            .await
+            .map_err(|e| unavailable("raft start", e))?;
+        if !voters.contains(&id) {
+            let _ = raft.shutdown().await;
+            let message = format!(
+                "raft start: node id {id} is not a voter of the recorded cluster {voters:?}"
+            );
+            return Err(StoreError::Unavailable(message));
+        }
+        raft.wait(Some(START_TIMEOUT))
+            .metrics(
+                |m| {
+                    m.state == ServerState::Leader
+                        && m.current_leader == Some(id)
+                        && m.last_applied.map(|l| l.index) >= m.last_log_index
+                },
+                "leader with its log applied",
+            )
+            .await
+            .map_err(|e| unavailable("raft start: waiting for leadership", e))?;
+        let (queue, rx) = mpsc::channel(batcher::QUEUE_CAPACITY);
+        let cancel = CancellationToken::new();
+        let handle = batcher::spawn(raft.clone(), rx, cfg.max_batch, cancel.clone());
+        let inner = Inner {
+            node_id: cfg.node_id,
+            raft,
+            cache,
+            hub,
+            backend,
+            queue,
+            cancel,
+            batcher: Mutex::new(Some(handle)),
+            closed: AtomicBool::new(false),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Commits one write through Raft (batched with concurrent writes into one entry) and returns
     /// the stored object (for Delete: the removed object stamped with the delete revision). Returns
-    /// only after the entry is fsync'd and applied.
+    /// only after the entry is fsync'd and applied, so a following `get`/`list` sees it.
     ///
     /// # Errors
-    /// The precondition failures of [`WriteOp`], or `Unavailable`.
+    /// The precondition failures of [`WriteOp`], or `Unavailable` (shut down, Raft failure).
     pub async fn write(&self, op: WriteOp) -> Result<Arc<StoredObject>, StoreError> {
-        let _ = op;
-        todo!("store")
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store is shut down".into()));
+        }
+        let (reply, result) = oneshot::channel();
+        let shut = || StoreError::Unavailable("the store is shutting down".into());
+        self.inner
+            .queue
+            .send((op, reply))
+            .await
+            .map_err(|_| shut())?;
+        result.await.map_err(|_| shut())?
     }
 
     /// The object at `key`, from the in-memory cache.
     pub fn get(&self, key: &str) -> Option<Arc<StoredObject>> {
-        let _ = key;
-        todo!("store")
+        self.inner.cache.get(key)
     }
 
     /// Every object whose key starts with `prefix`, in key order, and the revision of that snapshot.
     pub fn list(&self, prefix: &str) -> (Vec<Arc<StoredObject>>, u64) {
-        let _ = prefix;
-        todo!("store")
+        self.inner.cache.list(prefix)
     }
 
     /// The current revision (the last applied write's).
     pub fn revision(&self) -> u64 {
-        todo!("store")
+        self.inner.cache.revision()
     }
 
-    /// Changes with revision `> from` on keys starting with `prefix`.
+    /// Changes with revision `> from` on keys starting with `prefix`: first those still in the
+    /// history, then live ones, with no gap and no duplicate.
     ///
     /// # Errors
-    /// `StoreError::Expired` when `from` is older than the kept history.
+    /// `StoreError::Expired` when `from` is older than the kept history (`oldest` is the oldest
+    /// revision a watch can start from, as Kubernetes' watch cache reports it); `from` equal to
+    /// the current revision is always accepted. `Unavailable` after shutdown.
     pub fn watch(&self, prefix: &str, from: u64) -> Result<WatchReceiver, StoreError> {
-        let _ = (prefix, from);
-        todo!("store")
+        self.inner.hub.subscribe(prefix, from)
     }
 
     /// Health and size figures.
     pub fn stats(&self) -> StoreStats {
-        todo!("store")
+        let m = self.inner.raft.metrics().borrow().clone();
+        StoreStats {
+            revision: self.revision(),
+            objects_by_resource: self.inner.cache.counts(),
+            watchers: self.inner.hub.watchers(),
+            raft_term: m.current_term,
+            raft_last_log_index: m.last_log_index.unwrap_or(0),
+            raft_applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            raft_state: format!("{:?}", m.state),
+            raft_leader: m.current_leader,
+        }
     }
 
-    /// Stops Raft and flushes storage. Later writes fail with `Unavailable`.
+    /// This member's Raft node id.
+    pub fn node_id(&self) -> u64 {
+        self.inner.node_id
+    }
+
+    /// Stops Raft and flushes storage. Later writes fail with `Unavailable`; open watches end with
+    /// `Unavailable`. The entry in flight finishes first. Idempotent.
     pub async fn shutdown(&self) {
-        todo!("store")
+        let inner = &self.inner;
+        if inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        inner.cancel.cancel();
+        let handle = inner
+            .batcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+        if let Err(e) = inner.raft.shutdown().await {
+            tracing::warn!("raft shutdown: {e}");
+        }
+        inner.hub.close();
+        // The log store and state machine drop their backend handles once openraft's tasks end;
+        // wait (bounded) so that the database is released when the last Store handle goes.
+        for _ in 0..500 {
+            if Arc::strong_count(&inner.backend) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let backend = inner.backend.clone();
+        match tokio::task::spawn_blocking(move || backend.sync()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("store: final sync failed: {e}"),
+            Err(e) => tracing::error!("store: final sync task failed: {e}"),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Without `shutdown`: stop the batcher and end watches; Raft stops once its handles are gone.
+        self.cancel.cancel();
+        self.hub.close();
     }
 }

@@ -1,0 +1,195 @@
+//! The command line: `mock_k8 run | init | version | help` (clap 4, derive + env).
+//!
+//! Every flag of `run` and `init` can also be set with an environment variable (the seed README's
+//! contract: `MOCK_K8_DATA_DIR`, `MOCK_K8_API_ADDR`, `MOCK_K8_NODE_NAME`,
+//! `MOCK_K8_VERIFICATION_ENABLED`); a flag wins over its variable.
+
+use clap::{Args, Parser, Subcommand};
+use mock_k8::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The Kubernetes API version this build serves (what `/version` reports and kubectl 1.32 expects).
+pub const KUBERNETES_API_VERSION: &str = "v1.32";
+
+/// `mock_k8`: a Kubernetes-style orchestrator whose API server stores every object through Raft.
+#[derive(Debug, Parser)]
+#[command(name = "mock_k8", version, about, long_about = None, arg_required_else_help = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands (`help` is clap's own).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Mock-K8 Orchestrator (initializes an empty data directory first).
+    Run(ServerArgs),
+    /// Initialize the data directory (refuses to overwrite an initialized one).
+    Init(ServerArgs),
+    /// Display version information (product and Kubernetes API version served).
+    Version,
+}
+
+/// Flags shared by `run` and `init`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Data directory for state storage (identity.json, raft/).
+    #[arg(
+        long,
+        env = "MOCK_K8_DATA_DIR",
+        default_value = "./mock-k8-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// API server address (host:port).
+    #[arg(
+        long,
+        env = "MOCK_K8_API_ADDR",
+        default_value = "127.0.0.1:8080",
+        value_name = "HOST:PORT"
+    )]
+    pub api_addr: SocketAddr,
+
+    /// Node name for this instance, recorded at init [default: the host name]. A restart keeps the
+    /// recorded name.
+    #[arg(long, env = "MOCK_K8_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+
+    /// Enable cryptographic verification of state transitions (true/false).
+    #[arg(
+        long,
+        env = "MOCK_K8_VERIFICATION_ENABLED",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub verification_enabled: bool,
+
+    /// Watch history window, in events; older resume points get 410 Expired.
+    #[arg(long, env = "MOCK_K8_WATCH_HISTORY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..), value_name = "EVENTS")]
+    pub watch_history: u64,
+
+    /// Most write requests folded into one Raft entry.
+    #[arg(long, env = "MOCK_K8_MAX_BATCH", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    pub max_batch: u64,
+
+    /// Largest accepted request body, in bytes (Kubernetes' limit is 3 MiB).
+    #[arg(long, env = "MOCK_K8_MAX_BODY_BYTES", default_value_t = 3_145_728, value_parser = clap::value_parser!(u64).range(1..), value_name = "BYTES")]
+    pub max_body_bytes: u64,
+}
+
+impl ServerArgs {
+    /// The resolved [`Config`].
+    pub fn to_config(&self) -> Config {
+        Config {
+            data_dir: self.data_dir.clone(),
+            api_addr: self.api_addr,
+            node_name: self.node_name.clone(),
+            verification_enabled: self.verification_enabled,
+            watch_history: to_usize(self.watch_history),
+            max_batch: to_usize(self.max_batch),
+            max_body_bytes: to_usize(self.max_body_bytes),
+        }
+    }
+}
+
+/// Saturating conversion: a value beyond `usize` (only on 32-bit targets) means "as large as possible".
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// The text `mock_k8 version` prints.
+pub fn version_text() -> String {
+    format!(
+        "mock_k8 {}\nKubernetes API: {KUBERNETES_API_VERSION} (core/v1, apps/v1, coordination.k8s.io/v1)\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("mock_k8").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_should_pass_clap_self_checks() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_should_parse_every_flag() {
+        let cli = parse(&[
+            "run",
+            "--data-dir",
+            "/tmp/d",
+            "--api-addr",
+            "0.0.0.0:9000",
+            "--node-name",
+            "n1",
+            "--verification-enabled",
+            "false",
+            "--watch-history",
+            "5",
+            "--max-batch",
+            "7",
+            "--max-body-bytes",
+            "1024",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let c = args.to_config();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/d"));
+        assert_eq!(c.api_addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.node_name.as_deref(), Some("n1"));
+        assert!(!c.verification_enabled);
+        assert_eq!(
+            (c.watch_history, c.max_batch, c.max_body_bytes),
+            (5, 7, 1024)
+        );
+    }
+
+    #[test]
+    fn init_should_parse_the_same_flags() {
+        let cli = parse(&["init", "--data-dir", "x", "--node-name", "n2"]).unwrap();
+        let Command::Init(args) = cli.command else {
+            panic!("not init")
+        };
+        assert_eq!(args.data_dir, PathBuf::from("x"));
+        assert_eq!(args.node_name.as_deref(), Some("n2"));
+    }
+
+    #[test]
+    fn cli_should_reject_bad_values_as_usage_errors() {
+        for args in [
+            &["run", "--api-addr", "nope"][..],
+            &["run", "--verification-enabled", "maybe"],
+            &["run", "--watch-history", "0"],
+            &["frobnicate"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn no_subcommand_should_show_help_with_usage_exit_code() {
+        let err = parse(&[]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn version_text_should_name_both_versions() {
+        let text = version_text();
+        assert!(text.contains(env!("CARGO_PKG_VERSION")));
+        assert!(text.contains("v1.32"));
+    }
+}

@@ -1,0 +1,56 @@
+//! The openraft type configuration of the store, and the small encodings shared by the log store
+//! and the state machine.
+
+// `declare_raft_types!` names the default `SnapshotData = Cursor<Vec<u8>>` unqualified.
+use std::io::Cursor;
+use std::sync::Arc;
+
+use super::{StoreError, StoredObject, WriteOp};
+
+/// The result of one [`WriteOp`] in an applied batch.
+pub type OpResult = Result<Arc<StoredObject>, StoreError>;
+
+openraft::declare_raft_types!(
+    /// openraft's type configuration: a log entry carries a batch of [`WriteOp`]s (group commit) and
+    /// applying it returns one [`OpResult`] per op, in order. Node ids are `u64`, nodes are
+    /// `BasicNode { addr }`, snapshots are in-memory JSON buffers.
+    pub TypeConfig:
+        D = Vec<WriteOp>,
+        R = Vec<OpResult>,
+);
+
+/// The Raft node id type.
+pub type NodeId = u64;
+/// A log entry of this store.
+pub type Entry = openraft::Entry<TypeConfig>;
+/// A log id of this store.
+pub type LogId = openraft::LogId<NodeId>;
+/// Membership as the state machine stores it.
+pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+/// Storage errors in openraft's terms.
+pub type StorageError = openraft::StorageError<NodeId>;
+/// The running Raft member.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// A `u64` as big-endian bytes, so that byte order is numeric order.
+pub fn be_key(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+/// Parses a big-endian `u64` (as written by [`be_key`]); `None` if `bytes` is not 8 bytes long.
+pub fn from_be(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn be_key_should_order_bytes_like_numbers() {
+        assert!(be_key(255) < be_key(256));
+        assert!(be_key(1) < be_key(u64::MAX));
+        assert_eq!(from_be(&be_key(42)), Some(42));
+        assert_eq!(from_be(b"abc"), None);
+    }
+}

@@ -1,0 +1,356 @@
+//! The watch history and the fan-out of changes to watchers.
+//!
+//! # Design
+//! - The history is a bounded `VecDeque` of the last `watch_history` changes; revisions in it are
+//!   contiguous (every change gets the next revision).
+//! - Live changes go out through a `tokio::sync::broadcast` channel of [`LIVE_CAPACITY`]: sending
+//!   never waits, so a slow watcher can neither stall the state machine nor other watchers, and
+//!   memory stays bounded. A receiver that falls more than the channel's capacity behind
+//!   (`RecvError::Lagged`) refills itself from the history if the missed changes are still there,
+//!   else fails with `StoreError::Expired` (HTTP 410, as Kubernetes' watch cache does).
+//! - The state machine publishes (updates the cache, appends to the history, sends) under one
+//!   mutex, and [`WatchHub::subscribe`] copies the history and subscribes under the same mutex, so a
+//!   new receiver sees every change after its start point exactly once.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{StoreError, WatchRecord};
+
+/// Live events buffered per receiver before it counts as lagging.
+pub const LIVE_CAPACITY: usize = 1024;
+
+/// What the live channel carries.
+#[derive(Debug, Clone)]
+enum Live {
+    /// One change.
+    Record(Arc<WatchRecord>),
+    /// The state was replaced by a snapshot: every open watch must restart (Expired).
+    Reset,
+}
+
+/// History + fan-out, shared by the state machine (publisher) and the receivers.
+pub struct WatchHub {
+    inner: Mutex<Inner>,
+    watchers: AtomicU64,
+}
+
+struct Inner {
+    history: VecDeque<Arc<WatchRecord>>,
+    max_history: usize,
+    /// The revision of the last published change (or snapshot).
+    revision: u64,
+    /// `None` once the store shut down.
+    sender: Option<broadcast::Sender<Live>>,
+}
+
+impl Inner {
+    /// The oldest revision a watch can resume from: every change after it is in the history.
+    fn oldest_resumable(&self) -> u64 {
+        match self.history.front() {
+            Some(r) => r.revision.saturating_sub(1),
+            None => self.revision,
+        }
+    }
+
+    /// Checks `from` against the history; Kubernetes' watch cache rule ("too old resource version").
+    fn check(&self, from: u64) -> Result<(), StoreError> {
+        let oldest = self.oldest_resumable();
+        if from < oldest && from < self.revision {
+            return Err(StoreError::Expired {
+                requested: from,
+                oldest,
+            });
+        }
+        Ok(())
+    }
+
+    /// History records after `from` on keys starting with `prefix`.
+    fn replay(&self, prefix: &str, from: u64) -> VecDeque<Arc<WatchRecord>> {
+        let start = self.history.partition_point(|r| r.revision <= from);
+        self.history
+            .range(start..)
+            .filter(|r| r.object.key.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+}
+
+impl WatchHub {
+    /// An empty hub at `revision`, keeping at most `max_history` changes.
+    pub fn new(max_history: usize, revision: u64) -> WatchHub {
+        let (sender, _) = broadcast::channel(LIVE_CAPACITY);
+        let inner = Inner {
+            history: VecDeque::new(),
+            max_history,
+            revision,
+            sender: Some(sender),
+        };
+        WatchHub {
+            inner: Mutex::new(inner),
+            watchers: AtomicU64::new(0),
+        }
+    }
+
+    // Every critical section leaves `Inner` consistent, so a poisoned lock is still usable.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `commit` (the cache update) and publishes `records` (in revision order, ending at
+    /// `revision`) as one step for subscribers.
+    pub fn publish(&self, records: Vec<Arc<WatchRecord>>, revision: u64, commit: impl FnOnce()) {
+        let mut inner = self.lock();
+        commit();
+        inner.revision = revision;
+        for record in records {
+            if inner.max_history > 0 {
+                if inner.history.len() >= inner.max_history {
+                    inner.history.pop_front();
+                }
+                inner.history.push_back(record.clone());
+            }
+            if let Some(sender) = &inner.sender {
+                // Err only means nobody is listening right now.
+                let _ = sender.send(Live::Record(record));
+            }
+        }
+    }
+
+    /// Runs `commit` (a snapshot install), forgets the history and ends every open watch with
+    /// `Expired`, since the changes that led to `revision` are unknown.
+    pub fn reset(&self, revision: u64, commit: impl FnOnce()) {
+        let mut inner = self.lock();
+        commit();
+        inner.history.clear();
+        inner.revision = revision;
+        if let Some(sender) = &inner.sender {
+            let _ = sender.send(Live::Reset);
+        }
+    }
+
+    /// Ends every watch: receivers drain what they have, then get `Unavailable`.
+    pub fn close(&self) {
+        self.lock().sender = None;
+    }
+
+    /// Open receivers.
+    pub fn watchers(&self) -> u64 {
+        self.watchers.load(Ordering::Relaxed)
+    }
+
+    /// A receiver of changes after `from` on keys starting with `prefix`.
+    ///
+    /// # Errors
+    /// `Expired` when `from` is older than the history and not the current revision;
+    /// `Unavailable` after [`WatchHub::close`].
+    pub fn subscribe(
+        self: &Arc<Self>,
+        prefix: &str,
+        from: u64,
+    ) -> Result<WatchReceiver, StoreError> {
+        let inner = self.lock();
+        let Some(sender) = &inner.sender else {
+            return Err(closed());
+        };
+        inner.check(from)?;
+        let pending = inner.replay(prefix, from);
+        let rx = sender.subscribe();
+        drop(inner);
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        Ok(WatchReceiver {
+            hub: self.clone(),
+            prefix: prefix.to_string(),
+            last: from,
+            pending,
+            rx,
+            failed: None,
+        })
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the store is shut down".into())
+}
+
+/// A stream of changes after a revision, filtered by key prefix (see [`WatchHub`] for how it keeps
+/// up). Dropping it unsubscribes.
+pub struct WatchReceiver {
+    hub: Arc<WatchHub>,
+    prefix: String,
+    /// The revision of the last change this receiver consumed (delivered or filtered out).
+    last: u64,
+    /// History records to deliver before live ones.
+    pending: VecDeque<Arc<WatchRecord>>,
+    rx: broadcast::Receiver<Live>,
+    /// Once failed, every later `recv` repeats the error.
+    failed: Option<StoreError>,
+}
+
+impl WatchReceiver {
+    /// The next change, in revision order.
+    ///
+    /// # Errors
+    /// `StoreError::Expired` when this receiver fell further behind than the history keeps (or the
+    /// state was replaced by a snapshot); `StoreError::Unavailable` once the store shuts down.
+    pub async fn recv(&mut self) -> Result<Arc<WatchRecord>, StoreError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.next().await;
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+
+    async fn next(&mut self) -> Result<Arc<WatchRecord>, StoreError> {
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                self.last = record.revision;
+                return Ok(record);
+            }
+            match self.rx.recv().await {
+                Ok(Live::Record(record)) => {
+                    if record.revision <= self.last {
+                        continue;
+                    }
+                    self.last = record.revision;
+                    if record.object.key.starts_with(&self.prefix) {
+                        return Ok(record);
+                    }
+                }
+                Ok(Live::Reset) => {
+                    let oldest = self.hub.lock().oldest_resumable();
+                    return Err(StoreError::Expired {
+                        requested: self.last,
+                        oldest,
+                    });
+                }
+                Err(RecvError::Lagged(_)) => self.catch_up()?,
+                Err(RecvError::Closed) => return Err(closed()),
+            }
+        }
+    }
+
+    /// After lagging: reload the missed changes from the history and resubscribe, under the hub
+    /// lock so nothing falls between the two.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let inner = self.hub.lock();
+        let Some(sender) = &inner.sender else {
+            return Err(closed());
+        };
+        inner.check(self.last)?;
+        self.pending = inner.replay(&self.prefix, self.last);
+        self.rx = sender.subscribe();
+        Ok(())
+    }
+}
+
+impl Drop for WatchReceiver {
+    fn drop(&mut self) {
+        self.hub.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredObject;
+    use mock_k8_schemas::watch::EventType;
+
+    fn record(key: &str, revision: u64) -> Arc<WatchRecord> {
+        let object = Arc::new(StoredObject {
+            key: key.into(),
+            resource_version: revision,
+            json: "{}".into(),
+        });
+        Arc::new(WatchRecord {
+            revision,
+            event_type: EventType::Added,
+            object,
+            prev: None,
+        })
+    }
+
+    fn publish(hub: &WatchHub, from: u64, to: u64, key: &str) {
+        for rv in from..=to {
+            hub.publish(vec![record(key, rv)], rv, || {});
+        }
+    }
+
+    #[tokio::test]
+    async fn watch_hub_should_replay_then_stream_live_without_gap_or_duplicate() {
+        let hub = Arc::new(WatchHub::new(100, 0));
+        publish(&hub, 1, 5, "core/pods/a/x");
+        let mut rx = hub.subscribe("core/pods/", 2).unwrap();
+        publish(&hub, 6, 7, "core/pods/a/x");
+        publish(&hub, 8, 8, "core/nodes//n");
+        publish(&hub, 9, 9, "core/pods/a/y");
+        let mut got = Vec::new();
+        for _ in 0..6 {
+            got.push(rx.recv().await.unwrap().revision);
+        }
+        assert_eq!(got, vec![3, 4, 5, 6, 7, 9]);
+        assert_eq!(hub.watchers(), 1);
+        drop(rx);
+        assert_eq!(hub.watchers(), 0);
+    }
+
+    #[tokio::test]
+    async fn watch_hub_should_expire_too_old_resume_points() {
+        let hub = Arc::new(WatchHub::new(5, 0));
+        publish(&hub, 1, 20, "k/p/n/a");
+        // History holds 16..=20: resumable from 15.
+        assert!(hub.subscribe("", 15).is_ok());
+        assert_eq!(
+            hub.subscribe("", 14).err(),
+            Some(StoreError::Expired {
+                requested: 14,
+                oldest: 15
+            })
+        );
+        assert!(hub.subscribe("", 20).is_ok());
+        // Empty history: only the current revision is a valid start.
+        let empty = Arc::new(WatchHub::new(5, 7));
+        assert!(empty.subscribe("", 7).is_ok());
+        assert!(empty.subscribe("", 6).is_err());
+    }
+
+    #[tokio::test]
+    async fn watch_receiver_should_recover_from_lag_via_history_or_expire() {
+        let hub = Arc::new(WatchHub::new(5000, 0));
+        let mut rx = hub.subscribe("", 0).unwrap();
+        publish(&hub, 1, 3000, "k/p/n/a");
+        for want in 1..=3000 {
+            assert_eq!(rx.recv().await.unwrap().revision, want);
+        }
+        let small = Arc::new(WatchHub::new(10, 0));
+        let mut rx = small.subscribe("", 0).unwrap();
+        publish(&small, 1, 3000, "k/p/n/a");
+        assert!(matches!(
+            rx.recv().await,
+            Err(StoreError::Expired { requested: 0, .. })
+        ));
+        assert!(rx.recv().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn watch_receiver_should_end_on_reset_and_close() {
+        let hub = Arc::new(WatchHub::new(10, 0));
+        let mut rx = hub.subscribe("", 0).unwrap();
+        hub.reset(50, || {});
+        assert!(matches!(rx.recv().await, Err(StoreError::Expired { .. })));
+        let mut rx = hub.subscribe("", 50).unwrap();
+        hub.close();
+        assert!(matches!(rx.recv().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            hub.subscribe("", 50),
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests: the real `mock_k8` binary on a free port, driven by real clients (the real
+//! `kubectl`, the `kube` crate, plain HTTP). One test binary; each module is one area.
+//!
+//! Tests that need `kubectl` skip (with a printed message) when it is not installed, unless
+//! `MOCK_K8_REQUIRE_KUBECTL=1`. The shared manifests are read from `../shared/manifests` beside the
+//! repository (or `$MOCK_K8_MANIFESTS_DIR`).
+
+mod cli;
+mod kube_client;
+mod kubectl;
+mod manifests;
+mod restart;
+mod support;
+mod watch;
