@@ -71,3 +71,101 @@ pub async fn run(
     tracing::info!("mock_k8 stopped");
     served.map_err(|e| format!("serving: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config(dir: &std::path::Path) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            api_addr: "127.0.0.1:0".parse().expect("addr"),
+            node_name: Some("node-a".into()),
+            verification_enabled: false,
+            watch_history: 100,
+            max_batch: 16,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Starts `run` and returns its bound address, the shutdown trigger and the task.
+    async fn start(
+        dir: &std::path::Path,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), String>>,
+    ) {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(run(
+            config(dir),
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |addr| {
+                let _ = addr_tx.send(addr);
+            },
+        ));
+        let addr = tokio::time::timeout(Duration::from_secs(20), addr_rx)
+            .await
+            .expect("listening in time")
+            .expect("address sent");
+        (addr, stop_tx, task)
+    }
+
+    #[tokio::test]
+    async fn run_should_serve_system_namespaces_and_keep_objects_across_restarts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let client = reqwest::Client::new();
+        let (addr, stop, task) = start(dir.path()).await;
+        let ns: serde_json::Value = client
+            .get(format!("http://{addr}/api/v1/namespaces"))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let names: Vec<&str> = ns["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|n| n["metadata"]["name"].as_str())
+            .collect();
+        assert_eq!(names.len(), SYSTEM_NAMESPACES.len(), "{names:?}");
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kept"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let created = client
+            .post(format!("http://{addr}/api/v1/pods"))
+            .json(&pod)
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(created.status().as_u16(), 201);
+        // An open watch must not hold up shutdown.
+        let watch = client
+            .get(format!("http://{addr}/api/v1/pods?watch=true"))
+            .send()
+            .await
+            .expect("watch");
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("shut down in time")
+            .expect("task")
+            .expect("clean exit");
+        drop(watch);
+
+        let (addr, stop, task) = start(dir.path()).await;
+        let got = client
+            .get(format!("http://{addr}/api/v1/namespaces/default/pods/kept"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.status().as_u16(), 200);
+        let _ = stop.send(());
+        task.await.expect("task").expect("clean exit");
+    }
+}
