@@ -2,6 +2,7 @@
 //! `127.0.0.1:0` and driven with reqwest, as kubectl would drive it.
 
 mod crud;
+mod kube_client;
 mod patch;
 mod watch;
 
