@@ -131,7 +131,8 @@ impl EndpointsController {
         resource("discovery.k8s.io/v1", "EndpointSlice")?;
 
         let (pod_store, pod_writer) = reflector::store::<Pod>();
-        let controller = Controller::<Service>::new(self.client.clone(), services, watcher::Config::default());
+        let controller =
+            Controller::<Service>::new(self.client.clone(), services, watcher::Config::default());
         let mapper = Arc::new(PodToServices {
             services: controller.store(),
             previous: Mutex::default(),
@@ -198,7 +199,12 @@ fn candidate_pods(store: &Store<Pod>, service: &Service) -> Vec<Pod> {
         .by_label(k, v)
         .iter()
         .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
-        .filter(|p| selects(service, p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new())))
+        .filter(|p| {
+            selects(
+                service,
+                p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()),
+            )
+        })
         .map(|p| p.as_ref().clone())
         .collect()
 }
@@ -215,7 +221,10 @@ async fn reconcile(service: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Clien
         .metadata
         .labels
         .get_or_insert_with(BTreeMap::new)
-        .insert(LABEL_ENDPOINTS_MANAGED_BY.into(), ENDPOINTS_CONTROLLER.into());
+        .insert(
+            LABEL_ENDPOINTS_MANAGED_BY.into(),
+            ENDPOINTS_CONTROLLER.into(),
+        );
     let slices = compute_endpoint_slices(&service, &pods).unwrap_or_default();
     let result = async {
         sync_endpoints(&ctx.client, desired).await?;
@@ -229,7 +238,11 @@ async fn reconcile(service: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Clien
             "FailedToUpdateEndpoint",
             format!("Failed to update endpoint {ns}/{name}: {e}"),
         );
-        if let Err(err) = ctx.recorder.publish(&Regarding::from_obj(service.as_ref()), &ev).await {
+        if let Err(err) = ctx
+            .recorder
+            .publish(&Regarding::from_obj(service.as_ref()), &ev)
+            .await
+        {
             tracing::debug!(error = %err, "event not recorded");
         }
     }
@@ -237,8 +250,15 @@ async fn reconcile(service: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Clien
 }
 
 /// Creates or replaces the Endpoints when they differ from `desired`.
-async fn sync_endpoints(client: &Arc<dyn Client>, mut desired: Endpoints) -> Result<(), ClientError> {
-    let ns = desired.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+async fn sync_endpoints(
+    client: &Arc<dyn Client>,
+    mut desired: Endpoints,
+) -> Result<(), ClientError> {
+    let ns = desired
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let name = desired.metadata.name.clone().unwrap_or_default();
     let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
     match api.get_opt(&name).await? {
@@ -380,12 +400,23 @@ async fn cleanup_loop(
             match ev {
                 Ok(watcher::Event::Delete(svc)) => {
                     let rv = meta::str_field(&svc, "resourceVersion");
-                    cleanup_reported(&client, services, &hook, meta::namespace(&svc), meta::name(&svc), rv).await;
+                    cleanup_reported(
+                        &client,
+                        services,
+                        &hook,
+                        meta::namespace(&svc),
+                        meta::name(&svc),
+                        rv,
+                    )
+                    .await;
                 }
                 Ok(watcher::Event::Init) => listing = Some(HashSet::new()),
                 Ok(watcher::Event::InitApply(svc)) => {
                     if let Some(l) = listing.as_mut() {
-                        l.insert((meta::namespace(&svc).to_owned(), meta::name(&svc).to_owned()));
+                        l.insert((
+                            meta::namespace(&svc).to_owned(),
+                            meta::name(&svc).to_owned(),
+                        ));
                     }
                 }
                 Ok(watcher::Event::InitDone) => {
@@ -410,7 +441,9 @@ async fn sweep(
 ) {
     let endpoints: Api<Endpoints> = Api::all(client.clone());
     let params = ListParams {
-        label_selector: Some(format!("{LABEL_ENDPOINTS_MANAGED_BY}={ENDPOINTS_CONTROLLER}")),
+        label_selector: Some(format!(
+            "{LABEL_ENDPOINTS_MANAGED_BY}={ENDPOINTS_CONTROLLER}"
+        )),
         field_selector: None,
     };
     let orphans = match endpoints.list(&params).await {

@@ -65,7 +65,12 @@ impl Harness {
             .and_then(|e| e.get("subsets").and_then(Value::as_array).cloned())
             .unwrap_or_default()
             .iter()
-            .flat_map(|s| s.get(field).and_then(Value::as_array).cloned().unwrap_or_default())
+            .flat_map(|s| {
+                s.get(field)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .filter_map(|a| a["ip"].as_str().map(str::to_owned))
             .collect();
         ips.sort();
@@ -98,19 +103,34 @@ async fn endpoints_should_follow_pods() {
     assert!(eventually(one_sec, || h.ips("web", "addresses") == ["10.0.0.1"]).await);
     assert_eq!(h.ips("web", "notReadyAddresses"), ["10.0.0.2"]);
     let ep = h.endpoints("web").expect("endpoints");
-    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8080, "named targetPort resolved per pod");
-    assert_eq!(ep["metadata"]["labels"][LABEL_ENDPOINTS_MANAGED_BY], ENDPOINTS_CONTROLLER);
+    assert_eq!(
+        ep["subsets"][0]["ports"][0]["port"], 8080,
+        "named targetPort resolved per pod"
+    );
+    assert_eq!(
+        ep["metadata"]["labels"][LABEL_ENDPOINTS_MANAGED_BY],
+        ENDPOINTS_CONTROLLER
+    );
     let slice = stored(&h.fake, slices(), "default", "web-mk8").expect("slice");
     assert_eq!(slice["endpoints"].as_array().map(Vec::len), Some(2));
 
     // p2 turns ready.
     let pods = core("Pod");
     h.client
-        .patch(pods, Some("default"), "p2", Some("status"),
-               json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}))
+        .patch(
+            pods,
+            Some("default"),
+            "p2",
+            Some("status"),
+            json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        )
         .await
         .expect("patch");
-    assert!(eventually(one_sec, || h.ips("web", "addresses") == ["10.0.0.1", "10.0.0.2"]).await);
+    assert!(
+        eventually(one_sec, || h.ips("web", "addresses")
+            == ["10.0.0.1", "10.0.0.2"])
+        .await
+    );
     assert!(h.ips("web", "notReadyAddresses").is_empty());
 
     // p1 is deleted.
@@ -122,7 +142,13 @@ async fn endpoints_should_follow_pods() {
 
     // p2 stops matching the selector: the Service it left is updated too.
     h.client
-        .patch(pods, Some("default"), "p2", None, json!({"metadata": {"labels": {"app": "db"}}}))
+        .patch(
+            pods,
+            Some("default"),
+            "p2",
+            None,
+            json!({"metadata": {"labels": {"app": "db"}}}),
+        )
         .await
         .expect("relabel");
     assert!(eventually(one_sec, || h.ips("web", "addresses").is_empty()).await);
@@ -131,12 +157,27 @@ async fn endpoints_should_follow_pods() {
     // A change the Endpoints do not reflect writes nothing.
     let rv = h.endpoints("web").expect("kept")["metadata"]["resourceVersion"].clone();
     h.client
-        .patch(core("Service"), Some("default"), "web", None, json!({"metadata": {"annotations": {"x": "y"}}}))
+        .patch(
+            core("Service"),
+            Some("default"),
+            "web",
+            None,
+            json!({"metadata": {"annotations": {"x": "y"}}}),
+        )
         .await
         .expect("annotate");
     tokio::time::sleep(one_sec).await;
-    assert_eq!(h.endpoints("web").expect("kept")["metadata"]["resourceVersion"], rv);
-    assert!(h.results.lock().expect("lock").iter().any(|k| k == "default/web"));
+    assert_eq!(
+        h.endpoints("web").expect("kept")["metadata"]["resourceVersion"],
+        rv
+    );
+    assert!(
+        h.results
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|k| k == "default/web")
+    );
     h.stop().await;
 }
 
@@ -151,11 +192,14 @@ async fn endpoints_should_leave_selectorless_services_alone() {
     });
     h.create("Endpoints", manual).await;
     let before = h.endpoints("glusterfs-cluster").expect("stored");
-    h.create("Service", json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "glusterfs-cluster", "namespace": "default"},
-        "spec": {"ports": [{"port": 1}]},
-    }))
+    h.create(
+        "Service",
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "glusterfs-cluster", "namespace": "default"},
+            "spec": {"ports": [{"port": 1}]},
+        }),
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(h.endpoints("glusterfs-cluster").expect("kept"), before);
@@ -163,7 +207,12 @@ async fn endpoints_should_leave_selectorless_services_alone() {
 
     // Deleting the Service does not delete Endpoints the controller did not create.
     h.client
-        .delete(core("Service"), Some("default"), "glusterfs-cluster", &DeleteParams::default())
+        .delete(
+            core("Service"),
+            Some("default"),
+            "glusterfs-cluster",
+            &DeleteParams::default(),
+        )
         .await
         .expect("delete");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -179,7 +228,12 @@ async fn endpoints_should_be_deleted_with_their_service() {
     assert!(eventually(Duration::from_secs(1), || h.endpoints("web").is_some()).await);
     assert!(stored(&h.fake, slices(), "default", "web-mk8").is_some());
     h.client
-        .delete(core("Service"), Some("default"), "web", &DeleteParams::default())
+        .delete(
+            core("Service"),
+            Some("default"),
+            "web",
+            &DeleteParams::default(),
+        )
         .await
         .expect("delete");
     assert!(eventually(Duration::from_secs(1), || h.endpoints("web").is_none()).await);
@@ -196,14 +250,24 @@ async fn endpoints_should_sweep_orphans_left_while_down() {
         "metadata": {"name": "gone", "namespace": "default",
                      "labels": {LABEL_ENDPOINTS_MANAGED_BY: ENDPOINTS_CONTROLLER}},
     });
-    client.create(core("Endpoints"), Some("default"), orphan).await.expect("create");
+    client
+        .create(core("Endpoints"), Some("default"), orphan)
+        .await
+        .expect("create");
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(
         EndpointsController::new(client.clone(), EndpointsConfig::default())
             .run(Arc::new(crate::controller::NoopHook), shutdown.clone()),
     );
     assert!(
-        eventually(Duration::from_secs(1), || stored(&fake, core("Endpoints"), "default", "gone").is_none()).await
+        eventually(Duration::from_secs(1), || stored(
+            &fake,
+            core("Endpoints"),
+            "default",
+            "gone"
+        )
+        .is_none())
+        .await
     );
     shutdown.cancel();
     task.await.expect("join").expect("run");

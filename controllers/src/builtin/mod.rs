@@ -56,7 +56,10 @@ pub enum Error {
 ///
 /// # Errors
 /// [`Error::ResourceNotServed`] when the resource table lacks it.
-pub(crate) fn resource(api_version: &str, kind: &'static str) -> Result<&'static ApiResource, Error> {
+pub(crate) fn resource(
+    api_version: &str,
+    kind: &'static str,
+) -> Result<&'static ApiResource, Error> {
     mock_k8_schemas::resource::by_kind(api_version, kind).ok_or(Error::ResourceNotServed(kind))
 }
 
@@ -192,7 +195,9 @@ where
     stream
         .for_each(|res| async move {
             match res {
-                Ok((obj, action)) => tracing::trace!(controller = name, %obj, ?action, "reconciled"),
+                Ok((obj, action)) => {
+                    tracing::trace!(controller = name, %obj, ?action, "reconciled")
+                }
                 Err(controller::Error::ObjectNotFound(_)) => {}
                 Err(e) => tracing::warn!(controller = name, error = %e, "reconcile failed"),
             }
@@ -213,3 +218,95 @@ pub(crate) async fn until_cancelled<F: std::future::Future<Output = ()>>(
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::testing::{core, eventually, fake, stored};
+    use crate::controller::ReconcileResult;
+    use serde_json::{Value, json};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn clock_should_follow_tokio_time() {
+        let clock = Clock::new();
+        let t0 = clock.now();
+        tokio::time::sleep(Duration::from_secs(90)).await;
+        assert_eq!(clock.now().duration_since(t0).as_secs(), 90);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_all_should_run_every_controller_through_one_hook_and_stop_on_cancel() {
+        let (fake, client) = fake();
+        let seen: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+        let s = seen.clone();
+        let hook: Arc<dyn ResultHook> = Arc::new(move |r: &ReconcileResult<'_>| {
+            s.lock().expect("lock").push(r.resource.kind);
+        });
+        let shutdown = CancellationToken::new();
+        let manager = ControllerManager::new(client.clone(), ControllerManagerConfig::default())
+            .expect("config");
+        let decisions = manager.decisions();
+        let task = tokio::spawn(manager.run(hook, shutdown.clone()));
+
+        let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+            "status": {"allocatable": {"cpu": "4", "pods": "10"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}});
+        client.create(core("Node"), None, node).await.expect("node");
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+        client
+            .create(core("Pod"), Some("default"), pod)
+            .await
+            .expect("pod");
+        let svc = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+        client
+            .create(core("Service"), Some("default"), svc)
+            .await
+            .expect("svc");
+
+        let bound = || {
+            stored(&fake, core("Pod"), "default", "web").and_then(|p| {
+                p.pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        };
+        assert!(eventually(Duration::from_secs(5), || bound().is_some()).await);
+        assert!(decisions.get("default/web").is_some());
+        assert!(
+            eventually(Duration::from_secs(5), || stored(
+                &fake,
+                core("Endpoints"),
+                "default",
+                "web"
+            )
+            .is_some())
+            .await
+        );
+        let kinds = seen.lock().expect("lock").clone();
+        for kind in ["Pod", "Service", "Node"] {
+            assert!(
+                kinds.contains(&kind),
+                "{kind} results reach the hook: {kinds:?}"
+            );
+        }
+        shutdown.cancel();
+        task.await.expect("join").expect("run");
+    }
+
+    #[test]
+    fn controller_manager_should_reject_an_unknown_policy() {
+        let (_, client) = fake();
+        let mut config = ControllerManagerConfig::default();
+        config.scheduler.policy = "Fastest".into();
+        assert!(matches!(
+            ControllerManager::new(client, config),
+            Err(Error::UnknownPolicy(_))
+        ));
+    }
+}

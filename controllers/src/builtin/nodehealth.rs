@@ -25,7 +25,7 @@ use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
 use crate::nodehealth::{
     ConditionStatus, Eviction, TAINT_NOT_READY, TAINT_UNREACHABLE, default_tolerations,
-    desired_taints, eviction_deadline, evaluate_node, node_condition,
+    desired_taints, evaluate_node, eviction_deadline, node_condition,
     pod_ready_condition_for_unknown_node, unknown_node_conditions,
 };
 use crate::reflector::{self, ObjectRef, Store};
@@ -100,7 +100,10 @@ fn has_health_taint(node: &Node) -> bool {
     node.spec
         .as_ref()
         .and_then(|s| s.taints.as_ref())
-        .is_some_and(|ts| ts.iter().any(|t| t.key == TAINT_UNREACHABLE || t.key == TAINT_NOT_READY))
+        .is_some_and(|ts| {
+            ts.iter()
+                .any(|t| t.key == TAINT_UNREACHABLE || t.key == TAINT_NOT_READY)
+        })
 }
 
 impl NodeLifecycleController {
@@ -133,7 +136,8 @@ impl NodeLifecycleController {
         let pods = resource("v1", "Pod")?;
         let leases = resource("coordination.k8s.io/v1", "Lease")?;
 
-        let controller = Controller::<Node>::new(self.client.clone(), nodes, watcher::Config::default());
+        let controller =
+            Controller::<Node>::new(self.client.clone(), nodes, watcher::Config::default());
         let node_store = controller.store();
         let (lease_store, lease_writer) = reflector::store::<Lease>();
         let lease_triggers = reflector::reflector(
@@ -210,7 +214,8 @@ fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, 
 
 async fn publish<K>(ctx: &Ctx, obj: &K, ev: EventSpec)
 where
-    K: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+    K: k8s_openapi::Resource
+        + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
 {
     if let Err(e) = ctx.recorder.publish(&Regarding::from_obj(obj), &ev).await {
         tracing::debug!(error = %e, reason = %ev.reason, "event not recorded");
@@ -218,7 +223,8 @@ where
 }
 
 async fn reconcile(node: Arc<Node>, ctx: Arc<Ctx>) -> Result<Action, ClientError> {
-    if ctx.leases.wait_until_ready().await.is_err() || ctx.pod_store.wait_until_ready().await.is_err()
+    if ctx.leases.wait_until_ready().await.is_err()
+        || ctx.pod_store.wait_until_ready().await.is_err()
     {
         return Ok(Action::await_change()); // shutting down
     }
@@ -227,7 +233,12 @@ async fn reconcile(node: Arc<Node>, ctx: Arc<Ctx>) -> Result<Action, ClientError
     let lease = ctx
         .leases
         .get(&ObjectRef::new(&name).within(&ctx.config.lease_namespace));
-    let health = evaluate_node(&node, lease.as_deref(), now, ctx.config.node_monitor_grace_period);
+    let health = evaluate_node(
+        &node,
+        lease.as_deref(),
+        now,
+        ctx.config.node_monitor_grace_period,
+    );
     let mut node = node.as_ref().clone();
 
     if health.stale
@@ -248,13 +259,20 @@ async fn reconcile(node: Arc<Node>, ctx: Arc<Ctx>) -> Result<Action, ClientError
     }
     if health.stale || reported {
         let desired = desired_taints(&node, &health, now);
-        let current = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+        let current = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
         if desired != current {
             let patch = json!({
                 "metadata": {"resourceVersion": node.metadata.resource_version},
                 "spec": {"taints": desired},
             });
-            let written = ctx.client.patch(ctx.nodes, None, &name, None, patch).await?;
+            let written = ctx
+                .client
+                .patch(ctx.nodes, None, &name, None, patch)
+                .await?;
             node = from_json(written)?;
         }
     }
@@ -278,14 +296,25 @@ async fn mark_pods_not_ready(ctx: &Ctx, name: &str, now: Timestamp) -> Result<()
         {
             *c = ready;
         }
-        let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
         match ctx
             .client
             .replace_status(ctx.pods, Some(&ns), &pod_name, to_json(&pod)?)
             .await
         {
-            Ok(_) => publish(ctx, &pod, EventSpec::warning("NodeNotReady", "Node is not ready")).await,
+            Ok(_) => {
+                publish(
+                    ctx,
+                    &pod,
+                    EventSpec::warning("NodeNotReady", "Node is not ready"),
+                )
+                .await
+            }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
@@ -300,7 +329,11 @@ async fn evict(
     name: &str,
     now: Timestamp,
 ) -> Result<Option<Duration>, ClientError> {
-    let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+    let taints = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
     if !taints.iter().any(|t| t.effect == "NoExecute") {
         return Ok(None);
     }
@@ -325,16 +358,29 @@ async fn evict(
                 next = Some(next.map_or(wait, |n| n.min(wait)));
             }
             Eviction::Now => {
-                let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+                let ns = pod
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
                 let pod_name = pod.metadata.name.clone().unwrap_or_default();
                 let params = DeleteParams {
                     precondition_uid: pod.metadata.uid.clone(),
                     ..DeleteParams::default()
                 };
-                match ctx.client.delete(ctx.pods, Some(&ns), &pod_name, &params).await {
+                match ctx
+                    .client
+                    .delete(ctx.pods, Some(&ns), &pod_name, &params)
+                    .await
+                {
                     Ok(_) => {
                         let msg = format!("Marking for deletion Pod {ns}/{pod_name}");
-                        publish(ctx, pod.as_ref(), EventSpec::normal("TaintManagerEviction", msg)).await;
+                        publish(
+                            ctx,
+                            pod.as_ref(),
+                            EventSpec::normal("TaintManagerEviction", msg),
+                        )
+                        .await;
                     }
                     Err(e) if e.is_not_found() || e.is_conflict() => {}
                     Err(e) => return Err(e),

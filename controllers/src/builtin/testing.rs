@@ -34,7 +34,12 @@ pub(crate) async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) 
 }
 
 /// The stored object `ns/name` of `resource`, if any.
-pub(crate) fn stored(fake: &FakeClient, resource: &'static ApiResource, ns: &str, name: &str) -> Option<Value> {
+pub(crate) fn stored(
+    fake: &FakeClient,
+    resource: &'static ApiResource,
+    ns: &str,
+    name: &str,
+) -> Option<Value> {
     fake.objects(resource).into_iter().find(|o| {
         mock_k8_schemas::meta::name(o) == name && mock_k8_schemas::meta::namespace(o) == ns
     })

@@ -316,7 +316,12 @@ pub(super) struct Relist {
 }
 
 /// Applies one feed event to the cache and sends the unschedulable pods worth retrying to `retry`.
-pub(super) fn apply(cache: &SharedCache, relist: &mut Relist, ev: Feed, retry: &UnboundedSender<ObjectRef>) {
+pub(super) fn apply(
+    cache: &SharedCache,
+    relist: &mut Relist,
+    ev: Feed,
+    retry: &UnboundedSender<ObjectRef>,
+) {
     let mut c = lock(cache);
     let (retry_all, retry_resolvable) = match ev {
         Feed::Node(Err(e)) | Feed::Pod(Err(e)) => {

@@ -103,8 +103,8 @@ impl SchedulerController {
     /// # Errors
     /// [`Error::UnknownPolicy`] when `config.policy` names no policy.
     pub fn new(client: Arc<dyn Client>, config: SchedulerConfig) -> Result<Self, Error> {
-        let policy =
-            Policy::by_name(&config.policy).map_err(|_| Error::UnknownPolicy(config.policy.clone()))?;
+        let policy = Policy::by_name(&config.policy)
+            .map_err(|_| Error::UnknownPolicy(config.policy.clone()))?;
         Ok(SchedulerController {
             client,
             decisions: DecisionLog::new(config.decision_history),
@@ -134,10 +134,13 @@ impl SchedulerController {
         let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded::<ObjectRef>();
 
         let feed = {
-            let node_events = watcher::watcher(self.client.clone(), nodes, watcher::Config::default());
-            let pod_events = watcher::watcher(self.client.clone(), pods, watcher::Config::default());
+            let node_events =
+                watcher::watcher(self.client.clone(), nodes, watcher::Config::default());
+            let pod_events =
+                watcher::watcher(self.client.clone(), pods, watcher::Config::default());
             let mut events =
-                futures::stream::select(node_events.map(Feed::Node), pod_events.map(Feed::Pod)).boxed();
+                futures::stream::select(node_events.map(Feed::Node), pod_events.map(Feed::Pod))
+                    .boxed();
             let cache = cache.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
@@ -248,7 +251,13 @@ async fn bind(
     });
     let res = ctx
         .client
-        .create_subresource(ctx.pods, Some(ns), name, "binding", binding(ns, name, &node))
+        .create_subresource(
+            ctx.pods,
+            Some(ns),
+            name,
+            "binding",
+            binding(ns, name, &node),
+        )
         .await;
     match res {
         Ok(_) => {
@@ -281,7 +290,9 @@ async fn mark_unschedulable(
     let retry = Action::requeue(ctx.config.unschedulable_retry);
     let previous = lock(&ctx.cache).unschedulable(&key).cloned();
     let self_triggered = previous.as_ref().is_some_and(|p| {
-        p.message == message && p.written_rv.is_some() && p.written_rv == pod.metadata.resource_version
+        p.message == message
+            && p.written_rv.is_some()
+            && p.written_rv == pod.metadata.resource_version
     });
     let mut entry = UnschedulableEntry {
         oref: ObjectRef::from_obj(pod),

@@ -1,7 +1,7 @@
 //! Scheduler controller tests on simulated time, against the in-memory FakeClient.
 
 use super::*;
-use crate::builtin::testing::{core, eventually, events_with_reason, fake, stored};
+use crate::builtin::testing::{core, events_with_reason, eventually, fake, stored};
 use crate::client::testing::FakeClient;
 use crate::controller::ReconcileResult;
 use crate::scheduler::testing::{make_node, make_pod};
@@ -24,7 +24,11 @@ impl Harness {
         let reconciles: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let counts = reconciles.clone();
         let hook: Arc<dyn ResultHook> = Arc::new(move |r: &ReconcileResult<'_>| {
-            *counts.lock().expect("lock").entry(r.object.name.clone()).or_default() += 1;
+            *counts
+                .lock()
+                .expect("lock")
+                .entry(r.object.name.clone())
+                .or_default() += 1;
         });
         let scheduler =
             SchedulerController::new(client.clone(), SchedulerConfig::default()).expect("policy");
@@ -62,7 +66,12 @@ impl Harness {
     }
 
     fn reconciles_of(&self, name: &str) -> usize {
-        self.reconciles.lock().expect("lock").get(name).copied().unwrap_or(0)
+        self.reconciles
+            .lock()
+            .expect("lock")
+            .get(name)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn scheduled_condition(&self, name: &str) -> Option<Value> {
@@ -81,37 +90,64 @@ impl Harness {
 #[tokio::test(start_paused = true)]
 async fn scheduler_should_bind_to_the_best_node_and_record_the_decision() {
     let h = Harness::start();
-    h.create("Node", make_node("n1").cpu_milli(4000).mem("8Gi").build()).await;
-    h.create("Node", make_node("n2").cpu_milli(4000).mem("8Gi").build()).await;
+    h.create("Node", make_node("n1").cpu_milli(4000).mem("8Gi").build())
+        .await;
+    h.create("Node", make_node("n2").cpu_milli(4000).mem("8Gi").build())
+        .await;
     // n1 is already 75% busy: LeastAllocated prefers n2.
-    h.create("Pod", make_pod("busy").req_cpu_milli(3000).node_name("n1").build()).await;
-    h.create("Pod", make_pod("web").req_cpu_milli(500).build()).await;
+    h.create(
+        "Pod",
+        make_pod("busy").req_cpu_milli(3000).node_name("n1").build(),
+    )
+    .await;
+    h.create("Pod", make_pod("web").req_cpu_milli(500).build())
+        .await;
 
     assert!(eventually(Duration::from_secs(5), || h.node_of("web").is_some()).await);
     assert_eq!(h.node_of("web").as_deref(), Some("n2"));
     let events = events_with_reason(&h.fake, "Scheduled");
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["message"], "Successfully assigned default/web to n2");
+    assert_eq!(
+        events[0]["message"],
+        "Successfully assigned default/web to n2"
+    );
     assert_eq!(events[0]["involvedObject"]["name"], "web");
     let record = h.decisions.get("default/web").expect("decision kept");
     assert_eq!(record.decision.node, "n2");
-    assert_eq!(record.decision.nodes.len(), 2, "every node's evaluation is kept");
+    assert_eq!(
+        record.decision.nodes.len(),
+        2,
+        "every node's evaluation is kept"
+    );
     assert!(record.state_revision > 0);
-    assert!(h.decisions.get("default/busy").is_none(), "pre-bound pods are not scheduled");
+    assert!(
+        h.decisions.get("default/busy").is_none(),
+        "pre-bound pods are not scheduled"
+    );
     h.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn scheduler_should_mark_unschedulable_and_retry_when_a_node_is_added_without_busy_looping() {
     let h = Harness::start();
-    h.create("Node", make_node("small").cpu_milli(1000).build()).await;
-    h.create("Pod", make_pod("big").req_cpu_milli(2000).build()).await;
+    h.create("Node", make_node("small").cpu_milli(1000).build())
+        .await;
+    h.create("Pod", make_pod("big").req_cpu_milli(2000).build())
+        .await;
 
-    assert!(eventually(Duration::from_secs(5), || h.scheduled_condition("big").is_some()).await);
+    assert!(
+        eventually(Duration::from_secs(5), || h
+            .scheduled_condition("big")
+            .is_some())
+        .await
+    );
     let cond = h.scheduled_condition("big").expect("condition");
     assert_eq!(cond["status"], "False");
     assert_eq!(cond["reason"], "Unschedulable");
-    assert_eq!(cond["message"], "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_eq!(
+        cond["message"],
+        "0/1 nodes are available: 1 Insufficient cpu."
+    );
     let failed = events_with_reason(&h.fake, "FailedScheduling");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["type"], "Warning");
@@ -119,19 +155,33 @@ async fn scheduler_should_mark_unschedulable_and_retry_when_a_node_is_added_with
     // A minute with no change: no busy loop (the first attempt plus the one our own status write
     // triggered), and no repeated Event.
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert!(h.reconciles_of("big") <= 2, "{} reconciles", h.reconciles_of("big"));
-    assert_eq!(events_with_reason(&h.fake, "FailedScheduling")[0]["count"], 1);
+    assert!(
+        h.reconciles_of("big") <= 2,
+        "{} reconciles",
+        h.reconciles_of("big")
+    );
+    assert_eq!(
+        events_with_reason(&h.fake, "FailedScheduling")[0]["count"],
+        1
+    );
     // Heartbeat-like node updates (nothing scheduling reads) do not retry it either.
     let before = h.reconciles_of("big");
     let nodes = core("Node");
     h.client
-        .patch(nodes, None, "small", None, serde_json::json!({"metadata": {"annotations": {"beat": "1"}}}))
+        .patch(
+            nodes,
+            None,
+            "small",
+            None,
+            serde_json::json!({"metadata": {"annotations": {"beat": "1"}}}),
+        )
         .await
         .expect("patch");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(h.reconciles_of("big"), before);
 
-    h.create("Node", make_node("large").cpu_milli(8000).build()).await;
+    h.create("Node", make_node("large").cpu_milli(8000).build())
+        .await;
     assert!(eventually(Duration::from_secs(2), || h.node_of("big").is_some()).await);
     assert_eq!(h.node_of("big").as_deref(), Some("large"));
     h.stop().await;
@@ -140,12 +190,21 @@ async fn scheduler_should_mark_unschedulable_and_retry_when_a_node_is_added_with
 #[tokio::test(start_paused = true)]
 async fn scheduler_should_not_overcommit_when_ten_pods_arrive_at_once() {
     let h = Harness::start();
-    h.create("Node", make_node("n1").cpu_milli(5000).build()).await;
+    h.create("Node", make_node("n1").cpu_milli(5000).build())
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     for i in 0..10 {
-        h.create("Pod", make_pod(&format!("p{i}")).req_cpu_milli(1000).build()).await;
+        h.create(
+            "Pod",
+            make_pod(&format!("p{i}")).req_cpu_milli(1000).build(),
+        )
+        .await;
     }
-    let bound = || (0..10).filter(|i| h.node_of(&format!("p{i}")).is_some()).count();
+    let bound = || {
+        (0..10)
+            .filter(|i| h.node_of(&format!("p{i}")).is_some())
+            .count()
+    };
     let settled = || {
         (0..10).all(|i| {
             let name = format!("p{i}");
@@ -166,17 +225,45 @@ async fn scheduler_should_not_overcommit_when_ten_pods_arrive_at_once() {
 #[tokio::test(start_paused = true)]
 async fn scheduler_should_not_count_terminal_pods_and_retry_when_a_pod_completes() {
     let h = Harness::start();
-    h.create("Node", make_node("n1").cpu_milli(2000).build()).await;
-    h.create("Pod", make_pod("done").req_cpu_milli(2000).node_name("n1").phase("Succeeded").build()).await;
-    h.create("Pod", make_pod("running").req_cpu_milli(1500).node_name("n1").build()).await;
-    h.create("Pod", make_pod("next").req_cpu_milli(1000).build()).await;
-    assert!(eventually(Duration::from_secs(5), || h.scheduled_condition("next").is_some()).await);
+    h.create("Node", make_node("n1").cpu_milli(2000).build())
+        .await;
+    h.create(
+        "Pod",
+        make_pod("done")
+            .req_cpu_milli(2000)
+            .node_name("n1")
+            .phase("Succeeded")
+            .build(),
+    )
+    .await;
+    h.create(
+        "Pod",
+        make_pod("running")
+            .req_cpu_milli(1500)
+            .node_name("n1")
+            .build(),
+    )
+    .await;
+    h.create("Pod", make_pod("next").req_cpu_milli(1000).build())
+        .await;
+    assert!(
+        eventually(Duration::from_secs(5), || h
+            .scheduled_condition("next")
+            .is_some())
+        .await
+    );
     assert_eq!(h.node_of("next"), None);
 
     // `running` completes: its 1500m are free again and `next` is retried at once.
     let pods = core("Pod");
     h.client
-        .patch(pods, Some("default"), "running", Some("status"), serde_json::json!({"status": {"phase": "Succeeded"}}))
+        .patch(
+            pods,
+            Some("default"),
+            "running",
+            Some("status"),
+            serde_json::json!({"status": {"phase": "Succeeded"}}),
+        )
         .await
         .expect("patch");
     assert!(eventually(Duration::from_secs(2), || h.node_of("next").is_some()).await);
@@ -186,7 +273,8 @@ async fn scheduler_should_not_count_terminal_pods_and_retry_when_a_pod_completes
 #[tokio::test(start_paused = true)]
 async fn scheduler_should_ignore_other_schedulers_and_terminating_pods() {
     let h = Harness::start();
-    h.create("Node", make_node("n1").cpu_milli(2000).build()).await;
+    h.create("Node", make_node("n1").cpu_milli(2000).build())
+        .await;
     let mut other = make_pod("other").build();
     if let Some(s) = other.spec.as_mut() {
         s.scheduler_name = Some("my-scheduler".into());
