@@ -17,8 +17,10 @@
 //! - [`nodehealth`]: node-lifecycle decisions (Ready=Unknown, taints, evictions), pure.
 //! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
 //! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
+//! - [`builtin`]: the built-in controllers (scheduler, endpoints, node lifecycle) and `run_all`.
 
 pub mod backoff;
+pub mod builtin;
 pub mod client;
 pub mod container;
 pub mod controller;
