@@ -21,6 +21,12 @@ use std::sync::Arc;
 /// A [`Client`] that sends Kubernetes REST requests through a [`Transport`]: over HTTP with
 /// [`super::HyperTransport`], or in-process with the root package's `RouterTransport`. Both give
 /// the server's exact semantics. Cheap to clone.
+///
+/// # Caveats
+/// A watch without `resourceVersion` starts "from now" as [`Client::watch`] requires: the stream
+/// first asks the server for its current revision (a one-item list), then watches from it. Like
+/// every stream here it is lazy, so "now" is when the stream is first polled, not when `watch` was
+/// called; pass the `resourceVersion` of a list to leave no gap.
 #[derive(Clone)]
 pub struct RestClient {
     transport: Arc<dyn Transport>,
