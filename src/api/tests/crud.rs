@@ -54,6 +54,41 @@ async fn discovery_should_serve_kubectls_documents() {
 }
 
 #[tokio::test]
+async fn openapi_should_serve_v3_documents_and_a_v2_stub() {
+    let h = Harness::start().await;
+    let root = h.get("/openapi/v3?timeout=32s").await;
+    let url = root.body["paths"]["api/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("api/v1 entry")
+        .to_string();
+    let doc = h.get(&format!("{url}&timeout=32s")).await;
+    assert_eq!(doc.code, StatusCode::OK);
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc.body["openapi"]
+    );
+    assert_status(&h.get("/openapi/v3/apis/nope/v1").await, 404, "NotFound");
+    let v2 = h
+        .send(
+            Method::GET,
+            "/openapi/v2?timeout=32s",
+            None,
+            None,
+            Some("application/com.github.proto-openapi.spec.v2@v1.0+protobuf"),
+        )
+        .await;
+    assert_eq!(
+        (v2.code, v2.headers["content-type"].to_str().ok()),
+        (StatusCode::OK, Some("application/octet-stream"))
+    );
+    assert_eq!(h.get("/openapi/v2").await.body["swagger"], "2.0");
+    h.shutdown();
+}
+
+#[tokio::test]
 async fn create_get_list_update_delete_should_follow_kubernetes() {
     let h = Harness::start().await;
     let created = h
