@@ -9,11 +9,14 @@
 //!   `resourceVersion`, an in-memory object cache and the watch history.
 //! - [`api`]: the HTTP API (axum): Kubernetes REST semantics, discovery, OpenAPI, tables, watch.
 //! - [`server`]: wires store and API together and runs them until shutdown.
+//! - [`inproc`]: the in-process [`mock_k8_controllers::Client`]: the API router called without a
+//!   socket, for the controllers that run inside the server.
 //!
 //! The resource model itself (kinds, quantities, selectors, validation, patches) is the leaf crate
 //! [`mock_k8_schemas`].
 
 pub mod api;
 pub mod config;
+pub mod inproc;
 pub mod server;
 pub mod store;

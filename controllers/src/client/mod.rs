@@ -3,7 +3,9 @@
 //!
 //! Objects cross the trait as `serde_json::Value` so that nothing the server stores is lost (unknown
 //! fields, `status` shapes the typed structs do not know). Two implementations share these semantics:
-//! the in-process one (in the root package, which owns the store) and the HTTP one. For tests,
+//! the in-process one (in the root package, which owns the store) and the HTTP one — both are a
+//! [`RestClient`] over a [`Transport`]: [`HyperTransport`] for `http://` servers, the root
+//! package's `RouterTransport` for the API router called in-process. For tests,
 //! [`testing::FakeClient`] is a complete in-memory implementation.
 //!
 //! Verbs and their errors follow the Kubernetes API conventions ("API Concepts" in the Kubernetes
@@ -11,9 +13,14 @@
 //! a watch resumed from a compacted `resourceVersion` is `410 Expired` (sometimes reported as `Gone`).
 
 mod api;
+pub mod ndjson;
+mod rest;
 pub mod testing;
+pub mod transport;
 
 pub use api::Api;
+pub use rest::RestClient;
+pub use transport::{HyperTransport, Transport, TransportError};
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
