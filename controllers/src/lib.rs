@@ -17,7 +17,10 @@
 //! - [`nodehealth`]: node-lifecycle decisions (Ready=Unknown, taints, evictions), pure.
 //! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
 //! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
+//! - [`agent`]: the node agent (Node registration, Leases, pods on a `ContainerRuntime`), for one
+//!   node or a pool of thousands of simulated ones.
 
+pub mod agent;
 pub mod backoff;
 pub mod client;
 pub mod container;
