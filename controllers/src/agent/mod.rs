@@ -41,7 +41,7 @@
 //! - [`node`]: [`NodeSpec`] (the Node object, from defaults or a template) and node conditions.
 //! - `heartbeat`: registration, Lease renewal, node status.
 //! - `pool`: the state shared by the pool's tasks, housekeeping, event publishing.
-//! - `worker`: one pod's state and the reconcile step.
+//! - `worker`: one pod's state and the reconcile step; `worker/actions`: executing kubelet actions.
 
 mod heartbeat;
 pub mod node;
@@ -188,7 +188,9 @@ pub async fn run_pool(
         mock_k8_schemas::resource::by_kind("v1", "Pod"),
         mock_k8_schemas::resource::by_kind("v1", "Node"),
     ) else {
-        return Err(AgentError::InvalidNodes("pods or nodes are not served".into()));
+        return Err(AgentError::InvalidNodes(
+            "pods or nodes are not served".into(),
+        ));
     };
     // Subscribe before anything runs, so no container event is missed.
     let container_events = runtime.events();
@@ -196,17 +198,20 @@ pub async fn run_pool(
     let stop = shutdown.child_token();
 
     let (node_store, node_writer) = reflector::store::<Node>();
-    let mut node_watch = watcher::Config::default();
-    node_watch.field_selector = node_selector;
+    let node_watch = watcher::Config {
+        field_selector: node_selector,
+        ..watcher::Config::default()
+    };
     let node_events = reflector::reflector(
         node_writer,
         watcher::watcher(client.clone(), nodes_res, node_watch),
     );
 
     let (key_tx, key_rx) = tokio::sync::mpsc::channel(config.event_queue_capacity.max(16));
-    let keys = futures::stream::unfold(key_rx, |mut rx| async move {
-        rx.recv().await.map(|k| (k, rx))
-    });
+    let keys = futures::stream::unfold(
+        key_rx,
+        |mut rx| async move { rx.recv().await.map(|k| (k, rx)) },
+    );
     let pod_controller = Controller::<Pod>::new(
         client.clone(),
         pods_res,

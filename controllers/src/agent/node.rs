@@ -256,7 +256,10 @@ impl NodeSpec {
 }
 
 fn node_info(name: &str, index: u32) -> NodeSystemInfo {
-    let id = format!("{:032x}", fnv(name.as_bytes()) as u128 | (u128::from(index) << 64));
+    let id = format!(
+        "{:032x}",
+        fnv(name.as_bytes()) as u128 | (u128::from(index) << 64)
+    );
     NodeSystemInfo {
         architecture: "amd64".into(),
         boot_id: id.clone(),
@@ -302,7 +305,12 @@ pub fn node_conditions(previous: &[NodeCondition], now: SystemTime) -> Vec<NodeC
             "KubeletHasSufficientPID",
             "kubelet has sufficient PID available",
         ),
-        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        (
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+        ),
     ]
     .into_iter()
     .map(|(type_, status, reason, message)| {

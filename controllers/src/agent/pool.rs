@@ -154,9 +154,7 @@ impl Pool {
         container_events: broadcast::Receiver<ContainerEvent>,
         keys: mpsc::Sender<ObjectRef>,
     ) {
-        let registrations = Arc::new(Semaphore::new(
-            self.config.registration_concurrency.max(1),
-        ));
+        let registrations = Arc::new(Semaphore::new(self.config.registration_concurrency.max(1)));
         for node in self.nodes.values() {
             let (pool, node, sem) = (self.clone(), node.clone(), registrations.clone());
             self.tasks
@@ -188,7 +186,13 @@ impl Pool {
     }
 
     /// Queues a Kubernetes Event about a pod; dropped (logged) when the queue is full.
-    pub(crate) fn emit(&self, node: &NodeState, pod: &Pod, field_path: Option<&str>, ev: EventSpec) {
+    pub(crate) fn emit(
+        &self,
+        node: &NodeState,
+        pod: &Pod,
+        field_path: Option<&str>,
+        ev: EventSpec,
+    ) {
         let mut regarding = Regarding::from_obj(pod);
         if let Some(path) = field_path {
             regarding = regarding.with_field_path(path);
@@ -211,14 +215,9 @@ impl Pool {
             .or_insert_with(|| WorkerEntry {
                 key: key.clone(),
                 node: node.to_string(),
-                worker: Arc::new(tokio::sync::Mutex::new(Worker::new(uid, node))),
+                worker: Arc::new(tokio::sync::Mutex::new(Worker::new(uid))),
             })
             .clone()
-    }
-
-    /// The number of pods the pool currently tracks.
-    pub(crate) fn worker_count(&self) -> usize {
-        lock(&self.workers).len()
     }
 
     /// Drops pod `uid`'s worker, admission slot and IP (its containers are already gone). Called
@@ -286,7 +285,10 @@ impl Pool {
                     .collect(),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(missed = n, "container events lagged; re-syncing every pod");
-                    lock(&self.workers).values().map(|e| e.key.clone()).collect()
+                    lock(&self.workers)
+                        .values()
+                        .map(|e| e.key.clone())
+                        .collect()
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
@@ -307,7 +309,10 @@ impl Pool {
             r = self.pods.wait_until_ready() => if r.is_err() { return },
         }
         self.remove_orphaned_containers().await;
-        let period = self.config.housekeeping_interval.max(Duration::from_millis(10));
+        let period = self
+            .config
+            .housekeeping_interval
+            .max(Duration::from_millis(10));
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,

@@ -2,6 +2,7 @@
 //! [`MockDocker`] and a pool, all on simulated time (`start_paused`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -16,13 +17,15 @@ use super::*;
 use crate::client::testing::FakeClient;
 use crate::client::{Api, Client};
 use crate::container::{MockDocker, MockDockerConfig};
-use crate::controller::NoopHook;
+use crate::controller::{ReconcileResult, ResultHook};
 
 /// A running pool over a fake API server.
 pub(super) struct Harness {
     pub(super) client: Arc<dyn Client>,
     pub(super) fake: Arc<FakeClient>,
     pub(super) runtime: Arc<MockDocker>,
+    /// Pod reconcile results seen by the result hook.
+    pub(super) results: Arc<AtomicUsize>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), AgentError>>,
 }
@@ -50,18 +53,25 @@ impl Harness {
         let client: Arc<dyn Client> = fake.clone();
         let runtime = Arc::new(MockDocker::new(config.mock_docker.clone()));
         let shutdown = CancellationToken::new();
+        let results = Arc::new(AtomicUsize::new(0));
+        let counter = results.clone();
+        let hook: Arc<dyn ResultHook> = Arc::new(move |r: &ReconcileResult<'_>| {
+            assert_eq!(r.resource.kind, "Pod");
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         let task = tokio::spawn(run_pool(
             client.clone(),
             runtime.clone(),
             nodes,
             config,
-            Arc::new(NoopHook),
+            hook,
             shutdown.clone(),
         ));
         Harness {
             client,
             fake,
             runtime,
+            results,
             shutdown,
             task,
         }
@@ -72,6 +82,11 @@ impl Harness {
         self.shutdown.cancel();
         let r = tokio::time::timeout(Duration::from_secs(60), self.task).await;
         assert!(matches!(r, Ok(Ok(Ok(())))), "pool ended cleanly: {r:?}");
+    }
+
+    /// How many pod reconcile results passed through the result hook.
+    pub(super) fn results(&self) -> usize {
+        self.results.load(Ordering::Relaxed)
     }
 
     pub(super) fn nodes(&self) -> Api<Node> {
@@ -155,7 +170,10 @@ fn node_spec_should_apply_defaults_and_unique_addresses() {
         v["status"]["nodeInfo"]["containerRuntimeVersion"],
         "mockdocker://1.0"
     );
-    assert_eq!(v["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
+    assert_eq!(
+        v["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
+        10250
+    );
     // index → (podCIDR, InternalIP)
     for (index, cidr, ip) in [
         (0, "10.244.0.0/24", "10.0.0.1"),
@@ -166,8 +184,9 @@ fn node_spec_should_apply_defaults_and_unique_addresses() {
         assert_eq!(pod_cidr_for(index).as_deref(), Some(cidr), "{index}");
         assert_eq!(internal_ip_for(index).as_deref(), Some(ip), "{index}");
     }
-    let cidrs: std::collections::HashSet<String> =
-        (0..=node::MAX_NODE_INDEX).filter_map(pod_cidr_for).collect();
+    let cidrs: std::collections::HashSet<String> = (0..=node::MAX_NODE_INDEX)
+        .filter_map(pod_cidr_for)
+        .collect();
     assert_eq!(cidrs.len(), node::MAX_NODE_INDEX as usize + 1, "unique");
     assert!(NodeSpec::new("x", node::MAX_NODE_INDEX + 1).is_err());
     assert!(NodeSpec::new("", 0).is_err());
@@ -256,12 +275,19 @@ async fn heartbeat_pause_annotation_should_stop_renewals_until_removed() {
     sleep(Duration::from_millis(200)).await;
     let paused_at = h.renew_time("n1").await.unwrap();
     sleep(Duration::from_secs(60)).await;
-    assert_eq!(h.renew_time("n1").await.unwrap(), paused_at, "no renewal while paused");
+    assert_eq!(
+        h.renew_time("n1").await.unwrap(),
+        paused_at,
+        "no renewal while paused"
+    );
     assert!(paused_at >= before);
     let resume = json!({"metadata": {"annotations": {HEARTBEAT_ANNOTATION: null}}});
     h.nodes().patch("n1", None, &resume).await.unwrap();
     sleep(Duration::from_secs(2)).await;
-    assert!(h.renew_time("n1").await.unwrap() > paused_at, "renewals resume");
+    assert!(
+        h.renew_time("n1").await.unwrap() > paused_at,
+        "renewals resume"
+    );
     h.stop().await;
 }
 
@@ -309,7 +335,9 @@ async fn simulated_nodes_should_register_quickly() {
         .await;
         let took = wall.elapsed();
         println!("{count} simulated nodes registered with leases in {took:?} (wall clock)");
-        let nodes = h.fake.objects(mock_k8_schemas::resource::by_kind("v1", "Node").unwrap());
+        let nodes = h
+            .fake
+            .objects(mock_k8_schemas::resource::by_kind("v1", "Node").unwrap());
         assert_eq!(nodes.len(), count);
         if count == 200 {
             assert!(took < Duration::from_secs(20), "200 nodes took {took:?}");

@@ -1,24 +1,23 @@
 //! One pod on its node: the [`Worker`] state (what the agent observed and wrote) and [`reconcile`],
 //! one step of the pod's state machine (see the module docs of [`super`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+
+mod actions;
 
 use super::AgentError;
 use super::pool::{NodeState, Pool, Registered};
-use crate::client::{Api, DeleteParams};
-use crate::container::{ContainerConfig, ContainerId, ContainerKind, ContainerState, PullError};
+use crate::client::Api;
+use crate::container::{ContainerId, ContainerKind, ContainerState};
 use crate::controller::Action as Next;
 use crate::events::EventSpec;
 use crate::kubelet::admission::is_terminal;
-use crate::kubelet::{
-    Action, ObservedContainer, PodObservation, PullFailure, admit, next_actions, pod_status,
-    should_restart, spec_containers,
-};
+use crate::kubelet::{Action, ObservedContainer, PodObservation, admit, next_actions, pod_status};
 use crate::reflector::ObjectRef;
 
 /// Steps executed in one reconcile before yielding to other pods (a fresh pod needs about three:
@@ -53,7 +52,7 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub(crate) fn new(uid: &str, _node: &str) -> Worker {
+    pub(crate) fn new(uid: &str) -> Worker {
         Worker {
             uid: uid.to_string(),
             gone: false,
@@ -71,7 +70,10 @@ impl Worker {
     fn view(&self, pod: &Pod) -> Pod {
         let mut view = pod.clone();
         if let Some(w) = &self.written
-            && !at_least(pod.metadata.resource_version.as_deref(), &w.resource_version)
+            && !at_least(
+                pod.metadata.resource_version.as_deref(),
+                &w.resource_version,
+            )
         {
             view.status = w.stored.clone().or_else(|| Some(w.ours.clone()));
         }
@@ -87,9 +89,7 @@ impl Worker {
         {
             Some(i) => i,
             None => {
-                self.obs
-                    .containers
-                    .push(ObservedContainer::new(name, kind));
+                self.obs.containers.push(ObservedContainer::new(name, kind));
                 self.obs.containers.len() - 1
             }
         };
@@ -100,7 +100,10 @@ impl Worker {
 /// Compares resourceVersions numerically (mock_k8's are store revisions); unparsable ones only
 /// compare equal.
 fn at_least(store: Option<&str>, written: &str) -> bool {
-    match (store.and_then(|s| s.parse::<u64>().ok()), written.parse::<u64>()) {
+    match (
+        store.and_then(|s| s.parse::<u64>().ok()),
+        written.parse::<u64>(),
+    ) {
         (Some(a), Ok(b)) => a >= b,
         _ => store == Some(written),
     }
@@ -145,7 +148,7 @@ pub(crate) async fn reconcile(pod: Arc<Pod>, pool: Arc<Pool>) -> Result<Next, Ag
     .await
 }
 
-struct Step<'a> {
+pub(super) struct Step<'a> {
     pool: &'a Pool,
     node: &'a NodeState,
     reg: &'a Registered,
@@ -220,7 +223,10 @@ impl Step<'_> {
         }
         let verdict = {
             let mut admitted = self.node.admitted.lock().unwrap_or_else(|p| p.into_inner());
-            let cached = self.pool.node_store.get(&ObjectRef::new(&self.node.spec.name));
+            let cached = self
+                .pool
+                .node_store
+                .get(&ObjectRef::new(&self.node.spec.name));
             let node_obj = cached.as_deref().unwrap_or(&self.node.spec.node);
             let verdict = admit(view, node_obj, admitted.values().map(|p| p.as_ref()));
             if verdict.is_ok() {
@@ -267,7 +273,10 @@ impl Step<'_> {
         let rt = &self.pool.runtime;
         let annotations = view.metadata.annotations.clone().unwrap_or_default();
         for c in rt.list(Some(&w.uid)).await {
-            let old = w.container_mut(c.kind, &c.container_name).container_id.clone();
+            let old = w
+                .container_mut(c.kind, &c.container_name)
+                .container_id
+                .clone();
             if let Some(old) = old {
                 let _ = rt.kill(&old).await;
                 let _ = rt.remove(&old).await;
@@ -315,191 +324,6 @@ impl Step<'_> {
         }
     }
 
-    /// Executes one action; `Ok(true)` when the pod object was deleted.
-    async fn execute(&self, w: &mut Worker, action: Action) -> Result<bool, AgentError> {
-        let rt = &self.pool.runtime;
-        let pod = self.pod;
-        match action {
-            Action::Pull {
-                container,
-                kind,
-                image,
-            } => {
-                let annotations = pod.metadata.annotations.clone().unwrap_or_default();
-                let began = tokio::time::Instant::now();
-                let path = field_path(kind, &container);
-                match rt.pull_image(&image, &annotations).await {
-                    Ok(id) => {
-                        let o = w.container_mut(kind, &container);
-                        o.image_id = Some(id);
-                        o.pull_failure = None;
-                        let secs = began.elapsed().as_secs_f64();
-                        let msg = format!("Successfully pulled image \"{image}\" in {secs:.3}s");
-                        self.pool
-                            .emit(self.node, pod, Some(&path), EventSpec::normal("Pulled", msg));
-                    }
-                    Err(PullError::ShuttingDown) => return Err(PullError::ShuttingDown.into()),
-                    Err(e @ PullError::ErrImagePull { .. }) => {
-                        let now = self.pool.clock.now();
-                        let o = w.container_mut(kind, &container);
-                        let attempts = o.pull_failure.as_ref().map_or(0, |f| f.attempts) + 1;
-                        o.pull_failure = Some(PullFailure {
-                            message: e.to_string(),
-                            attempts,
-                            last_attempt: now,
-                        });
-                        let msg = format!("Failed to pull image \"{image}\": {e}");
-                        let ev = EventSpec::warning("Failed", msg);
-                        self.pool.emit(self.node, pod, Some(&path), ev);
-                        let ev = EventSpec::warning("Failed", "Error: ErrImagePull");
-                        self.pool.emit(self.node, pod, Some(&path), ev);
-                    }
-                }
-            }
-            Action::CreateAndStart {
-                container,
-                kind,
-                restart_count,
-                backoff_exponent,
-            } => {
-                let Some(spec) = spec_containers(pod)
-                    .into_iter()
-                    .find(|(k, c)| *k == kind && c.name == container)
-                    .map(|(_, c)| c)
-                else {
-                    return Ok(false);
-                };
-                let config = container_config(pod, kind, spec, restart_count);
-                let id = rt.create(config).await?;
-                let path = field_path(kind, &container);
-                let ev = EventSpec::normal("Created", format!("Created container {container}"));
-                self.pool.emit(self.node, pod, Some(&path), ev);
-                let o = w.container_mut(kind, &container);
-                if let Some(previous) = o.termination() {
-                    o.last_termination = Some(previous);
-                }
-                o.container_id = Some(id.clone());
-                o.state = Some(ContainerState::Created);
-                o.restart_count = restart_count;
-                o.backoff_exponent = backoff_exponent;
-                rt.start(&id).await?;
-            }
-            Action::Stop {
-                container,
-                container_id,
-                grace,
-            } => {
-                let kind = w
-                    .obs
-                    .containers
-                    .iter()
-                    .find(|c| c.container_id.as_ref() == Some(&container_id))
-                    .map_or(ContainerKind::App, |c| c.kind);
-                w.stopping.insert(container_id.clone());
-                let ev = EventSpec::normal("Killing", format!("Stopping container {container}"));
-                self.pool
-                    .emit(self.node, pod, Some(&field_path(kind, &container)), ev);
-                // A stop lasts up to the grace period: run it beside the queue, owned by the pool.
-                // Its `Died` event triggers the next step.
-                let (rt, stop) = (rt.clone(), self.pool.shutdown.clone());
-                self.pool.tasks.spawn(async move {
-                    tokio::select! {
-                        _ = stop.cancelled() => {}
-                        r = rt.stop(&container_id, grace) => if let Err(e) = r {
-                            tracing::debug!(error = %e, "container stop failed");
-                        }
-                    }
-                });
-            }
-            Action::Remove {
-                container,
-                container_id,
-            } => {
-                match rt.remove(&container_id).await {
-                    Ok(()) => {}
-                    Err(crate::container::RuntimeError::NotFound(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                w.stopping.remove(&container_id);
-                if let Some(o) = w
-                    .obs
-                    .containers
-                    .iter_mut()
-                    .find(|c| c.name == container && c.container_id.as_ref() == Some(&container_id))
-                {
-                    if let Some(t) = o.termination() {
-                        o.last_termination = Some(t);
-                    }
-                    o.container_id = None;
-                    o.state = None;
-                }
-            }
-            Action::WaitUntil(_) => {}
-            Action::DeletionComplete => {
-                let api: Api<Pod> = Api::namespaced(
-                    self.pool.client.clone(),
-                    pod.metadata.namespace.as_deref().unwrap_or("default"),
-                );
-                let params = DeleteParams {
-                    grace_period_seconds: Some(0),
-                    precondition_uid: Some(w.uid.clone()),
-                    ..Default::default()
-                };
-                let name = pod.metadata.name.as_deref().unwrap_or_default();
-                match api.delete(name, &params).await {
-                    Ok(_) => {}
-                    // Gone already, or a new pod took the name: either way this one is done.
-                    Err(e) if e.is_not_found() || e.is_conflict() => {}
-                    Err(e) => return Err(e.into()),
-                }
-                w.gone = true;
-                self.pool.forget(&w.uid, self.node);
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Publishes a `BackOff` Event when a new back-off wait begins.
-    fn report_wait(&self, w: &mut Worker, wait: Option<SystemTime>) {
-        let Some(t) = wait else {
-            return;
-        };
-        if w.reported_wait == Some(t) {
-            return;
-        }
-        w.reported_wait = Some(t);
-        let pod = self.pod;
-        for o in &w.obs.containers {
-            let path = field_path(o.kind, &o.name);
-            let ev = if o.image_id.is_none() && o.pull_failure.is_some() {
-                let image = spec_containers(pod)
-                    .into_iter()
-                    .find(|(k, c)| *k == o.kind && c.name == o.name)
-                    .and_then(|(_, c)| c.image.clone())
-                    .unwrap_or_default();
-                EventSpec::normal("BackOff", format!("Back-off pulling image \"{image}\""))
-            } else if let Some(ContainerState::Exited { exit_code, .. }) = &o.state
-                && should_restart(pod, o.kind, *exit_code)
-            {
-                let m = &pod.metadata;
-                EventSpec::warning(
-                    "BackOff",
-                    format!(
-                        "Back-off restarting failed container {} in pod {}_{}({})",
-                        o.name,
-                        m.name.as_deref().unwrap_or_default(),
-                        m.namespace.as_deref().unwrap_or("default"),
-                        w.uid
-                    ),
-                )
-            } else {
-                continue;
-            };
-            self.pool.emit(self.node, pod, Some(&path), ev);
-        }
-    }
-
     /// Whether `status` must be written: it differs from what we last computed, or someone else
     /// changed the stored status since our write (e.g. the node lifecycle controller marking the
     /// pod not ready). Never a write for a status the server already holds.
@@ -541,48 +365,5 @@ impl Step<'_> {
         });
         view.status = stored.status;
         Ok(())
-    }
-}
-
-/// What the runtime needs to create container `c` of `pod`.
-fn container_config(
-    pod: &Pod,
-    kind: ContainerKind,
-    c: &Container,
-    restart_count: u32,
-) -> ContainerConfig {
-    let m = &pod.metadata;
-    let (uid, ns, name) = (
-        m.uid.clone().unwrap_or_default(),
-        m.namespace.clone().unwrap_or_else(|| "default".into()),
-        m.name.clone().unwrap_or_default(),
-    );
-    let labels: BTreeMap<String, String> = [
-        ("io.kubernetes.pod.uid", uid.clone()),
-        ("io.kubernetes.pod.name", name.clone()),
-        ("io.kubernetes.pod.namespace", ns.clone()),
-        ("io.kubernetes.container.name", c.name.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    ContainerConfig {
-        pod_uid: uid,
-        pod_namespace: ns,
-        pod_name: name,
-        container_name: c.name.clone(),
-        kind,
-        image: c.image.clone().unwrap_or_default(),
-        command: c.command.clone().unwrap_or_default(),
-        args: c.args.clone().unwrap_or_default(),
-        env: c
-            .env
-            .iter()
-            .flatten()
-            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-            .collect(),
-        restart_count,
-        labels,
-        pod_annotations: m.annotations.clone().unwrap_or_default(),
     }
 }
