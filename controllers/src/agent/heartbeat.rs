@@ -26,29 +26,10 @@ pub(crate) fn micro_time(now: SystemTime) -> MicroTime {
 }
 
 /// One node's life: register (retrying with backoff), then renew its Lease and post its status
-/// until shutdown.
+/// until shutdown. A Node deleted from the API is registered again (as the kubelet does).
 pub(crate) async fn run_node(pool: Arc<Pool>, node: Arc<NodeState>, registrations: Arc<Semaphore>) {
-    let mut backoff = Backoff::new(BackoffConfig::WATCHER);
-    let registered = loop {
-        let attempt = {
-            let Ok(_permit) = registrations.acquire().await else {
-                return;
-            };
-            tokio::select! {
-                _ = pool.shutdown.cancelled() => return,
-                r = register(&pool, &node) => r,
-            }
-        };
-        match attempt {
-            Ok(n) => break n,
-            Err(e) => {
-                tracing::warn!(node = %node.spec.name, error = %e, "node registration failed; retrying");
-                tokio::select! {
-                    _ = pool.shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff.next_delay()) => {}
-                }
-            }
-        }
+    let Some(registered) = register_with_retry(&pool, &node, &registrations).await else {
+        return;
     };
     let mut beat = Heartbeat {
         lease: None,
@@ -56,8 +37,16 @@ pub(crate) async fn run_node(pool: Arc<Pool>, node: Arc<NodeState>, registration
         node_uid: registered.metadata.uid.clone(),
     };
     loop {
-        if let Err(e) = beat.tick(&pool, &node).await {
-            tracing::warn!(node = %node.spec.name, error = %e, "node heartbeat failed");
+        match beat.tick(&pool, &node).await {
+            Ok(()) => {}
+            Err(AgentError::Client(e)) if e.is_not_found() => {
+                tracing::warn!(node = %node.spec.name, "node object is gone; registering again");
+                let Some(again) = register_with_retry(&pool, &node, &registrations).await else {
+                    return;
+                };
+                beat.node_uid = again.metadata.uid.clone();
+            }
+            Err(e) => tracing::warn!(node = %node.spec.name, error = %e, "node heartbeat failed"),
         }
         let paused = is_paused(&pool, &node.spec.name);
         // While paused, look at the annotation every second so renewals resume promptly.
@@ -69,6 +58,34 @@ pub(crate) async fn run_node(pool: Arc<Pool>, node: Arc<NodeState>, registration
         tokio::select! {
             _ = pool.shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Registers the node, retrying with backoff; `None` on shutdown.
+async fn register_with_retry(
+    pool: &Pool,
+    node: &NodeState,
+    registrations: &Semaphore,
+) -> Option<Node> {
+    let mut backoff = Backoff::new(BackoffConfig::WATCHER);
+    loop {
+        let attempt = {
+            let _permit = registrations.acquire().await.ok()?;
+            tokio::select! {
+                _ = pool.shutdown.cancelled() => return None,
+                r = register(pool, node) => r,
+            }
+        };
+        match attempt {
+            Ok(n) => return Some(n),
+            Err(e) => {
+                tracing::warn!(node = %node.spec.name, error = %e, "node registration failed; retrying");
+                tokio::select! {
+                    _ = pool.shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(backoff.next_delay()) => {}
+                }
+            }
         }
     }
 }

@@ -321,6 +321,28 @@ async fn node_should_set_ready_again_after_being_marked_unknown_and_keep_user_la
 }
 
 #[tokio::test(start_paused = true)]
+async fn deleted_node_should_be_registered_again() {
+    let h = Harness::start(vec![NodeSpec::new("n1", 1).unwrap()], fast_config()).await;
+    h.wait_for(Duration::from_secs(5), "lease", || async {
+        h.renew_time("n1").await
+    })
+    .await;
+    h.nodes()
+        .delete("n1", &crate::client::DeleteParams::default())
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(61)).await;
+    let node = h
+        .nodes()
+        .get_opt("n1")
+        .await
+        .unwrap()
+        .expect("registered again");
+    assert_eq!(node::ready_status(&node), Some("True"));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn simulated_nodes_should_register_quickly() {
     for count in [200usize, 1000] {
         let nodes = simulated_nodes(count, "sim", 1, None).unwrap();
