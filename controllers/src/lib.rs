@@ -18,7 +18,10 @@
 //! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
 //! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
 //! - [`builtin`]: the built-in controllers (scheduler, endpoints, node lifecycle) and `run_all`.
+//! - [`agent`]: the node agent (Node registration, Leases, pods on a `ContainerRuntime`), for one
+//!   node or a pool of thousands of simulated ones.
 
+pub mod agent;
 pub mod backoff;
 pub mod builtin;
 pub mod client;
