@@ -9,6 +9,7 @@ use super::routes::ResourcePath;
 use super::select::Selection;
 use super::table;
 use super::{ApiState, Ctx};
+use super::{admission, deletion};
 use crate::store::{StoreError, StoredObject, WriteOp};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -239,9 +240,20 @@ pub async fn commit_create(
     let generated = meta::name(&obj).is_empty()
         && meta::str_field(&obj, "generateName").is_some_and(|g| !g.is_empty());
     object::prepare_create(resource, &mut obj)?;
-    if resource.kind == "Service" {
-        super::service::prepare(&mut obj, &super::service::taken_ips(state))?;
-    }
+    let admitted = admission::admit_create(state, resource, &mut obj)?;
+    let result = store_new(state, resource, obj, generated, dry_run).await;
+    admitted.finish(state, result.as_ref().is_ok_and(|(stored, _)| *stored));
+    result.map(|(_, bytes)| bytes)
+}
+
+/// Normalizes, validates and stores an admitted new object; `(true, json)` when it was stored.
+async fn store_new(
+    state: &ApiState,
+    resource: &'static ApiResource,
+    obj: Value,
+    generated: bool,
+    dry_run: bool,
+) -> Result<(bool, Bytes), ApiError> {
     let mut obj = object::kind_first(decode::normalize(resource, obj)?);
     let causes = validation::validate_create(resource, &obj);
     if !causes.is_empty() {
@@ -250,7 +262,10 @@ pub async fn commit_create(
         );
     }
     if dry_run {
-        return Ok(Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()));
+        return Ok((
+            false,
+            Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
+        ));
     }
     for attempt in 0..WRITE_RETRIES {
         let key = resource.key(meta::namespace(&obj), meta::name(&obj));
@@ -262,7 +277,7 @@ pub async fn commit_create(
             })
             .await
         {
-            Ok(stored) => return Ok(respond::shared_json(&stored.json)),
+            Ok(stored) => return Ok((true, respond::shared_json(&stored.json))),
             Err(StoreError::AlreadyExists) if generated && attempt + 1 < WRITE_RETRIES => {
                 meta::remove(&mut obj, "name");
                 object::generate_name(&mut obj)?;
@@ -299,6 +314,25 @@ pub async fn commit_update(
             &r.name,
         ));
     }
+    let mut candidate = candidate;
+    let admitted = admission::admit_update(state, r.resource, old_value, &mut candidate)?;
+    let result = store_update(state, r, old, old_value, candidate, expected_rv, dry_run).await;
+    admitted.finish(state, result.as_ref().is_ok_and(|(stored, _)| *stored));
+    result.map(|(_, bytes)| bytes)
+}
+
+/// Normalizes, validates and stores an admitted update; `(true, json)` when it was written. An
+/// update that empties the finalizers of an object marked for deletion removes it
+/// ([`deletion::delete_on_update`]).
+async fn store_update(
+    state: &ApiState,
+    r: &ObjRef,
+    old: &StoredObject,
+    old_value: &Value,
+    candidate: Value,
+    expected_rv: Option<u64>,
+    dry_run: bool,
+) -> Result<(bool, Bytes), ApiError> {
     let mut new = object::kind_first(decode::normalize(r.resource, candidate)?);
     object::bump_generation(old_value, &mut new);
     let causes = validation::validate_update(r.resource, old_value, &new);
@@ -306,7 +340,7 @@ pub async fn commit_update(
         return Err(Status::invalid(r.resource.group, r.resource.kind, &r.name, causes).into());
     }
     if object::same_object(old_value, &new) {
-        return Ok(respond::shared_json(&old.json));
+        return Ok((false, respond::shared_json(&old.json)));
     }
     if dry_run {
         meta::set(
@@ -314,7 +348,16 @@ pub async fn commit_update(
             "resourceVersion",
             json!(old.resource_version.to_string()),
         );
-        return Ok(Bytes::from(serde_json::to_vec(&new).unwrap_or_default()));
+        return Ok((
+            false,
+            Bytes::from(serde_json::to_vec(&new).unwrap_or_default()),
+        ));
+    }
+    if deletion::delete_on_update(old_value, &new) {
+        let gone = deletion::remove(state, r, old_value, Some(old.resource_version))
+            .await
+            .map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
+        return Ok((false, gone));
     }
     let op = WriteOp::Update {
         key: r.key(),
@@ -326,7 +369,7 @@ pub async fn commit_update(
         .write(op)
         .await
         .map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
-    Ok(respond::shared_json(&stored.json))
+    Ok((true, respond::shared_json(&stored.json)))
 }
 
 /// `PUT` an object or its `status`: the body replaces the object (status semantics per
@@ -422,11 +465,13 @@ async fn create_on_update(
 /// Namespaces Kubernetes refuses to delete.
 const UNDELETABLE_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
-/// `DELETE` an object: 200 with the deleted object. Any body is accepted: a JSON `DeleteOptions`
-/// contributes `preconditions.uid` / `preconditions.resourceVersion`; anything else (protobuf from
-/// `kubectl drain`, empty) is ignored. Deleting a Namespace deletes everything in it.
+/// `DELETE` an object: 200 with the deleted object, or with the object marked for deletion
+/// (graceful pod deletion, finalizers: see [`deletion`]). Any body is accepted: a JSON
+/// `DeleteOptions` contributes `gracePeriodSeconds`, `preconditions.uid` and
+/// `preconditions.resourceVersion`; anything else (protobuf from `kubectl drain`, empty) is
+/// ignored. Deleting a Namespace deletes everything in it.
 pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
-    let (r, obj) = resolve(&ctx.state, &ctx.path)?;
+    let (r, _) = resolve(&ctx.state, &ctx.path)?;
     if r.resource.kind == "Namespace" && UNDELETABLE_NAMESPACES.contains(&r.name.as_str()) {
         return Err(Status::new(
             403,
@@ -439,88 +484,41 @@ pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
         .with_object("", "namespaces", &r.name)
         .into());
     }
-    let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let pre = opts.get("preconditions");
-    let expected_uid = pre
-        .and_then(|p| p.get("uid"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let expected_rv = pre
-        .and_then(|p| p.get("resourceVersion"))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<u64>().ok());
-    let dry_run = ctx.params.dry_run
-        || opts
-            .get("dryRun")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|v| v == "All"));
-    if dry_run {
-        let current = parse_stored(&obj)?;
-        let uid_ok = expected_uid
-            .as_deref()
-            .is_none_or(|u| meta::str_field(&current, "uid") == Some(u));
-        if !uid_ok || expected_rv.is_some_and(|rv| rv != obj.resource_version) {
-            return Err(ApiError::from_store(
-                StoreError::Conflict,
-                r.resource,
-                &r.name,
-            ));
-        }
-        return Ok(respond::json_bytes(
-            StatusCode::OK,
-            respond::shared_json(&obj.json),
-        ));
-    }
-    let op = WriteOp::Delete {
-        key: r.key(),
-        expected_rv,
-        expected_uid,
-    };
-    let deleted = ctx
-        .state
-        .store
-        .write(op)
-        .await
-        .map_err(|e| ApiError::from_store(e, r.resource, &r.name))?;
-    Ok(respond::json_bytes(
-        StatusCode::OK,
-        respond::shared_json(&deleted.json),
-    ))
+    let opts = deletion::DeleteOptions::parse(body, &ctx.params);
+    let answer = deletion::delete(&ctx.state, &r, &opts).await?;
+    Ok(respond::json_bytes(StatusCode::OK, answer))
 }
 
-/// `DELETE` a collection (`deletecollection`): deletes every selected object and answers the list
-/// of deleted objects. Objects that vanish meanwhile are skipped.
+/// `DELETE` a collection (`deletecollection`): deletes (or, as [`delete`], marks) every selected
+/// object and answers the list of them. Objects that vanish meanwhile are skipped.
 pub async fn delete_collection(ctx: &Ctx) -> Result<Response, ApiError> {
     let sel = Selection::new(&ctx.path, &ctx.params)?;
     let (objects, mut rev) = select_objects(&ctx.state, &sel);
     let mut items = Vec::with_capacity(objects.len());
+    let opts = deletion::DeleteOptions::parse(&[], &ctx.params);
     for o in objects {
-        if ctx.params.dry_run {
-            items.push(parse_stored(&o)?);
+        let Some(name) = o.key.rsplit('/').next() else {
             continue;
-        }
-        match ctx
-            .state
-            .store
-            .write(WriteOp::Delete {
-                key: o.key.clone(),
-                expected_rv: None,
-                expected_uid: None,
-            })
-            .await
-        {
-            Ok(d) => {
-                rev = rev.max(d.resource_version);
-                items.push(parse_stored(&d)?);
+        };
+        let value = parse_stored(&o)?;
+        let r = ObjRef {
+            resource: sel.resource,
+            namespace: meta::namespace(&value).to_string(),
+            name: name.to_string(),
+        };
+        match deletion::delete(&ctx.state, &r, &opts).await {
+            Ok(answer) => {
+                let v: Value = serde_json::from_slice(&answer)
+                    .map_err(|e| ApiError::internal("stored object is not JSON", e))?;
+                if let Some(n) =
+                    meta::str_field(&v, "resourceVersion").and_then(|s| s.parse::<u64>().ok())
+                {
+                    rev = rev.max(n);
+                }
+                items.push(v);
             }
-            Err(StoreError::NotFound) => {}
-            Err(e) => {
-                return Err(ApiError::from_store(
-                    e,
-                    sel.resource,
-                    o.key.rsplit('/').next().unwrap_or(""),
-                ));
-            }
+            Err(e) if e.code() == 404 => {}
+            Err(e) => return Err(e),
         }
     }
     let list = json!({"kind": sel.resource.list_kind(), "apiVersion": sel.resource.api_version(), "metadata": {"resourceVersion": rev.to_string()}, "items": items});

@@ -75,6 +75,10 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
         }
         resources.push(e);
         resources.extend(r.subresources.iter().map(|s| subresource_entry(r, s)));
+        if r.group.is_empty() && r.plural == "pods" {
+            // Read-only: served by `super::logs`.
+            resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
+        }
     }
     if resources.is_empty() {
         return None;

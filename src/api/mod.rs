@@ -5,16 +5,22 @@
 //! - [`discovery`] (`/api`, `/apis`, `/version`), [`openapi`] (`/openapi/v3`), [`health`], [`metrics`].
 //! - [`crud`]: get, list, create, update, delete; [`patch`]: the four PATCH types;
 //!   [`subresource`]: `binding` and `scale`; [`watch`]: streaming changes; [`table`]: Table output.
-//! - [`object`]: server-owned fields and field validation; [`select`]: list/watch scope and selectors;
-//!   [`service`]: Service cluster IPs and defaults.
+//! - [`object`]: server-owned fields and field validation; [`select`]: list/watch scope and selectors.
+//! - [`admission`]: the pipeline step that defaults ([`defaults`]), adds default tolerations and
+//!   allocates Service addresses ([`service`]); [`deletion`]: graceful deletion and finalizers.
+//! - [`scheduler`]: `/api/v1/scheduler/{policies,bind}`; [`logs`]: `pods/{name}/log`.
 //! - [`error`]: the `Status` error type; [`respond`]: JSON responses and `Warning` headers.
 //!
 //! [`router`] builds the axum `Router`; [`crate::server::run`] serves it.
 
+pub mod admission;
 pub mod crud;
+pub mod defaults;
+pub mod deletion;
 pub mod discovery;
 pub mod error;
 pub mod health;
+pub mod logs;
 pub mod metrics;
 pub mod object;
 pub mod openapi;
@@ -22,6 +28,7 @@ pub mod patch;
 pub mod query;
 pub mod respond;
 pub mod routes;
+pub mod scheduler;
 pub mod select;
 pub mod service;
 pub mod subresource;
@@ -49,7 +56,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Tunables of the API server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApiOptions {
     /// Largest accepted request body in bytes; larger ones get 413.
     pub max_body_bytes: usize,
@@ -59,17 +66,60 @@ pub struct ApiOptions {
     pub bookmark_interval: Duration,
     /// How long a watch without `timeoutSeconds` stays open (kube-apiserver: 30 to 60 minutes).
     pub watch_timeout: Duration,
+    /// `tolerationSeconds` of the `node.kubernetes.io/not-ready:NoExecute` toleration added to pods
+    /// at admission (`--default-not-ready-toleration-seconds`, Kubernetes' default 300).
+    pub default_not_ready_toleration_seconds: u64,
+    /// `tolerationSeconds` of the `node.kubernetes.io/unreachable:NoExecute` toleration added to
+    /// pods at admission (`--default-unreachable-toleration-seconds`, default 300).
+    pub default_unreachable_toleration_seconds: u64,
+    /// The CIDR Service cluster IPs come from (`--service-cluster-ip-range`, default
+    /// `10.96.0.0/12`).
+    pub service_cluster_ip_range: String,
+    /// The inclusive range node ports come from (`--service-node-port-range`, default
+    /// `30000-32767`).
+    pub service_node_port_range: String,
+    /// The cluster's default scheduling policy, as `GET /api/v1/scheduler/policies` reports it
+    /// (`--scheduler-policy`, default `LeastAllocated`).
+    pub scheduler_policy: String,
 }
 
 impl Default for ApiOptions {
-    /// 3 MiB bodies (as Kubernetes), 60 s requests, 10 s bookmarks, 30 min watches.
+    /// 3 MiB bodies (as Kubernetes), 60 s requests, 10 s bookmarks, 30 min watches, 300 s default
+    /// tolerations, services from `10.96.0.0/12` and `30000-32767`, `LeastAllocated` scheduling.
     fn default() -> Self {
         ApiOptions {
             max_body_bytes: 3 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             bookmark_interval: Duration::from_secs(10),
             watch_timeout: Duration::from_secs(30 * 60),
+            default_not_ready_toleration_seconds:
+                mock_k8_controllers::nodehealth::DEFAULT_TOLERATION_SECONDS,
+            default_unreachable_toleration_seconds:
+                mock_k8_controllers::nodehealth::DEFAULT_TOLERATION_SECONDS,
+            service_cluster_ip_range: mock_k8_controllers::ipalloc::DEFAULT_SERVICE_CIDR.into(),
+            service_node_port_range: mock_k8_controllers::ipalloc::DEFAULT_NODE_PORT_RANGE.into(),
+            scheduler_policy: mock_k8_controllers::scheduler::Policy::least_allocated()
+                .name()
+                .to_string(),
         }
+    }
+}
+
+impl ApiOptions {
+    /// Checks the options that are parsed: the service CIDR, the node port range and the
+    /// scheduling policy name. Call it at start-up to reject bad flags early.
+    ///
+    /// # Errors
+    /// A message naming the bad value.
+    pub fn validate(&self) -> Result<(), String> {
+        service::ServiceAllocators::check(
+            &self.service_cluster_ip_range,
+            &self.service_node_port_range,
+        )
+        .map_err(|e| e.to_string())?;
+        mock_k8_controllers::scheduler::Policy::by_name(&self.scheduler_policy)
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 }
 
@@ -84,17 +134,34 @@ pub struct ApiState {
     pub options: ApiOptions,
     /// Cancelled at server shutdown: ends every watch stream.
     pub shutdown: CancellationToken,
+    /// The Service cluster IP and node port allocators.
+    pub services: Arc<service::ServiceAllocators>,
+    /// Where `pods/{name}/log` reads container logs; `None` until a node agent serves them.
+    pub logs: Option<Arc<dyn logs::LogSource>>,
 }
 
 impl ApiState {
-    /// State over `store` with fresh metrics.
+    /// State over `store` with fresh metrics, allocators over the options' ranges (built from the
+    /// stored Services on first use) and no log source.
     pub fn new(store: Store, options: ApiOptions, shutdown: CancellationToken) -> ApiState {
+        let services = Arc::new(service::ServiceAllocators::new(
+            &options.service_cluster_ip_range,
+            &options.service_node_port_range,
+        ));
         ApiState {
             store,
             metrics: Arc::new(Metrics::new()),
             options,
             shutdown,
+            services,
+            logs: None,
         }
+    }
+
+    /// This state with `source` serving `pods/{name}/log`.
+    pub fn with_log_source(mut self, source: Arc<dyn logs::LogSource>) -> ApiState {
+        self.logs = Some(source);
+        self
     }
 }
 
@@ -135,6 +202,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/{*path}", get(openapi::document))
+        .route("/api/v1/scheduler/policies", get(scheduler::policies))
+        .route(
+            "/api/v1/scheduler/bind",
+            axum::routing::post(scheduler::bind),
+        )
         .route("/api", any(resource_handler))
         .route("/api/{*rest}", any(resource_handler))
         .route("/apis", any(resource_handler))
@@ -289,6 +361,7 @@ async fn run(ctx: &Ctx, verb: Verb, body: Body) -> Result<Response, ApiError> {
     match (verb, sub) {
         (Verb::Get, None | Some("status")) => crud::get(ctx).await,
         (Verb::Get, Some("scale")) => subresource::get_scale(ctx).await,
+        (Verb::Get, Some("log")) => logs::get(ctx).await,
         (Verb::List, _) => crud::list(ctx).await,
         (Verb::Create, None) => crud::create(ctx, &body).await,
         (Verb::Create, Some("binding")) => subresource::bind(ctx, &body).await,

@@ -60,6 +60,16 @@ pub struct Params {
     pub include_object: IncludeObject,
     /// `force=true` on server-side apply (accepted; see `patch::apply`).
     pub force: bool,
+    /// `gracePeriodSeconds` on DELETE (the `DeleteOptions` body's value wins when both are given).
+    pub grace_period_seconds: Option<u64>,
+    /// `container` on `pods/{name}/log`.
+    pub container: Option<String>,
+    /// `tailLines` on `pods/{name}/log`: only the last lines.
+    pub tail_lines: Option<u64>,
+    /// `previous=true` on `pods/{name}/log`: the previous instance of a restarted container.
+    pub previous: bool,
+    /// `follow=true` on `pods/{name}/log`: keep streaming.
+    pub follow: bool,
 }
 
 impl Params {
@@ -85,6 +95,11 @@ impl Params {
             field_validation: FieldValidation::Warn,
             include_object: IncludeObject::Metadata,
             force: false,
+            grace_period_seconds: None,
+            container: None,
+            tail_lines: None,
+            previous: false,
+            follow: false,
         };
         for (k, v) in pairs {
             let non_empty = || if v.is_empty() { None } else { Some(v.clone()) };
@@ -99,6 +114,13 @@ impl Params {
                 "allowWatchBookmarks" => p.allow_watch_bookmarks = is_true(&v),
                 "sendInitialEvents" => p.send_initial_events = is_true(&v),
                 "force" => p.force = is_true(&v),
+                "gracePeriodSeconds" => {
+                    p.grace_period_seconds = parse_num("gracePeriodSeconds", &v)?;
+                }
+                "container" => p.container = non_empty(),
+                "tailLines" => p.tail_lines = parse_num("tailLines", &v)?,
+                "previous" => p.previous = is_true(&v),
+                "follow" => p.follow = is_true(&v),
                 "dryRun" => match v.as_str() {
                     "All" => p.dry_run = true,
                     "" => {}

@@ -111,8 +111,10 @@ fn resources(group: &'static str, version: &'static str, rest: &[&str]) -> Optio
     }
 }
 
+/// `true` when `r` serves subresource `sub`: its declared subresources, plus `pods/log` (served by
+/// [`super::logs`], read-only, so not part of the writable subresources discovery lists).
 fn resource_has_sub(r: &ApiResource, sub: &str) -> bool {
-    r.subresources.contains(&sub)
+    r.subresources.contains(&sub) || (r.group.is_empty() && r.plural == "pods" && sub == "log")
 }
 
 #[cfg(test)]
@@ -174,6 +176,8 @@ mod tests {
         assert_eq!(parse("/api/v2/pods"), None);
         assert_eq!(parse("/api/v1/widgets"), None);
         assert_eq!(parse("/api/v1/namespaces/a/pods/p/exec"), None);
+        assert_eq!(parse("/api/v1/namespaces/a/services/s/log"), None);
+        assert!(parse("/api/v1/namespaces/a/pods/p/log").is_some());
         assert_eq!(parse("/apis/nope/v1"), None);
         assert_eq!(parse("/api/v1/namespaces/a/nodes/n1"), None);
         assert_eq!(

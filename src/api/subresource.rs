@@ -2,26 +2,61 @@
 //!
 //! - `POST pods/{name}/binding` with a `Binding` assigns the pod to `target.name` (Kubernetes'
 //!   `BindingREST`): sets `spec.nodeName` and a `PodScheduled=True` condition; 409 when the pod is
-//!   already bound; answers a `Status` Success with code 201.
+//!   already bound or being deleted, 422 when the node does not exist; answers a `Status` Success
+//!   with code 201 ([`bind_pod`], shared with `POST /api/v1/scheduler/bind`).
 //! - `GET|PUT|PATCH {deployments,replicasets}/{name}/scale` reads or writes `spec.replicas` through an
 //!   `autoscaling/v1` `Scale`.
 
-use super::Ctx;
 use super::crud::{self, ObjRef, WRITE_RETRIES};
 use super::error::ApiError;
 use super::object;
 use super::respond;
+use super::{ApiState, Ctx};
 use crate::store::{StoreError, WriteOp};
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
-use mock_k8_schemas::{Status, StatusCause, decode, meta};
+use mock_k8_schemas::{Status, StatusCause, decode, meta, resource};
 use serde_json::{Value, json};
 
-/// `POST .../pods/{name}/binding`.
+/// `POST .../pods/{name}/binding`: [`bind_pod`] in the URL's namespace (`default` on the seed's
+/// namespace-less form).
 pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let binding = decode::parse_body(body, ctx.content_type())?.value;
     let pod_name = ctx.path.name.clone().unwrap_or_default();
+    let body_name = meta::name(&binding);
+    if !body_name.is_empty() && body_name != pod_name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({pod_name})"
+        )));
+    }
+    // The seed's `/api/v1/pods/{id}/binding` may name the pod by uid.
+    let (r, _) = crud::resolve(&ctx.state, &ctx.path)?;
+    bind_pod(
+        &ctx.state,
+        &r.namespace,
+        &r.name,
+        &binding,
+        ctx.params.dry_run,
+    )
+    .await
+}
+
+/// Binds pod `namespace/name` to the node `binding.target.name` (Kubernetes' `BindingREST`):
+/// sets `spec.nodeName` and a `PodScheduled=True` condition, retrying on concurrent writes.
+/// Answers a `Status` Success with code 201. The one validated path of the `binding` subresource
+/// and of `POST /api/v1/scheduler/bind`.
+///
+/// # Errors
+/// 422 Invalid when `target.name` is empty or names no Node; 404 when the pod does not exist;
+/// 409 Conflict when it is already bound or being deleted; 503 when the store is unavailable.
+pub async fn bind_pod(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+    binding: &Value,
+    dry_run: bool,
+) -> Result<Response, ApiError> {
     let node = binding
         .get("target")
         .and_then(|t| t.get("name"))
@@ -34,33 +69,57 @@ pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
             message: "Required value".into(),
             field: "target.name".into(),
         };
-        return Err(Status::invalid("", "Binding", &pod_name, vec![cause]).into());
+        return Err(Status::invalid("", "Binding", name, vec![cause]).into());
     }
-    let body_name = meta::name(&binding);
-    if !body_name.is_empty() && body_name != pod_name {
-        return Err(ApiError::bad_request(format!(
-            "the name of the object ({body_name}) does not match the name on the URL ({pod_name})"
-        )));
-    }
+    let pods = resource::by_plural("", "v1", "pods")
+        .ok_or_else(|| ApiError::internal("resources", "pods not served"))?;
+    let nodes = resource::by_plural("", "v1", "nodes")
+        .ok_or_else(|| ApiError::internal("resources", "nodes not served"))?;
+    let r = ObjRef {
+        resource: pods,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+    };
     for attempt in 0..WRITE_RETRIES {
-        let (r, cur) = crud::resolve(&ctx.state, &ctx.path)?;
+        let cur = state
+            .store
+            .get(&r.key())
+            .ok_or_else(|| ApiError::not_found(pods, name))?;
         let mut pod = crud::parse_stored(&cur)?;
+        let conflict = |why: String| -> ApiError {
+            Status::new(
+                409,
+                "Conflict",
+                format!("Operation cannot be fulfilled on pods/binding \"{name}\": {why}"),
+            )
+            .with_object("", "pods/binding", name)
+            .into()
+        };
         if let Some(bound) = pod
             .get("spec")
             .and_then(|s| s.get("nodeName"))
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
         {
-            return Err(Status::new(
-                409,
-                "Conflict",
-                format!("Operation cannot be fulfilled on pods/binding \"{}\": pod {} is already assigned to node \"{bound}\"", r.name, r.name),
-            )
-            .with_object("", "pods/binding", &r.name)
-            .into());
+            return Err(conflict(format!(
+                "pod {name} is already assigned to node \"{bound}\""
+            )));
+        }
+        if meta::str_field(&pod, "deletionTimestamp").is_some() {
+            return Err(conflict(format!(
+                "pod {name} is being deleted, cannot be assigned to a host"
+            )));
+        }
+        if state.store.get(&nodes.key("", &node)).is_none() {
+            let cause = StatusCause {
+                reason: "FieldValueNotFound".into(),
+                message: format!("Not found: \"{node}\": no Node of that name exists"),
+                field: "target.name".into(),
+            };
+            return Err(Status::invalid("", "Binding", name, vec![cause]).into());
         }
         set_node(&mut pod, &node);
-        if ctx.params.dry_run {
+        if dry_run {
             break;
         }
         meta::remove(&mut pod, "resourceVersion");
@@ -69,7 +128,7 @@ pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
             object: pod,
             expected_rv: Some(cur.resource_version),
         };
-        match ctx.state.store.write(op).await {
+        match state.store.write(op).await {
             Ok(_) => break,
             Err(StoreError::Conflict) if attempt + 1 < WRITE_RETRIES => continue,
             Err(e) => return Err(ApiError::from_store(e, r.resource, &r.name)),

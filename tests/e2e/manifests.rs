@@ -316,9 +316,14 @@ async fn shared_manifests_should_do_what_expected_md_says() {
     .ok()
     .stdout_has("pod/nginx created");
     let pod = k.json(&["get", "pod", "nginx", "-n", "tolerations"]).await;
+    // The manifest's toleration, then the two DefaultTolerationSeconds admission adds.
     assert_eq!(
         pod["spec"]["tolerations"],
-        json!([{"key": "example-key", "operator": "Exists", "effect": "NoSchedule"}]),
+        json!([
+            {"key": "example-key", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        ]),
         "{pod}"
     );
 

@@ -11,6 +11,7 @@
 
 pub mod generate;
 mod openapi;
+mod patch_meta;
 mod walk;
 
 pub use openapi::KUBERNETES_VERSION;

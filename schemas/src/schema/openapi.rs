@@ -516,6 +516,7 @@ pub(crate) fn build_document(
         components.insert(format!("{name}List"), list_component(r, &name));
         resource_paths(r, &name, &mut paths);
     }
+    super::patch_meta::annotate(&mut components);
     json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},

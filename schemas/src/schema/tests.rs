@@ -246,3 +246,14 @@ fn fnv1a_should_be_stable() {
     assert_eq!(openapi::fnv1a_hex(b""), "CBF29CE484222325");
     assert_eq!(openapi::fnv1a_hex(b"a"), "AF63DC4C8601EC8C");
 }
+
+#[test]
+fn openapi_v3_document_should_carry_strategic_merge_keys() {
+    let doc = openapi_v3_document("api/v1").expect("core document");
+    let schemas = &doc["components"]["schemas"];
+    let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+    assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+    assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+    let ports = &schemas["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
+    assert_eq!(ports["x-kubernetes-patch-merge-key"], "port");
+}

@@ -1,6 +1,7 @@
 //! Router-level tests: the real router over a real store in a temporary directory, served on
 //! `127.0.0.1:0` and driven with reqwest, as kubectl would drive it.
 
+mod admission;
 mod crud;
 mod kube_client;
 mod patch;
@@ -170,6 +171,13 @@ impl Harness {
 pub fn pod(name: &str, labels: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
            "spec": {"containers": [{"name": "c1", "image": "nginx:1.27"}]}})
+}
+
+/// Creates the Node `name` (no status: enough to bind pods to it).
+pub async fn create_node(h: &Harness, name: &str) {
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}});
+    let a = h.post("/api/v1/nodes", &node).await;
+    assert_eq!(a.code, StatusCode::CREATED, "{}", a.body);
 }
 
 /// `metadata.resourceVersion` of an answer body, as a number.

@@ -185,6 +185,13 @@ async fn binding_should_assign_a_node_once() {
     h.post("/api/v1/namespaces/default/pods", &pod("web", json!({})))
         .await;
     let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"}, "target": {"kind": "Node", "name": "n1"}});
+    assert_status(
+        &h.post("/api/v1/namespaces/default/pods/web/binding", &binding)
+            .await,
+        422,
+        "Invalid",
+    );
+    super::create_node(&h, "n1").await;
     let b = h
         .post("/api/v1/namespaces/default/pods/web/binding", &binding)
         .await;

@@ -5,13 +5,13 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 /// The events of one open watch.
-struct Events {
+pub(super) struct Events {
     stream: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buf: Vec<u8>,
 }
 
 impl Events {
-    async fn open(h: &Harness, path: &str, accept: &str) -> Events {
+    pub(super) async fn open(h: &Harness, path: &str, accept: &str) -> Events {
         let resp = h
             .client
             .get(format!("{}{path}", h.base))
@@ -28,7 +28,7 @@ impl Events {
     }
 
     /// The next event, or `None` when the stream ends or nothing arrives within 3 s.
-    async fn next(&mut self) -> Option<Value> {
+    pub(super) async fn next(&mut self) -> Option<Value> {
         loop {
             if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
@@ -42,7 +42,7 @@ impl Events {
     }
 
     /// The next event that is not a BOOKMARK.
-    async fn next_change(&mut self) -> Option<Value> {
+    pub(super) async fn next_change(&mut self) -> Option<Value> {
         loop {
             let e = self.next().await?;
             if e["type"] != "BOOKMARK" {

@@ -1,0 +1,351 @@
+//! Deletion with Kubernetes' two phases (API concepts, "Graceful deletion"; "Finalizers",
+//! <https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/>):
+//!
+//! - A Pod bound to a node and not terminal, deleted with a grace period above 0
+//!   (`gracePeriodSeconds` of the `DeleteOptions`, else `spec.terminationGracePeriodSeconds`,
+//!   else 30), is only marked: `metadata.deletionTimestamp` = now + grace,
+//!   `metadata.deletionGracePeriodSeconds` = grace, `generation` + 1 (a MODIFIED event). The node
+//!   agent stops its containers and deletes it again with grace 0, which removes it (DELETED).
+//!   A later DELETE with a shorter grace period shortens the deadline; a longer one changes nothing.
+//! - An object with `metadata.finalizers` is marked (deletion timestamp now, grace 0) and removed
+//!   by the update that empties its finalizers ([`delete_on_update`]).
+//! - Anything else — unbound or terminal pods, grace 0, other kinds — is removed at once.
+//!
+//! Removing a Service releases its cluster IP and node ports; removing a Namespace releases those
+//! of the Services in it.
+
+use super::ApiState;
+use super::crud::{ObjRef, WRITE_RETRIES, parse_stored};
+use super::defaults::DEFAULT_TERMINATION_GRACE_SECONDS;
+use super::error::ApiError;
+use super::query::Params;
+use super::respond;
+use crate::store::{StoreError, WriteOp};
+use bytes::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use mock_k8_schemas::{meta, resource};
+use serde_json::{Value, json};
+
+/// The parts of a `DeleteOptions` (body or query) the server acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// `gracePeriodSeconds`: the body's, else the query's.
+    pub grace_period_seconds: Option<i64>,
+    /// `preconditions.uid`.
+    pub expected_uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub expected_rv: Option<u64>,
+    /// `dryRun: [All]` in the body or `dryRun=All` in the query.
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    /// Reads a DELETE's options. Any body is accepted: a JSON `DeleteOptions` contributes its
+    /// fields; anything else (protobuf from `kubectl drain`, empty) is ignored.
+    pub fn parse(body: &[u8], params: &Params) -> DeleteOptions {
+        let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let pre = opts.get("preconditions");
+        DeleteOptions {
+            grace_period_seconds: opts
+                .get("gracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .or_else(|| {
+                    params
+                        .grace_period_seconds
+                        .map(|g| i64::try_from(g).unwrap_or(i64::MAX))
+                }),
+            expected_uid: pre
+                .and_then(|p| p.get("uid"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            expected_rv: pre
+                .and_then(|p| p.get("resourceVersion"))
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<u64>().ok()),
+            dry_run: params.dry_run
+                || opts
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "All")),
+        }
+    }
+}
+
+/// What a DELETE does to an object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Remove it from the store now.
+    Remove,
+    /// Store this marked object (deletion timestamp and grace period set or shortened).
+    Mark(Value),
+    /// Nothing: it is already being deleted at least as soon.
+    Unchanged,
+}
+
+/// Decides what a DELETE with `requested` grace seconds does to `obj` of kind `kind` at `now`.
+pub fn plan(kind: &str, obj: &Value, requested: Option<i64>, now: Timestamp) -> Plan {
+    let md = obj.get("metadata");
+    let finalizers = md
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    let grace = if kind == "Pod" {
+        pod_grace(obj, requested)
+    } else {
+        0
+    };
+    let deadline = now
+        .checked_add(SignedDuration::from_secs(grace))
+        .unwrap_or(now);
+    let marked = md
+        .and_then(|m| m.get("deletionTimestamp"))
+        .and_then(Value::as_str);
+    if grace == 0 && !finalizers {
+        return Plan::Remove;
+    }
+    let mut new = obj.clone();
+    match marked {
+        Some(ts) => {
+            let current_grace = md
+                .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if grace >= current_grace {
+                return Plan::Unchanged;
+            }
+            let earlier = match ts.parse::<Timestamp>() {
+                Ok(existing) if existing < deadline => existing,
+                _ => deadline,
+            };
+            meta::set(&mut new, "deletionTimestamp", json!(rfc3339(earlier)));
+        }
+        None => {
+            let generation = md
+                .and_then(|m| m.get("generation"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta::set(&mut new, "deletionTimestamp", json!(rfc3339(deadline)));
+            meta::set(&mut new, "generation", json!(generation + 1));
+        }
+    }
+    meta::set(&mut new, "deletionGracePeriodSeconds", json!(grace));
+    meta::remove(&mut new, "resourceVersion");
+    Plan::Mark(new)
+}
+
+/// A pod's grace period for a DELETE: `requested`, else `spec.terminationGracePeriodSeconds`, else
+/// 30 (negative values count as 1); 0 when the pod is not bound to a node or is terminal
+/// (`Succeeded`/`Failed`): no kubelet has containers to stop.
+fn pod_grace(pod: &Value, requested: Option<i64>) -> i64 {
+    let spec = pod.get("spec");
+    let bound = spec
+        .and_then(|s| s.get("nodeName"))
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let terminal = matches!(
+        pod.get("status")
+            .and_then(|s| s.get("phase"))
+            .and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    if !bound || terminal {
+        return 0;
+    }
+    let grace = requested
+        .or_else(|| {
+            spec.and_then(|s| s.get("terminationGracePeriodSeconds"))
+                .and_then(Value::as_i64)
+        })
+        .unwrap_or(DEFAULT_TERMINATION_GRACE_SECONDS);
+    if grace < 0 { 1 } else { grace }
+}
+
+/// `true` when an update from `old` to `new` must remove the object instead (Kubernetes'
+/// `ShouldDeleteDuringUpdate`): it empties the finalizers of an object marked for deletion whose
+/// grace period is over (`deletionGracePeriodSeconds: 0`).
+pub fn delete_on_update(old: &Value, new: &Value) -> bool {
+    let finalizers = |v: &Value| {
+        v.get("metadata")
+            .and_then(|m| m.get("finalizers"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let old_md = old.get("metadata");
+    finalizers(new) == 0
+        && finalizers(old) > 0
+        && old_md.and_then(|m| m.get("deletionTimestamp")).is_some()
+        && old_md
+            .and_then(|m| m.get("deletionGracePeriodSeconds"))
+            .and_then(Value::as_i64)
+            == Some(0)
+}
+
+/// Deletes (or marks) the object `r` per [`plan`]; answers the removed, marked or unchanged object.
+///
+/// # Errors
+/// 404 when it does not exist; 409 Conflict when a precondition fails; 503 when the store is
+/// unavailable.
+pub async fn delete(state: &ApiState, r: &ObjRef, opts: &DeleteOptions) -> Result<Bytes, ApiError> {
+    for attempt in 0..WRITE_RETRIES {
+        let retry = attempt + 1 < WRITE_RETRIES;
+        let cur = state
+            .store
+            .get(&r.key())
+            .ok_or_else(|| ApiError::not_found(r.resource, &r.name))?;
+        let value = parse_stored(&cur)?;
+        let uid_ok = opts
+            .expected_uid
+            .as_deref()
+            .is_none_or(|u| meta::str_field(&value, "uid") == Some(u));
+        if !uid_ok
+            || opts
+                .expected_rv
+                .is_some_and(|rv| rv != cur.resource_version)
+        {
+            return Err(ApiError::from_store(
+                StoreError::Conflict,
+                r.resource,
+                &r.name,
+            ));
+        }
+        match plan(
+            r.resource.kind,
+            &value,
+            opts.grace_period_seconds,
+            Timestamp::now(),
+        ) {
+            Plan::Unchanged => return Ok(respond::shared_json(&cur.json)),
+            Plan::Mark(new) if opts.dry_run => {
+                return Ok(Bytes::from(serde_json::to_vec(&new).unwrap_or_default()));
+            }
+            Plan::Remove if opts.dry_run => return Ok(respond::shared_json(&cur.json)),
+            Plan::Mark(new) => {
+                let op = WriteOp::Update {
+                    key: r.key(),
+                    object: new,
+                    expected_rv: Some(cur.resource_version),
+                };
+                match state.store.write(op).await {
+                    Ok(stored) => return Ok(respond::shared_json(&stored.json)),
+                    Err(StoreError::Conflict) if retry => continue,
+                    Err(e) => return Err(ApiError::from_store(e, r.resource, &r.name)),
+                }
+            }
+            Plan::Remove => match remove(state, r, &value, Some(cur.resource_version)).await {
+                Ok(gone) => return Ok(gone),
+                Err(StoreError::Conflict) if retry => continue,
+                Err(e) => return Err(ApiError::from_store(e, r.resource, &r.name)),
+            },
+        }
+    }
+    Err(ApiError::from_store(
+        StoreError::Conflict,
+        r.resource,
+        &r.name,
+    ))
+}
+
+/// Removes `r` (whose current state is `value`) from the store and releases the Service addresses
+/// it held (for a Namespace: those of its Services). Answers the removed object.
+///
+/// # Errors
+/// The store's error.
+pub async fn remove(
+    state: &ApiState,
+    r: &ObjRef,
+    value: &Value,
+    expected_rv: Option<u64>,
+) -> Result<Bytes, StoreError> {
+    let services = match r.resource.kind {
+        "Service" => vec![value.clone()],
+        "Namespace" => resource::by_plural("", "v1", "services")
+            .map(|svc| {
+                let (list, _) = state
+                    .store
+                    .list(&format!("{}{}/", svc.key_prefix(), r.name));
+                list.iter()
+                    .filter_map(|o| serde_json::from_str(&o.json).ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let deleted = state
+        .store
+        .write(WriteOp::Delete {
+            key: r.key(),
+            expected_rv,
+            expected_uid: None,
+        })
+        .await?;
+    for svc in &services {
+        state.services.release_service(&state.store, svc);
+    }
+    Ok(respond::shared_json(&deleted.json))
+}
+
+/// `t` in the RFC 3339 second-precision form of Kubernetes' `metav1.Time`.
+fn rfc3339(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-01-01T00:00:00Z".parse().expect("time")
+    }
+
+    fn bound_pod() -> Value {
+        json!({"metadata": {"name": "p", "generation": 1}, "spec": {"nodeName": "n1", "terminationGracePeriodSeconds": 30}, "status": {"phase": "Running"}})
+    }
+
+    #[test]
+    fn plan_should_mark_a_bound_pod_with_its_grace_period() {
+        let Plan::Mark(m) = plan("Pod", &bound_pod(), None, now()) else {
+            panic!("not marked")
+        };
+        assert_eq!(m["metadata"]["deletionTimestamp"], "2026-01-01T00:00:30Z");
+        assert_eq!(m["metadata"]["deletionGracePeriodSeconds"], 30);
+        assert_eq!(m["metadata"]["generation"], 2);
+        let Plan::Mark(shorter) = plan("Pod", &m, Some(5), now()) else {
+            panic!("not shortened")
+        };
+        assert_eq!(
+            shorter["metadata"]["deletionTimestamp"],
+            "2026-01-01T00:00:05Z"
+        );
+        assert_eq!(plan("Pod", &shorter, Some(10), now()), Plan::Unchanged);
+        assert_eq!(plan("Pod", &shorter, Some(0), now()), Plan::Remove);
+    }
+
+    #[test]
+    fn plan_should_remove_unbound_terminal_and_plain_objects() {
+        let mut unbound = bound_pod();
+        unbound["spec"]["nodeName"] = json!("");
+        assert_eq!(plan("Pod", &unbound, None, now()), Plan::Remove);
+        let mut done = bound_pod();
+        done["status"]["phase"] = json!("Succeeded");
+        assert_eq!(plan("Pod", &done, None, now()), Plan::Remove);
+        assert_eq!(
+            plan("ConfigMap", &json!({"metadata": {}}), Some(30), now()),
+            Plan::Remove
+        );
+    }
+
+    #[test]
+    fn plan_should_only_mark_objects_with_finalizers() {
+        let obj = json!({"metadata": {"name": "s", "finalizers": ["x/y"]}});
+        let Plan::Mark(m) = plan("Service", &obj, None, now()) else {
+            panic!("not marked")
+        };
+        assert_eq!(m["metadata"]["deletionGracePeriodSeconds"], 0);
+        assert_eq!(m["metadata"]["finalizers"], json!(["x/y"]));
+        assert_eq!(plan("Service", &m, None, now()), Plan::Unchanged);
+        let mut cleared = m.clone();
+        cleared["metadata"]["finalizers"] = json!([]);
+        assert!(delete_on_update(&m, &cleared));
+        assert!(!delete_on_update(&obj, &cleared));
+    }
+}

@@ -1,0 +1,119 @@
+//! `GET pods/{name}/log` (`kubectl logs`): container logs as `text/plain`.
+//!
+//! Logs live with the node agent that runs the pod's containers, not in the store. The API server
+//! checks the request (pod exists, container named or unique, pod bound to a node) and asks its
+//! [`LogSource`]; without one it answers 404 NotFound explaining that the node agent does not
+//! serve logs.
+
+use super::Ctx;
+use super::crud;
+use super::error::ApiError;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use mock_k8_schemas::Status;
+use serde_json::Value;
+
+/// One log read, as the API server hands it to a [`LogSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRequest {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub pod: String,
+    /// The pod's uid.
+    pub uid: String,
+    /// The node the pod is bound to.
+    pub node: String,
+    /// The container (named in the query, or the pod's only container).
+    pub container: String,
+    /// `tailLines`: only the last lines.
+    pub tail_lines: Option<u64>,
+    /// `previous`: the previous instance of a restarted container.
+    pub previous: bool,
+}
+
+/// Where container logs come from (the node agents). Implemented by whoever runs them.
+pub trait LogSource: Send + Sync {
+    /// The log text of `req.container`.
+    ///
+    /// # Errors
+    /// An [`ApiError`] to answer as is (e.g. 400 when the container has not started).
+    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<String, ApiError>>;
+}
+
+/// `GET .../pods/{name}/log`.
+///
+/// # Errors
+/// 404 when the pod is missing or no log source is configured; 400 when the container is not named
+/// (several containers), unknown, or the pod is not bound to a node yet.
+pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
+    let (r, stored) = crud::resolve(&ctx.state, &ctx.path)?;
+    let pod = crud::parse_stored(&stored)?;
+    let spec = pod.get("spec").unwrap_or(&Value::Null);
+    let names: Vec<&str> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|l| spec.get(*l).and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let app: Vec<&str> = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let container = match (ctx.params.container.as_deref(), app.as_slice()) {
+        (Some(c), _) if names.contains(&c) => c.to_string(),
+        (Some(c), _) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {}",
+                r.name
+            )));
+        }
+        (None, [only]) => (*only).to_string(),
+        (None, _) => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {}, choose one of: [{}]",
+                r.name,
+                app.join(" ")
+            )));
+        }
+    };
+    let node = spec
+        .get("nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "container \"{container}\" in pod \"{}\" is waiting to start: the pod is not scheduled to a node yet",
+                r.name
+            ))
+        })?
+        .to_string();
+    let Some(source) = ctx.state.logs.clone() else {
+        return Err(Status::new(
+            404,
+            "NotFound",
+            format!(
+                "logs of container \"{container}\" in pod \"{}\" come from the node agent of node \"{node}\", which does not serve logs",
+                r.name
+            ),
+        )
+        .with_object("", "pods/log", &r.name)
+        .into());
+    };
+    let req = LogRequest {
+        namespace: r.namespace.clone(),
+        pod: r.name.clone(),
+        uid: mock_k8_schemas::meta::str_field(&pod, "uid")
+            .unwrap_or("")
+            .to_string(),
+        node,
+        container,
+        tail_lines: ctx.params.tail_lines,
+        previous: ctx.params.previous,
+    };
+    let text = source.logs(req).await?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response())
+}
