@@ -5,7 +5,8 @@
 //! `MOCK_K8_VERIFICATION_ENABLED`); a flag wins over its variable.
 
 use clap::{Args, Parser, Subcommand};
-use mock_k8::config::Config;
+use mock_k8::config::{Config, ControllerSettings};
+use std::time::Duration;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -79,6 +80,88 @@ pub struct ServerArgs {
     /// Largest accepted request body, in bytes (Kubernetes' limit is 3 MiB).
     #[arg(long, env = "MOCK_K8_MAX_BODY_BYTES", default_value_t = 3_145_728, value_parser = clap::value_parser!(u64).range(1..), value_name = "BYTES")]
     pub max_body_bytes: u64,
+
+    /// The reconcile loops' settings (scheduler, node health, node agents).
+    #[command(flatten)]
+    pub controllers: ControllerArgs,
+}
+
+/// Flags of the reconcile loops: every timing has Kubernetes' default and takes a duration such as
+/// `10s`, `1m30s` or `500ms`.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// The cluster's default scheduling policy (see GET /api/v1/scheduler/policies).
+    #[arg(long, env = "MOCK_K8_SCHEDULER_POLICY", default_value = "LeastAllocated", value_name = "NAME")]
+    pub scheduler_policy: String,
+
+    /// Simulated nodes to serve in-process, besides this instance's own node.
+    #[arg(long, env = "MOCK_K8_SIMULATED_NODES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65_000), value_name = "N")]
+    pub simulated_nodes: u32,
+
+    /// A Node manifest (YAML or JSON) shaping simulated nodes: capacity, labels, taints.
+    #[arg(long, env = "MOCK_K8_NODE_TEMPLATE", value_name = "FILE")]
+    pub node_template: Option<PathBuf>,
+
+    /// MockDocker runtime config (YAML or JSON): per-image delays, exit codes, pull failures.
+    #[arg(long, env = "MOCK_K8_RUNTIME_CONFIG", value_name = "FILE")]
+    pub runtime_config: Option<PathBuf>,
+
+    /// How often node agents renew their Lease.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub node_lease_renew_interval: Duration,
+
+    /// How often the node lifecycle controller checks node leases.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub node_monitor_period: Duration,
+
+    /// Lease age after which a node becomes Ready=Unknown and is tainted unreachable.
+    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub node_monitor_grace_period: Duration,
+
+    /// tolerationSeconds of the default not-ready:NoExecute toleration added to pods.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub default_not_ready_toleration_seconds: u64,
+
+    /// tolerationSeconds of the default unreachable:NoExecute toleration added to pods.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub default_unreachable_toleration_seconds: u64,
+
+    /// First CrashLoopBackOff delay (doubles per restart).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub crash_loop_backoff_initial: Duration,
+
+    /// Largest CrashLoopBackOff delay.
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub crash_loop_backoff_max: Duration,
+
+    /// The range Service ClusterIPs are allocated from.
+    #[arg(long, default_value = "10.96.0.0/12", value_name = "CIDR")]
+    pub service_cluster_ip_range: String,
+
+    /// The range Service NodePorts are allocated from.
+    #[arg(long, default_value = "30000-32767", value_name = "FROM-TO")]
+    pub service_node_port_range: String,
+}
+
+impl ControllerArgs {
+    /// The resolved [`ControllerSettings`].
+    pub fn to_settings(&self) -> ControllerSettings {
+        ControllerSettings {
+            scheduler_policy: self.scheduler_policy.clone(),
+            simulated_nodes: self.simulated_nodes as usize,
+            node_template: self.node_template.clone(),
+            runtime_config: self.runtime_config.clone(),
+            node_lease_renew_interval: self.node_lease_renew_interval,
+            node_monitor_period: self.node_monitor_period,
+            node_monitor_grace_period: self.node_monitor_grace_period,
+            default_not_ready_toleration_seconds: self.default_not_ready_toleration_seconds,
+            default_unreachable_toleration_seconds: self.default_unreachable_toleration_seconds,
+            crash_loop_backoff_initial: self.crash_loop_backoff_initial,
+            crash_loop_backoff_max: self.crash_loop_backoff_max,
+            service_cluster_ip_range: self.service_cluster_ip_range.clone(),
+            service_node_port_range: self.service_node_port_range.clone(),
+        }
+    }
 }
 
 impl ServerArgs {
@@ -92,6 +175,7 @@ impl ServerArgs {
             watch_history: to_usize(self.watch_history),
             max_batch: to_usize(self.max_batch),
             max_body_bytes: to_usize(self.max_body_bytes),
+            controllers: self.controllers.to_settings(),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything `mock_k8 run` needs, after flags and environment variables are resolved.
 #[derive(Debug, Clone)]
@@ -31,6 +32,66 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest accepted request body in bytes (`--max-body-bytes`, default 3 MiB, as Kubernetes).
     pub max_body_bytes: usize,
+    /// Settings of the reconcile loops `run` starts (scheduler, endpoints, node health, node agents).
+    pub controllers: ControllerSettings,
+}
+
+/// Settings of the reconcile loops started by `mock_k8 run`. Every timing is a flag with
+/// Kubernetes' default, so tests and demos can turn it down to seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerSettings {
+    /// The cluster's default scheduling policy (`--scheduler-policy`, default `LeastAllocated`;
+    /// `GET /api/v1/scheduler/policies` lists them).
+    pub scheduler_policy: String,
+    /// Simulated nodes served in-process besides this instance's own node (`--simulated-nodes`).
+    pub simulated_nodes: usize,
+    /// A Node manifest (YAML or JSON) that shapes simulated nodes (`--node-template`): capacity,
+    /// labels, taints.
+    pub node_template: Option<PathBuf>,
+    /// The MockDocker runtime config file (`--runtime-config`): per-image start delays, exit codes,
+    /// crash loops and image pull failures.
+    pub runtime_config: Option<PathBuf>,
+    /// How often node agents renew their Lease (`--node-lease-renew-interval`, kubelet: 10 s).
+    pub node_lease_renew_interval: Duration,
+    /// How often the node lifecycle controller checks leases (`--node-monitor-period`, 5 s).
+    pub node_monitor_period: Duration,
+    /// Lease age after which a node is `Ready=Unknown` and tainted unreachable
+    /// (`--node-monitor-grace-period`, 40 s).
+    pub node_monitor_grace_period: Duration,
+    /// `tolerationSeconds` of the default `node.kubernetes.io/not-ready:NoExecute` toleration added
+    /// at admission (`--default-not-ready-toleration-seconds`, 300).
+    pub default_not_ready_toleration_seconds: u64,
+    /// `tolerationSeconds` of the default `node.kubernetes.io/unreachable:NoExecute` toleration
+    /// added at admission (`--default-unreachable-toleration-seconds`, 300).
+    pub default_unreachable_toleration_seconds: u64,
+    /// First CrashLoopBackOff delay (`--crash-loop-backoff-initial`, 10 s); doubles per restart.
+    pub crash_loop_backoff_initial: Duration,
+    /// Largest CrashLoopBackOff delay (`--crash-loop-backoff-max`, 300 s).
+    pub crash_loop_backoff_max: Duration,
+    /// The range ClusterIPs are allocated from (`--service-cluster-ip-range`, `10.96.0.0/12`).
+    pub service_cluster_ip_range: String,
+    /// The range NodePorts are allocated from (`--service-node-port-range`, `30000-32767`).
+    pub service_node_port_range: String,
+}
+
+impl Default for ControllerSettings {
+    fn default() -> Self {
+        ControllerSettings {
+            scheduler_policy: "LeastAllocated".into(),
+            simulated_nodes: 0,
+            node_template: None,
+            runtime_config: None,
+            node_lease_renew_interval: Duration::from_secs(10),
+            node_monitor_period: Duration::from_secs(5),
+            node_monitor_grace_period: Duration::from_secs(40),
+            default_not_ready_toleration_seconds: 300,
+            default_unreachable_toleration_seconds: 300,
+            crash_loop_backoff_initial: Duration::from_secs(10),
+            crash_loop_backoff_max: Duration::from_secs(300),
+            service_cluster_ip_range: "10.96.0.0/12".into(),
+            service_node_port_range: "30000-32767".into(),
+        }
+    }
 }
 
 /// What `init` records in the data directory (`<data-dir>/identity.json`), fixed for its lifetime.

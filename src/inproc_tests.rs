@@ -191,6 +191,13 @@ async fn clients_should_have_kubernetes_crud_semantics() {
 async fn clients_should_bind_pods_and_write_status() {
     let c = Cluster::start(1000).await;
     let pods = res("v1", "Pod");
+    // A binding must name an existing Node.
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}});
+    c.clients[0]
+        .1
+        .create(res("v1", "Node"), None, node)
+        .await
+        .expect("create node");
     for (label, client) in &c.clients {
         let name = format!("{label}-pod");
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},

@@ -1,7 +1,9 @@
-//! Wires the store and the API together and runs them until shutdown.
+//! Wires the store, the API and the reconcile loops together and runs them until shutdown.
 
 use crate::api::{self, ApiOptions, ApiState};
 use crate::config::{Config, load_or_init, raft_dir};
+use crate::inproc;
+use crate::manager::Reconcilers;
 use crate::store::{Store, StoreConfig};
 use std::future::Future;
 use tokio_util::sync::CancellationToken;
@@ -45,10 +47,20 @@ pub async fn run(
     .await
     .map_err(|e| format!("opening the store: {e}"))?;
     let token = CancellationToken::new();
+    let settings = &config.controllers;
     let options = ApiOptions {
         max_body_bytes: config.max_body_bytes,
+        default_not_ready_toleration_seconds: settings.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds: settings.default_unreachable_toleration_seconds,
+        service_cluster_ip_range: settings.service_cluster_ip_range.clone(),
+        service_node_port_range: settings.service_node_port_range.clone(),
+        scheduler_policy: settings.scheduler_policy.clone(),
         ..ApiOptions::default()
     };
+    if let Err(e) = options.validate() {
+        store.shutdown().await;
+        return Err(e);
+    }
     let state = ApiState::new(store.clone(), options, token.clone());
     for ns in SYSTEM_NAMESPACES {
         if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
@@ -56,13 +68,24 @@ pub async fn run(
             return Err(format!("creating namespace {ns}: {e}"));
         }
     }
+    let client = inproc::in_process_client(api::router(state.clone()));
+    let reconcilers =
+        match Reconcilers::start(client, &identity.node_name, &config.controllers, &token) {
+            Ok(r) => r,
+            Err(e) => {
+                store.shutdown().await;
+                return Err(format!("starting the reconcile loops: {e}"));
+            }
+        };
     tracing::info!(%addr, node = %identity.node_name, "mock_k8 API listening");
     on_listening(addr);
     let stop = token.clone();
     let served = axum::serve(listener, api::router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
-            // Ending the watch streams lets graceful shutdown finish their connections.
+            // Shutdown order: stop the reconcile loops (they write through the store), then end
+            // the watch streams so graceful shutdown can finish their connections.
+            reconcilers.stop().await;
             stop.cancel();
         })
         .await;
@@ -86,6 +109,7 @@ mod tests {
             watch_history: 100,
             max_batch: 16,
             max_body_bytes: 1024 * 1024,
+            controllers: crate::config::ControllerSettings::default(),
         }
     }
 

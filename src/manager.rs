@@ -1,0 +1,107 @@
+//! The reconcile loops of `mock_k8 run`: the built-in controllers (scheduler, endpoints, node
+//! lifecycle) and the node agent pool (this instance's own node plus `--simulated-nodes N`), all
+//! on the in-process client, so they see exactly the API semantics kubectl sees.
+
+use crate::config::ControllerSettings;
+use mock_k8_controllers::Client;
+use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
+use mock_k8_controllers::builtin::{self, ControllerManagerConfig};
+use mock_k8_controllers::container::{ContainerRuntime, MockDocker, MockDockerConfig};
+use mock_k8_controllers::controller::{NoopHook, ResultHook};
+use mock_k8_controllers::kubelet::CrashLoopBackoff;
+use mock_k8_controllers::scheduler::Policy;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The prefix of simulated node names: `sim-node-1`, `sim-node-2`, …
+pub const SIMULATED_NODE_PREFIX: &str = "sim-node";
+
+/// Running reconcile loops; [`Reconcilers::stop`] ends them.
+pub struct Reconcilers {
+    tasks: JoinSet<()>,
+    token: CancellationToken,
+}
+
+impl Reconcilers {
+    /// Checks `settings` and starts every reconcile loop on `client`, serving `own_node` (and the
+    /// simulated nodes) with MockDocker. The loops stop when `shutdown` is cancelled or
+    /// [`Reconcilers::stop`] is called.
+    ///
+    /// # Errors
+    /// An unknown scheduler policy, an unreadable node template or runtime config, or a node list
+    /// the agent refuses (e.g. an invalid own node name), as text.
+    pub fn start(
+        client: Arc<dyn Client>,
+        own_node: &str,
+        settings: &ControllerSettings,
+        shutdown: &CancellationToken,
+    ) -> Result<Reconcilers, String> {
+        Policy::by_name(&settings.scheduler_policy).map_err(|e| e.to_string())?;
+        let template = match &settings.node_template {
+            Some(path) => Some(agent::load_template(path).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let mock_docker = match &settings.runtime_config {
+            Some(path) => MockDockerConfig::from_file(path).map_err(|e| e.to_string())?,
+            None => MockDockerConfig::default(),
+        };
+        let mut nodes = vec![NodeSpec::new(own_node, 0).map_err(|e| e.to_string())?];
+        nodes.extend(
+            agent::simulated_nodes(
+                settings.simulated_nodes,
+                SIMULATED_NODE_PREFIX,
+                1,
+                template.as_ref(),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        let mut manager = ControllerManagerConfig::default();
+        manager.scheduler.policy = settings.scheduler_policy.clone();
+        manager.node_lifecycle.node_monitor_period = settings.node_monitor_period;
+        manager.node_lifecycle.node_monitor_grace_period = settings.node_monitor_grace_period;
+        manager.node_lifecycle.default_not_ready_toleration_seconds =
+            settings.default_not_ready_toleration_seconds;
+        manager.node_lifecycle.default_unreachable_toleration_seconds =
+            settings.default_unreachable_toleration_seconds;
+        let agent_config = AgentConfig {
+            lease_renew_interval: settings.node_lease_renew_interval,
+            crash_loop: CrashLoopBackoff {
+                initial: settings.crash_loop_backoff_initial,
+                max: settings.crash_loop_backoff_max,
+                ..CrashLoopBackoff::default()
+            },
+            mock_docker: mock_docker.clone(),
+            node_template: template,
+            ..AgentConfig::default()
+        };
+        // The seam where the NKO will sign reconcile results; until then results are not recorded.
+        let hook: Arc<dyn ResultHook> = Arc::new(NoopHook);
+        let token = shutdown.child_token();
+        let mut tasks = JoinSet::new();
+        let (c, h, t) = (client.clone(), hook.clone(), token.clone());
+        tasks.spawn(async move {
+            if let Err(e) = builtin::run_all(c, manager, h, t).await {
+                tracing::error!(error = %e, "built-in controllers stopped");
+            }
+        });
+        let runtime: Arc<dyn ContainerRuntime> = Arc::new(MockDocker::new(mock_docker));
+        let t = token.clone();
+        tasks.spawn(async move {
+            if let Err(e) = agent::run_pool(client, runtime, nodes, agent_config, hook, t).await {
+                tracing::error!(error = %e, "node agent pool stopped");
+            }
+        });
+        Ok(Reconcilers { tasks, token })
+    }
+
+    /// Stops every loop (no new reconciles start, running ones finish) and waits for them.
+    pub async fn stop(mut self) {
+        self.token.cancel();
+        while let Some(res) = self.tasks.join_next().await {
+            if let Err(e) = res {
+                tracing::error!(error = %e, "reconcile task panicked");
+            }
+        }
+    }
+}
