@@ -90,6 +90,10 @@ pub struct ServerArgs {
 /// `10s`, `1m30s` or `500ms`.
 #[derive(Debug, Clone, Args)]
 pub struct ControllerArgs {
+    /// Serve the API alone, like a bare kube-apiserver: no scheduler, controllers or node agents.
+    #[arg(long, env = "MOCK_K8_API_ONLY")]
+    pub api_only: bool,
+
     /// The cluster's default scheduling policy (see GET /api/v1/scheduler/policies).
     #[arg(long, env = "MOCK_K8_SCHEDULER_POLICY", default_value = "LeastAllocated", value_name = "NAME")]
     pub scheduler_policy: String,
@@ -147,6 +151,7 @@ impl ControllerArgs {
     /// The resolved [`ControllerSettings`].
     pub fn to_settings(&self) -> ControllerSettings {
         ControllerSettings {
+            enabled: !self.api_only,
             scheduler_policy: self.scheduler_policy.clone(),
             simulated_nodes: self.simulated_nodes as usize,
             node_template: self.node_template.clone(),

@@ -40,6 +40,9 @@ pub struct Config {
 /// Kubernetes' default, so tests and demos can turn it down to seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControllerSettings {
+    /// `false` serves the API alone, like a bare kube-apiserver (`--api-only`): no scheduler, no
+    /// controllers, no node agents. Tests of pure API semantics use it.
+    pub enabled: bool,
     /// The cluster's default scheduling policy (`--scheduler-policy`, default `LeastAllocated`;
     /// `GET /api/v1/scheduler/policies` lists them).
     pub scheduler_policy: String,
@@ -77,6 +80,7 @@ pub struct ControllerSettings {
 impl Default for ControllerSettings {
     fn default() -> Self {
         ControllerSettings {
+            enabled: true,
             scheduler_policy: "LeastAllocated".into(),
             simulated_nodes: 0,
             node_template: None,

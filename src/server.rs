@@ -68,15 +68,18 @@ pub async fn run(
             return Err(format!("creating namespace {ns}: {e}"));
         }
     }
-    let client = inproc::in_process_client(api::router(state.clone()));
-    let reconcilers =
+    let reconcilers = if config.controllers.enabled {
+        let client = inproc::in_process_client(api::router(state.clone()));
         match Reconcilers::start(client, &identity.node_name, &config.controllers, &token) {
-            Ok(r) => r,
+            Ok(r) => Some(r),
             Err(e) => {
                 store.shutdown().await;
                 return Err(format!("starting the reconcile loops: {e}"));
             }
-        };
+        }
+    } else {
+        None
+    };
     tracing::info!(%addr, node = %identity.node_name, "mock_k8 API listening");
     on_listening(addr);
     let stop = token.clone();
@@ -85,7 +88,9 @@ pub async fn run(
             shutdown.await;
             // Shutdown order: stop the reconcile loops (they write through the store), then end
             // the watch streams so graceful shutdown can finish their connections.
-            reconcilers.stop().await;
+            if let Some(r) = reconcilers {
+                r.stop().await;
+            }
             stop.cancel();
         })
         .await;

@@ -16,7 +16,7 @@ fn identity(server: &Server) -> Identity {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_should_keep_objects_revisions_and_node_name() {
-    let mut server = Server::start_with(&["--node-name", "first-name"]).await;
+    let mut server = Server::start_with(&["--api-only", "--node-name", "first-name"]).await;
     assert_eq!(identity(&server).node_name, "first-name");
 
     let mut paths = Vec::new();
@@ -71,7 +71,7 @@ async fn restart_should_keep_objects_revisions_and_node_name() {
         server.log_tail(40)
     );
 
-    server.restart(&["--node-name", "second-name"]).await;
+    server.restart(&["--api-only", "--node-name", "second-name"]).await;
     assert_eq!(
         identity(&server).node_name,
         "first-name",
@@ -181,7 +181,7 @@ async fn kill9_should_lose_no_acknowledged_create() {
     );
     println!("kill9: {} creates acknowledged before SIGKILL", acked.len());
 
-    server.restart(&[]).await;
+    server.restart(&["--api-only"]).await;
     let (status, list) = server.get("/api/v1/namespaces/default/pods").await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let stored: std::collections::HashSet<&str> = list["items"]

@@ -84,9 +84,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a fresh temporary data directory and waits until it is ready.
+    /// Starts an API-only server (`--api-only`: no scheduler, controllers or node agents, so
+    /// nothing but the test writes) on a fresh temporary data directory and waits until it is ready.
     pub async fn start() -> Server {
-        Server::start_with(&[]).await
+        Server::start_with(&["--api-only"]).await
     }
 
     /// Like [`Server::start`], with extra `run` flags (e.g. `["--watch-history", "5"]`).

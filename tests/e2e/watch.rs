@@ -181,7 +181,7 @@ async fn watch_should_resume_filter_and_time_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_should_answer_410_expired_past_the_history_window() {
-    let server = Server::start_with(&["--watch-history", "5"]).await;
+    let server = Server::start_with(&["--api-only", "--watch-history", "5"]).await;
     let mut rvs = Vec::new();
     for i in 0..20 {
         rvs.push(rv(&server
