@@ -71,7 +71,9 @@ async fn restart_should_keep_objects_revisions_and_node_name() {
         server.log_tail(40)
     );
 
-    server.restart(&["--api-only", "--node-name", "second-name"]).await;
+    server
+        .restart(&["--api-only", "--node-name", "second-name"])
+        .await;
     assert_eq!(
         identity(&server).node_name,
         "first-name",
