@@ -16,7 +16,7 @@
 //!   deleted Service.
 //! - Events (component `endpoint-controller`): `FailedToUpdateEndpoint` (Warning) when a write fails.
 
-use super::{Error, drain, resource, until_cancelled};
+use super::{Error, drain, namespace_and_name, resource, until_cancelled};
 use crate::client::{Api, Client, ClientError, DeleteParams, ListParams};
 use crate::controller::{self, Action, Controller, Outcome, ReconcileResult, ResultHook};
 use crate::endpoints::{
@@ -254,12 +254,7 @@ async fn sync_endpoints(
     client: &Arc<dyn Client>,
     mut desired: Endpoints,
 ) -> Result<(), ClientError> {
-    let ns = desired
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let name = desired.metadata.name.clone().unwrap_or_default();
+    let (ns, name) = namespace_and_name(&desired.metadata);
     let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
     match api.get_opt(&name).await? {
         None => api.create(&desired).await.map(drop),

@@ -185,6 +185,15 @@ pub async fn run_all(
         .await
 }
 
+/// The namespace (`default` when unset) and name (`""` when unset) of an object, for the client
+/// verbs that take them apart.
+pub(crate) fn namespace_and_name(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> (String, String) {
+    let ns = meta.namespace.clone().unwrap_or_else(|| "default".into());
+    (ns, meta.name.clone().unwrap_or_default())
+}
+
 /// Drains a [`Controller::run`](crate::controller::Controller::run) stream, logging failures at `warn`
 /// with the controller's `name`.
 pub(crate) async fn drain<S, E>(name: &'static str, stream: S)

@@ -19,7 +19,7 @@
 //! - A pod change on a tainted node re-evaluates that node (a pod bound there late is evicted too).
 //! - Events are reported by component `node-controller`.
 
-use super::{Clock, Error, drain, resource};
+use super::{Clock, Error, drain, namespace_and_name, resource};
 use crate::client::{Client, ClientError, DeleteParams};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
@@ -296,12 +296,7 @@ async fn mark_pods_not_ready(ctx: &Ctx, name: &str, now: Timestamp) -> Result<()
         {
             *c = ready;
         }
-        let ns = pod
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let (ns, pod_name) = namespace_and_name(&pod.metadata);
         match ctx
             .client
             .replace_status(ctx.pods, Some(&ns), &pod_name, to_json(&pod)?)
@@ -358,12 +353,7 @@ async fn evict(
                 next = Some(next.map_or(wait, |n| n.min(wait)));
             }
             Eviction::Now => {
-                let ns = pod
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                let (ns, pod_name) = namespace_and_name(&pod.metadata);
                 let params = DeleteParams {
                     precondition_uid: pod.metadata.uid.clone(),
                     ..DeleteParams::default()

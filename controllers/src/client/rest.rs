@@ -8,7 +8,7 @@
 //! newline-delimited `{"type","object"}` events, decoded by [`super::ndjson`].
 
 use super::ndjson::decode_watch;
-use super::transport::{Streaming, Transport};
+use super::transport::{ByteStream, Streaming, Transport};
 use super::{Client, ClientError, DeleteParams, ListParams, ObjectList, WatchParams, WatchStream};
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -37,6 +37,9 @@ impl std::fmt::Debug for RestClient {
         f.debug_struct("RestClient").finish_non_exhaustive()
     }
 }
+
+/// The content type of JSON request bodies.
+const JSON: Option<&str> = Some("application/json");
 
 /// Appends `?k=v&…` (form-encoded) to `path`; pairs with `None` values are skipped.
 fn with_query(path: String, pairs: &[(&str, Option<String>)]) -> String {
@@ -82,6 +85,15 @@ fn error_from(code: StatusCode, body: &[u8]) -> ClientError {
         &reason,
         String::from_utf8_lossy(body).into_owned(),
     ))
+}
+
+/// The whole of a body stream.
+async fn collect(body: ByteStream) -> Result<Vec<u8>, ClientError> {
+    let chunks: Vec<Bytes> = body
+        .try_collect()
+        .await
+        .map_err(|e| ClientError::Transport(e.0))?;
+    Ok(chunks.concat())
 }
 
 /// The `DeleteOptions` body of a DELETE (Kubernetes `meta/v1.DeleteOptions`). Dependents are
@@ -147,14 +159,16 @@ impl RestClient {
         Ok(p)
     }
 
-    /// Sends a request; returns the 2xx body as JSON, or the error it stands for.
-    async fn call(
+    /// Builds a request (`Accept: application/json`, and `content_type` when given), marks it
+    /// [`Streaming`] when `streaming`, sends it, and returns the answer's status and body stream.
+    async fn send(
         &self,
         method: Method,
         uri: String,
         content_type: Option<&'static str>,
         body: Option<Value>,
-    ) -> Result<Value, ClientError> {
+        streaming: bool,
+    ) -> Result<(StatusCode, ByteStream), ClientError> {
         let mut req = http::Request::builder()
             .method(method)
             .uri(uri)
@@ -163,21 +177,30 @@ impl RestClient {
             req = req.header(header::CONTENT_TYPE, ct);
         }
         let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
-        let req = req
+        let mut req = req
             .body(body)
             .map_err(|e| ClientError::Transport(format!("building request: {e}")))?;
+        if streaming {
+            req.extensions_mut().insert(Streaming);
+        }
         let resp = self
             .transport
             .send(req)
             .await
             .map_err(|e| ClientError::Transport(e.0))?;
-        let code = resp.status();
-        let chunks: Vec<Bytes> = resp
-            .into_body()
-            .try_collect()
-            .await
-            .map_err(|e| ClientError::Transport(e.0))?;
-        let bytes = chunks.concat();
+        Ok((resp.status(), resp.into_body()))
+    }
+
+    /// Sends a request; returns the 2xx body as JSON, or the error it stands for.
+    async fn call(
+        &self,
+        method: Method,
+        uri: String,
+        content_type: Option<&'static str>,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
+        let (code, body) = self.send(method, uri, content_type, body, false).await?;
+        let bytes = collect(body).await?;
         if !code.is_success() {
             return Err(error_from(code, &bytes));
         }
@@ -222,26 +245,9 @@ impl RestClient {
                 ),
             ],
         );
-        let mut req = http::Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .header(header::ACCEPT, "application/json")
-            .body(Bytes::new())
-            .map_err(|e| ClientError::Transport(format!("building request: {e}")))?;
-        req.extensions_mut().insert(Streaming);
-        let resp = self
-            .transport
-            .send(req)
-            .await
-            .map_err(|e| ClientError::Transport(e.0))?;
-        let code = resp.status();
-        let body = resp.into_body();
+        let (code, body) = self.send(Method::GET, uri, None, None, true).await?;
         if !code.is_success() {
-            let chunks: Vec<Bytes> = body
-                .try_collect()
-                .await
-                .map_err(|e| ClientError::Transport(e.0))?;
-            return Err(error_from(code, &chunks.concat()));
+            return Err(error_from(code, &collect(body).await?));
         }
         Ok(decode_watch(body))
     }
@@ -323,8 +329,7 @@ impl Client for RestClient {
                 ))));
             }
             let uri = resource.collection_path(namespace);
-            self.call(Method::POST, uri, Some("application/json"), Some(object))
-                .await
+            self.call(Method::POST, uri, JSON, Some(object)).await
         })
     }
 
@@ -337,8 +342,7 @@ impl Client for RestClient {
     ) -> BoxFuture<'a, Result<Value, ClientError>> {
         Box::pin(async move {
             let uri = Self::object_path(resource, namespace, name, None)?;
-            self.call(Method::PUT, uri, Some("application/json"), Some(object))
-                .await
+            self.call(Method::PUT, uri, JSON, Some(object)).await
         })
     }
 
@@ -351,8 +355,7 @@ impl Client for RestClient {
     ) -> BoxFuture<'a, Result<Value, ClientError>> {
         Box::pin(async move {
             let uri = Self::object_path(resource, namespace, name, Some("status"))?;
-            self.call(Method::PUT, uri, Some("application/json"), Some(object))
-                .await
+            self.call(Method::PUT, uri, JSON, Some(object)).await
         })
     }
 
@@ -380,8 +383,7 @@ impl Client for RestClient {
     ) -> BoxFuture<'a, Result<Value, ClientError>> {
         Box::pin(async move {
             let uri = Self::object_path(resource, namespace, name, None)?;
-            let body = Some(delete_options(params));
-            self.call(Method::DELETE, uri, Some("application/json"), body)
+            self.call(Method::DELETE, uri, JSON, Some(delete_options(params)))
                 .await
         })
     }
@@ -396,8 +398,7 @@ impl Client for RestClient {
     ) -> BoxFuture<'a, Result<Value, ClientError>> {
         Box::pin(async move {
             let uri = Self::object_path(resource, namespace, name, Some(subresource))?;
-            self.call(Method::POST, uri, Some("application/json"), Some(body))
-                .await
+            self.call(Method::POST, uri, JSON, Some(body)).await
         })
     }
 }

@@ -222,52 +222,45 @@ fn responses(codes: &[(&str, &str)], schema: &Value) -> Value {
     Value::Object(out)
 }
 
-/// One operation.
-struct Op<'a> {
-    r: &'a ApiResource,
-    action: &'static str,
+/// `core` for the legacy group, else the group's first label (`apps`, `coordination`).
+fn group_name(r: &ApiResource) -> &str {
+    if r.group.is_empty() {
+        "core"
+    } else {
+        r.group.split('.').next().unwrap_or("")
+    }
+}
+
+/// One operation of resource `r`: `action` is its `x-kubernetes-action`, `request_body` is left out
+/// when `None`.
+fn operation(
+    r: &ApiResource,
+    action: &str,
     operation_id: String,
     description: String,
     parameters: Vec<Value>,
     request_body: Option<Value>,
     responses: Value,
-    kind: &'a str,
-}
-
-impl Op<'_> {
-    fn to_json(&self) -> Value {
-        let tag = format!(
-            "{}_{}",
-            if self.r.group.is_empty() {
-                "core"
-            } else {
-                self.r.group.split('.').next().unwrap_or("")
-            },
-            self.r.version
-        );
-        let mut op = json!({
-            "tags": [tag],
-            "description": self.description,
-            "operationId": self.operation_id,
-            "parameters": self.parameters,
-            "responses": self.responses,
-            "x-kubernetes-action": self.action,
-            "x-kubernetes-group-version-kind": gvk(self.r, self.kind),
-        });
-        if let Some(body) = &self.request_body {
-            op["requestBody"] = body.clone();
-        }
-        op
+) -> Value {
+    let group = group_name(r);
+    let mut op = json!({
+        "tags": [format!("{group}_{}", r.version)],
+        "description": description,
+        "operationId": operation_id,
+        "parameters": parameters,
+        "responses": responses,
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": gvk(r, r.kind),
+    });
+    if let Some(body) = request_body {
+        op["requestBody"] = body;
     }
+    op
 }
 
 /// `CoreV1`, `AppsV1`, `CoordinationV1`: the operation-id infix of a group/version.
 fn op_infix(r: &ApiResource) -> String {
-    let group = if r.group.is_empty() {
-        "core"
-    } else {
-        r.group.split('.').next().unwrap_or("")
-    };
+    let group = group_name(r);
     let cap = |s: &str| {
         let mut c = s.chars();
         c.next()
@@ -291,11 +284,14 @@ fn resource_paths(r: &ApiResource, kind_schema: &str, paths: &mut Map<String, Va
     } else {
         format!("{prefix}/{}", r.plural)
     };
-    let mut common = vec![query(
-        "pretty",
-        "If 'true', then the output is pretty printed.",
-        "string",
-    )];
+    let pretty = || {
+        query(
+            "pretty",
+            "If 'true', then the output is pretty printed.",
+            "string",
+        )
+    };
+    let mut common = vec![pretty()];
     if r.namespaced {
         common.insert(
             0,
@@ -318,56 +314,56 @@ fn resource_paths(r: &ApiResource, kind_schema: &str, paths: &mut Map<String, Va
         p
     };
 
-    let list = Op {
-        r,
-        action: "list",
-        operation_id: format!("list{infix}{scope}{kind}"),
-        description: format!("list or watch objects of kind {kind}"),
-        parameters: list_params(),
-        request_body: None,
-        responses: responses(&[("200", "OK")], &list_ref),
-        kind,
+    const OK: &[(&str, &str)] = &[("200", "OK")];
+    const OK_CREATED: &[(&str, &str)] = &[("200", "OK"), ("201", "Created")];
+    let list = |id| {
+        let what = format!("list or watch objects of kind {kind}");
+        operation(
+            r,
+            "list",
+            id,
+            what,
+            list_params(),
+            None,
+            responses(OK, &list_ref),
+        )
     };
-    let create = Op {
+    // read, replace and patch of the object (`sub` "") or of its status (`sub` "Status").
+    let read_replace_patch = |sub: &str, what: &str| {
+        let op = |action, verb: &str, desc: &str, (params, body), codes| {
+            let id = format!("{verb}{infix}{scope}{kind}{sub}");
+            let ok = responses(codes, &item_ref);
+            operation(r, action, id, format!("{desc} {what}"), params, body, ok)
+        };
+        let write = (write_params(), Some(body(&item_ref)));
+        let patch = (patch_params(), Some(patch_body.clone()));
+        [
+            op("get", "read", "read", (vec![], None), OK),
+            op("put", "replace", "replace", write, OK_CREATED),
+            op("patch", "patch", "partially update", patch, OK_CREATED),
+        ]
+    };
+
+    let create = operation(
         r,
-        action: "post",
-        operation_id: format!("create{infix}{scope}{kind}"),
-        description: format!("create a {kind}"),
-        parameters: write_params(),
-        request_body: Some(body(&item_ref)),
-        responses: responses(
+        "post",
+        format!("create{infix}{scope}{kind}"),
+        format!("create a {kind}"),
+        write_params(),
+        Some(body(&item_ref)),
+        responses(
             &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
             &item_ref,
         ),
-        kind,
-    };
+    );
     paths.insert(
         collection.clone(),
-        json!({"parameters": common.clone(), "get": list.to_json(), "post": create.to_json()}),
+        json!({"parameters": common.clone(), "get": list(format!("list{infix}{scope}{kind}")), "post": create}),
     );
 
     let mut item_common = common.clone();
     item_common.insert(0, path_param("name", &format!("name of the {kind}")));
-    let read = Op {
-        r,
-        action: "get",
-        operation_id: format!("read{infix}{scope}{kind}"),
-        description: format!("read the specified {kind}"),
-        parameters: vec![],
-        request_body: None,
-        responses: responses(&[("200", "OK")], &item_ref),
-        kind,
-    };
-    let replace = Op {
-        r,
-        action: "put",
-        operation_id: format!("replace{infix}{scope}{kind}"),
-        description: format!("replace the specified {kind}"),
-        parameters: write_params(),
-        request_body: Some(body(&item_ref)),
-        responses: responses(&[("200", "OK"), ("201", "Created")], &item_ref),
-        kind,
-    };
+    let [read, replace, patch] = read_replace_patch("", &format!("the specified {kind}"));
     let delete_params = vec![
         query(
             "dryRun",
@@ -385,79 +381,37 @@ fn resource_paths(r: &ApiResource, kind_schema: &str, paths: &mut Map<String, Va
             "string",
         ),
     ];
-    let delete = Op {
+    let delete = operation(
         r,
-        action: "delete",
-        operation_id: format!("delete{infix}{scope}{kind}"),
-        description: format!("delete a {kind}"),
-        parameters: delete_params,
-        request_body: Some(json!({"content": {"*/*": {"schema": component_ref(DELETE_OPTIONS)}}})),
-        responses: responses(
+        "delete",
+        format!("delete{infix}{scope}{kind}"),
+        format!("delete a {kind}"),
+        delete_params,
+        Some(json!({"content": {"*/*": {"schema": component_ref(DELETE_OPTIONS)}}})),
+        responses(
             &[("200", "OK"), ("202", "Accepted")],
             &component_ref(STATUS),
         ),
-        kind,
-    };
-    let patch = Op {
-        r,
-        action: "patch",
-        operation_id: format!("patch{infix}{scope}{kind}"),
-        description: format!("partially update the specified {kind}"),
-        parameters: patch_params(),
-        request_body: Some(patch_body.clone()),
-        responses: responses(&[("200", "OK"), ("201", "Created")], &item_ref),
-        kind,
-    };
+    );
     paths.insert(
         format!("{collection}/{{name}}"),
-        json!({"parameters": item_common.clone(), "get": read.to_json(), "put": replace.to_json(), "delete": delete.to_json(), "patch": patch.to_json()}),
+        json!({"parameters": item_common.clone(), "get": read, "put": replace, "delete": delete, "patch": patch}),
     );
 
     if r.subresources.contains(&"status") {
-        let read = Op {
-            r,
-            action: "get",
-            operation_id: format!("read{infix}{scope}{kind}Status"),
-            description: format!("read status of the specified {kind}"),
-            parameters: vec![],
-            request_body: None,
-            responses: responses(&[("200", "OK")], &item_ref),
-            kind,
-        };
-        let replace = Op {
-            r,
-            action: "put",
-            operation_id: format!("replace{infix}{scope}{kind}Status"),
-            description: format!("replace status of the specified {kind}"),
-            parameters: write_params(),
-            request_body: Some(body(&item_ref)),
-            responses: responses(&[("200", "OK"), ("201", "Created")], &item_ref),
-            kind,
-        };
-        let patch = Op {
-            r,
-            action: "patch",
-            operation_id: format!("patch{infix}{scope}{kind}Status"),
-            description: format!("partially update status of the specified {kind}"),
-            parameters: patch_params(),
-            request_body: Some(patch_body),
-            responses: responses(&[("200", "OK"), ("201", "Created")], &item_ref),
-            kind,
-        };
-        paths.insert(format!("{collection}/{{name}}/status"), json!({"parameters": item_common, "get": read.to_json(), "put": replace.to_json(), "patch": patch.to_json()}));
+        let [read, replace, patch] =
+            read_replace_patch("Status", &format!("status of the specified {kind}"));
+        paths.insert(
+            format!("{collection}/{{name}}/status"),
+            json!({"parameters": item_common, "get": read, "put": replace, "patch": patch}),
+        );
     }
     if r.namespaced {
-        let all = Op {
-            r,
-            action: "list",
-            operation_id: format!("list{infix}{kind}ForAllNamespaces"),
-            description: format!("list or watch objects of kind {kind}"),
-            parameters: list_params(),
-            request_body: None,
-            responses: responses(&[("200", "OK")], &list_ref),
-            kind,
-        };
-        paths.insert(format!("{prefix}/{}", r.plural), json!({"parameters": [query("pretty", "If 'true', then the output is pretty printed.", "string")], "get": all.to_json()}));
+        let all = list(format!("list{infix}{kind}ForAllNamespaces"));
+        paths.insert(
+            format!("{prefix}/{}", r.plural),
+            json!({"parameters": [pretty()], "get": all}),
+        );
     }
 }
 

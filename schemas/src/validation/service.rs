@@ -14,6 +14,43 @@ const SERVICE_TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "N
 /// The default NodePort range (`--service-node-port-range`).
 pub(crate) const NODE_PORT_RANGE: std::ops::RangeInclusive<i64> = 30000..=32767;
 
+/// Validates the name, number and protocol of a Service or Endpoints port at path `p`: the name is
+/// required when the list has `several` ports, must be a DNS label and unique among `port_names`
+/// (valid names seen so far, to which it is added); the number must be a valid port; the protocol
+/// (default TCP) must be supported.
+fn validate_port<'a>(
+    c: &mut Causes,
+    p: &str,
+    port: &'a Value,
+    several: bool,
+    port_names: &mut HashSet<&'a str>,
+) {
+    let name = s(port, "name");
+    if name.is_empty() {
+        if several {
+            c.required(&format!("{p}.name"), "");
+        }
+    } else {
+        let errs = names::dns1123_label(name);
+        if !errs.is_empty() {
+            c.invalid_each(&format!("{p}.name"), name, errs);
+        } else if !port_names.insert(name) {
+            c.duplicate(&format!("{p}.name"), name);
+        }
+    }
+    let number = int(port, "port").unwrap_or(0);
+    for e in names::port_num(number) {
+        c.invalid(&format!("{p}.port"), number, &e);
+    }
+    validate_protocol(
+        c,
+        port.get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("TCP"),
+        &format!("{p}.protocol"),
+    );
+}
+
 /// Validates a Service: type, ports (numbers, protocols, names, target ports, node ports), clusterIP,
 /// selector and session affinity.
 pub(crate) fn validate_service(c: &mut Causes, obj: &Value) {
@@ -43,30 +80,7 @@ pub(crate) fn validate_service(c: &mut Causes, obj: &Value) {
     let mut port_names = HashSet::new();
     for (i, port) in ports.iter().enumerate() {
         let p = format!("spec.ports[{i}]");
-        let name = s(port, "name");
-        if name.is_empty() {
-            if ports.len() > 1 {
-                c.required(&format!("{p}.name"), "");
-            }
-        } else {
-            let errs = names::dns1123_label(name);
-            if !errs.is_empty() {
-                c.invalid_each(&format!("{p}.name"), name, errs);
-            } else if !port_names.insert(name) {
-                c.duplicate(&format!("{p}.name"), name);
-            }
-        }
-        let number = int(port, "port").unwrap_or(0);
-        for e in names::port_num(number) {
-            c.invalid(&format!("{p}.port"), number, &e);
-        }
-        validate_protocol(
-            c,
-            port.get("protocol")
-                .and_then(Value::as_str)
-                .unwrap_or("TCP"),
-            &format!("{p}.protocol"),
-        );
+        validate_port(c, &p, port, ports.len() > 1, &mut port_names);
         if let Some(tp) = port.get("targetPort") {
             validate_int_or_port_name(c, tp, &format!("{p}.targetPort"));
         }
@@ -197,30 +211,7 @@ pub(crate) fn validate_endpoints(c: &mut Causes, obj: &Value) {
         let mut port_names = HashSet::new();
         for (k, port) in ports.iter().enumerate() {
             let p = format!("{sp}.ports[{k}]");
-            let name = s(port, "name");
-            if name.is_empty() {
-                if ports.len() > 1 {
-                    c.required(&format!("{p}.name"), "");
-                }
-            } else {
-                let errs = names::dns1123_label(name);
-                if !errs.is_empty() {
-                    c.invalid_each(&format!("{p}.name"), name, errs);
-                } else if !port_names.insert(name) {
-                    c.duplicate(&format!("{p}.name"), name);
-                }
-            }
-            let number = int(port, "port").unwrap_or(0);
-            for e in names::port_num(number) {
-                c.invalid(&format!("{p}.port"), number, &e);
-            }
-            validate_protocol(
-                c,
-                port.get("protocol")
-                    .and_then(Value::as_str)
-                    .unwrap_or("TCP"),
-                &format!("{p}.protocol"),
-            );
+            validate_port(c, &p, port, ports.len() > 1, &mut port_names);
         }
     }
 }

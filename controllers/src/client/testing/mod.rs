@@ -264,17 +264,8 @@ impl Client for FakeClient {
         name: &'a str,
         object: Value,
     ) -> BoxFuture<'a, Result<Value, ClientError>> {
-        let pre = meta::str_field(&object, "resourceVersion").map(str::to_string);
-        futures::future::ready(self.do_update(
-            Verb::Replace,
-            r,
-            namespace,
-            name,
-            |_| Ok(object),
-            false,
-            pre,
-        ))
-        .boxed()
+        futures::future::ready(self.do_replace(Verb::Replace, r, namespace, name, object, false))
+            .boxed()
     }
 
     fn replace_status<'a>(
@@ -284,15 +275,13 @@ impl Client for FakeClient {
         name: &'a str,
         object: Value,
     ) -> BoxFuture<'a, Result<Value, ClientError>> {
-        let pre = meta::str_field(&object, "resourceVersion").map(str::to_string);
-        futures::future::ready(self.do_update(
+        futures::future::ready(self.do_replace(
             Verb::ReplaceStatus,
             r,
             namespace,
             name,
-            |_| Ok(object),
+            object,
             true,
-            pre,
         ))
         .boxed()
     }

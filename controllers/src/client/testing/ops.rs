@@ -129,6 +129,21 @@ impl FakeClient {
         Ok(self.commit(&mut st, r, EventType::Added, obj))
     }
 
+    /// A whole-object (or, with `status_only`, status) replacement through [`Self::do_update`],
+    /// with the object's `metadata.resourceVersion` as precondition.
+    pub(super) fn do_replace(
+        &self,
+        verb: Verb,
+        r: &'static ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+        status_only: bool,
+    ) -> Result<Value, ClientError> {
+        let pre = meta::str_field(&object, "resourceVersion").map(str::to_string);
+        self.do_update(verb, r, namespace, name, |_| Ok(object), status_only, pre)
+    }
+
     /// The shared update path: precondition, identity, status handling, generation, finalizers.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn do_update(
