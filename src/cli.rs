@@ -6,9 +6,9 @@
 
 use clap::{Args, Parser, Subcommand};
 use mock_k8::config::{Config, ControllerSettings};
+use std::time::Duration;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The Kubernetes API version this build serves (what `/version` reports and kubectl 1.32 expects).
 pub const KUBERNETES_API_VERSION: &str = "v1.32";
@@ -91,12 +91,7 @@ pub struct ServerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ControllerArgs {
     /// The cluster's default scheduling policy (see GET /api/v1/scheduler/policies).
-    #[arg(
-        long,
-        env = "MOCK_K8_SCHEDULER_POLICY",
-        default_value = "LeastAllocated",
-        value_name = "NAME"
-    )]
+    #[arg(long, env = "MOCK_K8_SCHEDULER_POLICY", default_value = "LeastAllocated", value_name = "NAME")]
     pub scheduler_policy: String,
 
     /// Simulated nodes to serve in-process, besides this instance's own node.

@@ -62,9 +62,7 @@ impl Reconcilers {
         manager.node_lifecycle.node_monitor_grace_period = settings.node_monitor_grace_period;
         manager.node_lifecycle.default_not_ready_toleration_seconds =
             settings.default_not_ready_toleration_seconds;
-        manager
-            .node_lifecycle
-            .default_unreachable_toleration_seconds =
+        manager.node_lifecycle.default_unreachable_toleration_seconds =
             settings.default_unreachable_toleration_seconds;
         let agent_config = AgentConfig {
             lease_renew_interval: settings.node_lease_renew_interval,
