@@ -434,7 +434,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// A minimal Pod manifest: one container `app` running `image`, with `labels`.
+/// The `schedulerName` of [`pod`]: no scheduler serves it, so the reconcile loops of `mock_k8 run`
+/// never bind (nor then run) these pods and tests of the API and the store see only their own writes.
+pub const UNSERVED_SCHEDULER: &str = "e2e-unserved-scheduler";
+
+/// A minimal Pod manifest: one container `app` running `image`, with `labels`, for
+/// [`UNSERVED_SCHEDULER`] (it stays Pending and untouched).
 pub fn pod(name: &str, labels: &[(&str, &str)], image: &str) -> Value {
     let labels: serde_json::Map<String, Value> = labels
         .iter()
@@ -444,7 +449,7 @@ pub fn pod(name: &str, labels: &[(&str, &str)], image: &str) -> Value {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"containers": [{"name": "app", "image": image}]}
+        "spec": {"schedulerName": UNSERVED_SCHEDULER, "containers": [{"name": "app", "image": image}]}
     })
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::node::{node_conditions, ready_status};
 use super::pool::{NodeState, Pool, Registered};
-use super::{AgentError, HEARTBEAT_ANNOTATION, NODE_LEASE_NAMESPACE};
+use super::{AgentError, NODE_LEASE_NAMESPACE};
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::client::Api;
 use crate::kubelet::PodIpAllocator;
@@ -36,6 +36,7 @@ pub(crate) async fn run_node(pool: Arc<Pool>, node: Arc<NodeState>, registration
         last_status: tokio::time::Instant::now(),
         node_uid: registered.metadata.uid.clone(),
     };
+    let mut was_paused = false;
     loop {
         match beat.tick(&pool, &node).await {
             Ok(()) => {}
@@ -48,7 +49,12 @@ pub(crate) async fn run_node(pool: Arc<Pool>, node: Arc<NodeState>, registration
             }
             Err(e) => tracing::warn!(node = %node.spec.name, error = %e, "node heartbeat failed"),
         }
-        let paused = is_paused(&pool, &node.spec.name);
+        let paused = pool.is_paused(&node.spec.name);
+        if was_paused && !paused {
+            tracing::info!(node = %node.spec.name, "heartbeat resumed; re-syncing its pods");
+            pool.resync_node(&node.spec.name).await;
+        }
+        was_paused = paused;
         // While paused, look at the annotation every second so renewals resume promptly.
         let wait = if paused {
             pool.config.lease_renew_interval.min(Duration::from_secs(1))
@@ -88,19 +94,6 @@ async fn register_with_retry(
             }
         }
     }
-}
-
-fn is_paused(pool: &Pool, name: &str) -> bool {
-    pool.node_store
-        .get(&ObjectRef::new(name))
-        .and_then(|n| {
-            n.metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(HEARTBEAT_ANNOTATION))
-                .map(|v| v == "paused")
-        })
-        .unwrap_or(false)
 }
 
 /// Creates the Node, or adopts an existing one of that name: labels are merged (the agent's
@@ -197,7 +190,7 @@ impl Heartbeat {
     /// node is not `Ready=True`.
     async fn tick(&mut self, pool: &Pool, node: &NodeState) -> Result<(), AgentError> {
         let name = node.spec.name.as_str();
-        if is_paused(pool, name) {
+        if pool.is_paused(name) {
             return Ok(());
         }
         self.renew_lease(pool, name).await?;

@@ -29,7 +29,11 @@
 //! [`AgentConfig::lease_renew_interval`] and its conditions' heartbeat refreshed every
 //! [`AgentConfig::node_status_update_frequency`], or at once when `Ready` is not `True` (the node
 //! lifecycle controller marked it `Unknown`). The annotation [`HEARTBEAT_ANNOTATION`]`: paused` on
-//! the Node stops both until removed.
+//! the Node makes it behave like an unreachable node until removed: its agent makes no API write at
+//! all — no Lease renewal, node status, pod status, pod deletion or Event — and does not see pod
+//! deletions, while its containers keep running (and restarting) locally. When the annotation is
+//! removed the Lease and the node status are posted at once and every pod of the node is re-synced
+//! (its current status written, pending deletions carried out).
 //!
 //! # Clock
 //! Times written to the API come from tokio's clock anchored at the pool's start
@@ -69,8 +73,9 @@ use crate::{reflector, watcher};
 
 pub use node::{NodeSpec, NodeSpecError, load_template, simulated_nodes};
 
-/// The Node annotation that stops a node's Lease renewals and status heartbeats while its value is
-/// `paused` (for tests and demos of the node-health story).
+/// The Node annotation that, while its value is `paused`, stops every API write of the node's agent
+/// (Lease, node status, pod status, pod deletion, Events) as if the node were unreachable; its
+/// containers keep running (for tests and demos of the node-health story).
 pub const HEARTBEAT_ANNOTATION: &str = "mock-k8.io/heartbeat";
 
 /// The namespace of node Leases (Kubernetes' `kube-node-lease`).

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::worker::Worker;
-use super::{AgentConfig, NodeSpec, heartbeat};
+use super::{AgentConfig, HEARTBEAT_ANNOTATION, NodeSpec, heartbeat};
 use crate::client::Client;
 use crate::container::{ContainerEvent, ContainerRuntime};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
@@ -84,6 +84,8 @@ pub(crate) struct Pool {
     workers: Mutex<HashMap<String, WorkerEntry>>,
     events_tx: mpsc::Sender<EventJob>,
     events_rx: Mutex<Option<mpsc::Receiver<EventJob>>>,
+    /// The pod controller's extra trigger (set by `spawn_background`): re-syncs pods on demand.
+    resync: OnceLock<mpsc::Sender<ObjectRef>>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
 }
@@ -143,6 +145,7 @@ impl Pool {
             workers: Mutex::new(HashMap::new()),
             events_tx,
             events_rx: Mutex::new(Some(events_rx)),
+            resync: OnceLock::new(),
             tasks,
             shutdown,
         })
@@ -154,6 +157,7 @@ impl Pool {
         container_events: broadcast::Receiver<ContainerEvent>,
         keys: mpsc::Sender<ObjectRef>,
     ) {
+        let _ = self.resync.set(keys.clone());
         let registrations = Arc::new(Semaphore::new(self.config.registration_concurrency.max(1)));
         for node in self.nodes.values() {
             let (pool, node, sem) = (self.clone(), node.clone(), registrations.clone());
@@ -185,7 +189,43 @@ impl Pool {
         }
     }
 
-    /// Queues a Kubernetes Event about a pod; dropped (logged) when the queue is full.
+    /// Whether node `name` carries [`HEARTBEAT_ANNOTATION`]`: paused` (as last seen by the node
+    /// reflector). A paused node behaves like an unreachable one: its agent makes no API write at
+    /// all (Lease, node status, pod status, pod deletion, Events) while its containers keep running.
+    pub(crate) fn is_paused(&self, name: &str) -> bool {
+        self.node_store
+            .get(&ObjectRef::new(name))
+            .and_then(|n| {
+                n.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(HEARTBEAT_ANNOTATION))
+                    .map(|v| v == "paused")
+            })
+            .unwrap_or(false)
+    }
+
+    /// Re-triggers a reconcile of every pod this pool runs on node `name` (after its heartbeat
+    /// resumes: statuses computed while paused are written then).
+    pub(crate) async fn resync_node(&self, name: &str) {
+        let Some(keys) = self.resync.get() else {
+            return;
+        };
+        let targets: Vec<ObjectRef> = lock(&self.workers)
+            .values()
+            .filter(|e| e.node == name)
+            .map(|e| e.key.clone())
+            .collect();
+        for key in targets {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                sent = keys.send(key) => if sent.is_err() { return },
+            }
+        }
+    }
+
+    /// Queues a Kubernetes Event about a pod; dropped (logged) when the queue is full, and not
+    /// published at all while the node is paused (an unreachable node writes nothing).
     pub(crate) fn emit(
         &self,
         node: &NodeState,
@@ -193,6 +233,10 @@ impl Pool {
         field_path: Option<&str>,
         ev: EventSpec,
     ) {
+        if self.is_paused(&node.spec.name) {
+            tracing::debug!(node = %node.spec.name, reason = %ev.reason, "node paused; event dropped");
+            return;
+        }
         let mut regarding = Regarding::from_obj(pod);
         if let Some(path) = field_path {
             regarding = regarding.with_field_path(path);

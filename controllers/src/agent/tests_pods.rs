@@ -395,3 +395,79 @@ async fn pool_should_run_many_pods_on_many_nodes() {
     assert_eq!(ips.len(), count, "unique pod IPs");
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn paused_node_should_make_no_api_write_until_resumed() {
+    let h = one_node().await;
+    create_pod(&h, "web", json!({})).await;
+    create_pod(&h, "doomed", json!({})).await;
+    let exits = json!({"metadata": {"annotations": {"mock-k8.io/exit-after-ms": "3000",
+        "mock-k8.io/exit-code": "1"}}, "spec": {"restartPolicy": "Never"}});
+    create_pod(&h, "short", exits).await;
+    for name in ["web", "doomed", "short"] {
+        h.wait_pod(name, 10 * SECS, "Running", |p| phase(p) == "Running")
+            .await;
+    }
+    let lease_before = h.renew_time("n1").await.unwrap();
+    let pause = json!({"metadata": {"annotations": {HEARTBEAT_ANNOTATION: "paused"}}});
+    h.nodes().patch("n1", None, &pause).await.unwrap();
+    sleep(Duration::from_millis(200)).await;
+    // What the node lifecycle controller does to an unreachable node's pods, and an eviction.
+    let not_ready = json!({"status": {"conditions": [
+        {"type": "PodScheduled", "status": "True"},
+        {"type": "Ready", "status": "False", "reason": "NodeNotReady"}]}});
+    h.pods().patch_status("web", &not_ready).await.unwrap();
+    h.pods()
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    let doomed_uid = h.pods().get("doomed").await.unwrap().metadata.uid.unwrap();
+    let revision = h.fake.revision();
+    sleep(60 * SECS).await;
+    assert_eq!(h.fake.revision(), revision, "no API write while paused");
+    let web = h.pods().get("web").await.unwrap();
+    assert_eq!(condition(&web, "Ready"), "False", "Ready=False kept");
+    let short = h.pods().get("short").await.unwrap();
+    assert_eq!(phase(&short), "Running", "its exit is not reported yet");
+    let doomed = h.pods().get("doomed").await.unwrap();
+    assert!(
+        doomed.metadata.deletion_timestamp.is_some(),
+        "still Terminating"
+    );
+    let running = h.runtime.list(Some(&doomed_uid)).await;
+    assert!(
+        running.iter().all(|c| c.state.is_running()) && !running.is_empty(),
+        "its containers keep running: {running:?}"
+    );
+    assert_eq!(h.renew_time("n1").await.unwrap(), lease_before);
+
+    let resume = json!({"metadata": {"annotations": {HEARTBEAT_ANNOTATION: null}}});
+    h.nodes().patch("n1", None, &resume).await.unwrap();
+    h.wait_pod("web", 5 * SECS, "Ready again", |p| {
+        condition(p, "Ready") == "True"
+    })
+    .await;
+    let short = h
+        .wait_pod("short", 5 * SECS, "Failed", |p| phase(p) == "Failed")
+        .await;
+    let code = app(&short)
+        .state
+        .and_then(|s| s.terminated)
+        .map(|t| t.exit_code);
+    assert_eq!(code, Some(1));
+    h.wait_for(10 * SECS, "deletion completed", || async {
+        h.pods()
+            .get_opt("doomed")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(h.runtime.list(Some(&doomed_uid)).await.is_empty());
+    assert!(
+        h.renew_time("n1").await.unwrap() > lease_before,
+        "lease renewed"
+    );
+    h.stop().await;
+}

@@ -138,6 +138,8 @@ impl Step<'_> {
                 }
             }
             Action::WaitUntil(_) => {}
+            // Never from a paused node (its view hides the deletion): it writes nothing.
+            Action::DeletionComplete if self.pool.is_paused(&self.node.spec.name) => {}
             Action::DeletionComplete => {
                 let api: Api<Pod> = Api::namespaced(
                     self.pool.client.clone(),

@@ -158,7 +158,15 @@ pub(super) struct Step<'a> {
 impl Step<'_> {
     async fn run(&self, w: &mut Worker) -> Result<Next, AgentError> {
         let backoff = self.pool.config.crash_loop;
+        // A paused node is unreachable: it neither sees deletions (its containers keep running)
+        // nor writes anything; the step still runs its containers locally. When the heartbeat
+        // resumes, every pod of the node is re-synced (see `heartbeat::run_node`).
+        let paused = self.pool.is_paused(&self.node.spec.name);
         let mut view = w.view(self.pod);
+        if paused {
+            view.metadata.deletion_timestamp = None;
+            view.metadata.deletion_grace_period_seconds = None;
+        }
         if !w.started {
             self.start(w, &view).await?;
             w.started = true;
@@ -194,7 +202,7 @@ impl Step<'_> {
         let now = self.pool.clock.now();
         let host_ip = Some(self.reg.host_ip.as_str());
         let status = pod_status(&view, &w.obs, now, w.pod_ip.as_deref(), host_ip, &backoff);
-        if self.needs_write(w, &view, &status) {
+        if !paused && self.needs_write(w, &view, &status) {
             match self.write_status(w, &mut view, status).await {
                 Err(AgentError::Client(e)) if e.is_not_found() => return Ok(Next::await_change()),
                 r => r?,
