@@ -55,6 +55,7 @@ impl MockDocker {
                 config,
                 state: Mutex::new(State {
                     containers: HashMap::new(),
+                    by_pod: HashMap::new(),
                     images: HashMap::new(),
                     next_seq: 0,
                     rng,
@@ -154,6 +155,11 @@ impl ContainerRuntime for MockDocker {
             };
             entry.log(format!("created {}", entry.config.image));
             inner.emit(&entry, &id, ContainerEventKind::Created, now);
+            state
+                .by_pod
+                .entry(entry.config.pod_uid.clone())
+                .or_default()
+                .push(id.clone());
             state.containers.insert(id.clone(), entry);
             Ok(id)
         }
@@ -300,6 +306,12 @@ impl ContainerRuntime for MockDocker {
                 });
             }
             if let Some(entry) = state.containers.remove(id) {
+                if let Some(ids) = state.by_pod.get_mut(&entry.config.pod_uid) {
+                    ids.retain(|c| c != id);
+                    if ids.is_empty() {
+                        state.by_pod.remove(&entry.config.pod_uid);
+                    }
+                }
                 entry.process.cancel();
                 inner.emit(&entry, id, ContainerEventKind::Removed, now);
             }
@@ -323,10 +335,18 @@ impl ContainerRuntime for MockDocker {
     fn list<'a>(&'a self, pod_uid: Option<&'a str>) -> BoxFuture<'a, Vec<ContainerSummary>> {
         async move {
             let state = self.inner.lock();
-            let mut rows: Vec<(u64, ContainerSummary)> = state
-                .containers
-                .iter()
-                .filter(|(_, e)| pod_uid.is_none_or(|uid| e.config.pod_uid == uid))
+            let entries: Box<dyn Iterator<Item = (&ContainerId, &Entry)>> = match pod_uid {
+                None => Box::new(state.containers.iter()),
+                Some(uid) => Box::new(
+                    state
+                        .by_pod
+                        .get(uid)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| state.containers.get_key_value(id)),
+                ),
+            };
+            let mut rows: Vec<(u64, ContainerSummary)> = entries
                 .map(|(id, e)| {
                     let summary = ContainerSummary {
                         id: id.clone(),

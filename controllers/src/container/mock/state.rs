@@ -30,6 +30,9 @@ pub(super) struct Inner {
 
 pub(super) struct State {
     pub(super) containers: HashMap<ContainerId, Entry>,
+    /// Index of `containers` by pod UID, so listing one pod's containers (the node agent does it on
+    /// every pod step) does not scan every container of the pool.
+    pub(super) by_pod: HashMap<String, Vec<ContainerId>>,
     /// Pulled images: reference → image ID.
     pub(super) images: HashMap<String, String>,
     pub(super) next_seq: u64,
