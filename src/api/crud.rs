@@ -466,10 +466,10 @@ async fn create_on_update(
 const UNDELETABLE_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 /// `DELETE` an object: 200 with the deleted object, or with the object marked for deletion
-/// (graceful pod deletion, finalizers: see [`deletion`]). Any body is accepted: a JSON
-/// `DeleteOptions` contributes `gracePeriodSeconds`, `preconditions.uid` and
-/// `preconditions.resourceVersion`; anything else (protobuf from `kubectl drain`, empty) is
-/// ignored. Deleting a Namespace deletes everything in it.
+/// (graceful pod deletion, finalizers: see [`deletion`]). A JSON or YAML `DeleteOptions` body
+/// contributes `gracePeriodSeconds`, `preconditions.uid` and `preconditions.resourceVersion`; an
+/// empty or protobuf body (`kubectl drain`) is ignored; an invalid one is refused (400, or 422
+/// for a bad `propagationPolicy`) before anything is deleted. Deleting a Namespace deletes everything in it.
 pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let (r, _) = resolve(&ctx.state, &ctx.path)?;
     if r.resource.kind == "Namespace" && UNDELETABLE_NAMESPACES.contains(&r.name.as_str()) {
@@ -484,7 +484,7 @@ pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
         .with_object("", "namespaces", &r.name)
         .into());
     }
-    let opts = deletion::DeleteOptions::parse(body, &ctx.params);
+    let opts = deletion::DeleteOptions::parse(body, ctx.content_type(), &ctx.params)?;
     let answer = deletion::delete(&ctx.state, &r, &opts).await?;
     Ok(respond::json_bytes(StatusCode::OK, answer))
 }
@@ -495,7 +495,7 @@ pub async fn delete_collection(ctx: &Ctx) -> Result<Response, ApiError> {
     let sel = Selection::new(&ctx.path, &ctx.params)?;
     let (objects, mut rev) = select_objects(&ctx.state, &sel);
     let mut items = Vec::with_capacity(objects.len());
-    let opts = deletion::DeleteOptions::parse(&[], &ctx.params);
+    let opts = deletion::DeleteOptions::parse(&[], None, &ctx.params)?;
     for o in objects {
         let Some(name) = o.key.rsplit('/').next() else {
             continue;

@@ -1,0 +1,74 @@
+//! Request validation: DELETE bodies, continue tokens, identity changes by PATCH, query
+//! parameters and content types.
+
+use super::*;
+
+#[tokio::test]
+async fn delete_should_refuse_invalid_options_and_keep_the_object() {
+    let h = Harness::start().await;
+    let path = "/api/v1/namespaces/default/pods/d";
+    let created = h
+        .post("/api/v1/namespaces/default/pods", &pod("d", json!({})))
+        .await;
+    assert_eq!(created.code, StatusCode::CREATED, "{}", created.body);
+    let del = |ct: &'static str, body: &'static str| {
+        h.send(Method::DELETE, path, Some(ct), Some(body.to_string()), None)
+    };
+    assert_status(
+        &del("application/json", "{not json").await,
+        400,
+        "BadRequest",
+    );
+    assert_status(&del("application/yaml", "a: [").await, 400, "BadRequest");
+    assert_status(
+        &del("application/json", r#"{"gracePeriodSeconds":"soon"}"#).await,
+        400,
+        "BadRequest",
+    );
+    assert_status(
+        &del("application/json", r#"{"kind":"Pod"}"#).await,
+        400,
+        "BadRequest",
+    );
+    let policy = del("application/json", r#"{"propagationPolicy":"Later"}"#).await;
+    assert_status(&policy, 422, "Invalid");
+    assert_eq!(
+        policy.body["details"]["causes"][0]["field"],
+        "propagationPolicy"
+    );
+    assert_eq!(h.get(path).await.code, StatusCode::OK, "still there");
+    // A protobuf body (kubectl drain) is ignored.
+    let proto = h
+        .send(
+            Method::DELETE,
+            path,
+            Some("application/vnd.kubernetes.protobuf"),
+            Some("k8s\0\n\x0c\n\x02v1".into()),
+            None,
+        )
+        .await;
+    assert_eq!(proto.code, StatusCode::OK, "{}", proto.body);
+    // An empty body, and a valid DeleteOptions with kind, are accepted.
+    for (name, body) in [
+        ("e", None),
+        (
+            "k",
+            Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground","gracePeriodSeconds":0}"#.to_string()),
+        ),
+    ] {
+        let c = h
+            .post("/api/v1/namespaces/default/pods", &pod(name, json!({})))
+            .await;
+        assert_eq!(c.code, StatusCode::CREATED, "{}", c.body);
+        let a = h
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/namespaces/default/pods/{name}"),
+                Some("application/json"),
+                body,
+                None,
+            )
+            .await;
+        assert_eq!(a.code, StatusCode::OK, "{}", a.body);
+    }
+}
