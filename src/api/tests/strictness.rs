@@ -72,3 +72,53 @@ async fn delete_should_refuse_invalid_options_and_keep_the_object() {
         assert_eq!(a.code, StatusCode::OK, "{}", a.body);
     }
 }
+
+#[tokio::test]
+async fn list_should_refuse_garbage_and_foreign_continue_tokens() {
+    const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+    let h = Harness::start().await;
+    for name in ["a", "b"] {
+        let c = h
+            .post("/api/v1/namespaces/default/pods", &pod(name, json!({})))
+            .await;
+        assert_eq!(c.code, StatusCode::CREATED, "{}", c.body);
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": {}});
+        let c = h.post(LEASES, &lease).await;
+        assert_eq!(c.code, StatusCode::CREATED, "{}", c.body);
+    }
+    let page = h.get("/api/v1/namespaces/default/pods?limit=1").await;
+    let token = page.body["metadata"]["continue"]
+        .as_str()
+        .expect("continue token")
+        .to_string();
+    let next = h
+        .get(&format!(
+            "/api/v1/namespaces/default/pods?limit=1&continue={token}"
+        ))
+        .await;
+    assert_eq!(next.code, StatusCode::OK, "{}", next.body);
+    assert_eq!(next.body["items"][0]["metadata"]["name"], "b");
+    for bad in ["garbage", "zz", "7b7d", "%C3%A9x"] {
+        let a = h
+            .get(&format!("/api/v1/namespaces/default/pods?continue={bad}"))
+            .await;
+        assert_status(&a, 400, "BadRequest");
+        assert!(
+            a.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("continue key is not valid")),
+            "{}",
+            a.body
+        );
+    }
+    let cm_page = h.get(&format!("{LEASES}?limit=1")).await;
+    let cm_token = cm_page.body["metadata"]["continue"]
+        .as_str()
+        .expect("continue token");
+    let foreign = h
+        .get(&format!(
+            "/api/v1/namespaces/default/pods?continue={cm_token}"
+        ))
+        .await;
+    assert_status(&foreign, 400, "BadRequest");
+}
