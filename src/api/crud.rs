@@ -427,7 +427,8 @@ async fn store_update(
 
 /// `PUT` an object or its `status`: the body replaces the object (status semantics per
 /// [`View`]); with `metadata.resourceVersion` it is a conditional update (409 when stale),
-/// without one it is unconditional.
+/// without one it is unconditional. Another name or namespace than the URL's is a 400, another
+/// `metadata.uid` than the stored one a 422 (see [`object::check_identity`]).
 pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiError> {
     let resource = ctx.path.resource;
     let decoded = object::decode_body(
@@ -463,6 +464,8 @@ pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiE
         ctx.path.namespace.as_deref()
     };
     object::place_namespace(resource, &mut new, url_ns)?;
+    let old_value = parse_stored(&old)?;
+    object::check_identity(resource, &old_value, &new, &r.name, &r.namespace)?;
     let expected_rv = match meta::str_field(&new, "resourceVersion").filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -470,7 +473,6 @@ pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiE
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
         ),
     };
-    let old_value = parse_stored(&old)?;
     let candidate = object::merge_update(resource, view, &old_value, new);
     let stored = commit_update(
         &ctx.state,

@@ -122,3 +122,63 @@ async fn list_should_refuse_garbage_and_foreign_continue_tokens() {
         .await;
     assert_status(&foreign, 400, "BadRequest");
 }
+
+#[tokio::test]
+async fn patch_should_refuse_identity_changes_like_put() {
+    let h = Harness::start().await;
+    let path = "/api/v1/namespaces/default/pods/id";
+    let created = h
+        .post("/api/v1/namespaces/default/pods", &pod("id", json!({})))
+        .await;
+    assert_eq!(created.code, StatusCode::CREATED, "{}", created.body);
+    let merge = "application/merge-patch+json";
+    let renamed = h
+        .patch(path, merge, &json!({"metadata": {"name": "other"}}))
+        .await;
+    assert_status(&renamed, 400, "BadRequest");
+    let moved = h
+        .patch(
+            path,
+            merge,
+            &json!({"metadata": {"namespace": "kube-system"}}),
+        )
+        .await;
+    assert_status(&moved, 400, "BadRequest");
+    let json_patch = h
+        .patch(
+            path,
+            "application/json-patch+json",
+            &json!([{"op": "replace", "path": "/metadata/name", "value": "x"}]),
+        )
+        .await;
+    assert_status(&json_patch, 400, "BadRequest");
+    let uid = h
+        .patch(path, merge, &json!({"metadata": {"uid": "forged"}}))
+        .await;
+    assert_status(&uid, 422, "Invalid");
+    assert_eq!(uid.body["details"]["causes"][0]["field"], "metadata.uid");
+    assert!(
+        uid.body["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("field is immutable")),
+        "{}",
+        uid.body
+    );
+    // PUT answers the same.
+    let mut put = created.body.clone();
+    put["metadata"]["uid"] = json!("forged");
+    assert_status(&h.put(path, &put).await, 422, "Invalid");
+    // Unchanged identity fields are fine.
+    let same = h
+        .patch(
+            path,
+            merge,
+            &json!({"metadata": {"name": "id", "namespace": "default", "uid": created.body["metadata"]["uid"], "labels": {"a": "b"}}}),
+        )
+        .await;
+    assert_eq!(same.code, StatusCode::OK, "{}", same.body);
+    assert_eq!(
+        h.get(path).await.body["metadata"]["uid"],
+        created.body["metadata"]["uid"]
+    );
+}
