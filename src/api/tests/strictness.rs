@@ -182,3 +182,82 @@ async fn patch_should_refuse_identity_changes_like_put() {
         created.body["metadata"]["uid"]
     );
 }
+
+#[tokio::test]
+async fn list_and_watch_should_refuse_invalid_query_values() {
+    let h = Harness::start().await;
+    for q in [
+        "resourceVersion=abc",
+        "resourceVersion=-1",
+        "resourceVersionMatch=Newest&resourceVersion=1",
+        "resourceVersionMatch=NotOlderThan",
+        "resourceVersionMatch=Exact&resourceVersion=0",
+        "watch=yes",
+        "watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=1",
+        "watch=true&sendInitialEvents=true",
+        "watch=true&resourceVersion=abc",
+    ] {
+        let a = h.get(&format!("/api/v1/namespaces/default/pods?{q}")).await;
+        assert_status(&a, 400, "BadRequest");
+    }
+    for q in [
+        "resourceVersion=0",
+        "resourceVersion=1&resourceVersionMatch=NotOlderThan",
+        "resourceVersion=1&resourceVersionMatch=Exact",
+        "watch=false",
+        "watch=0",
+    ] {
+        let a = h.get(&format!("/api/v1/namespaces/default/pods?{q}")).await;
+        assert_eq!(a.code, StatusCode::OK, "{q}: {}", a.body);
+        assert_eq!(a.body["kind"], "PodList", "{q}");
+    }
+}
+
+#[tokio::test]
+async fn watch_from_a_future_revision_should_time_out_or_catch_up() {
+    let h = Harness::start().await;
+    let current = h.state.store.revision();
+    let far = current + 1000;
+    let started = std::time::Instant::now();
+    let a = h
+        .get(&format!(
+            "/api/v1/namespaces/default/pods?watch=true&resourceVersion={far}"
+        ))
+        .await;
+    assert_status(&a, 504, "Timeout");
+    assert_eq!(
+        a.body["message"],
+        format!("Too large resource version: requested {far}, current {current}")
+    );
+    assert!(started.elapsed() >= crate::api::watch::TOO_LARGE_RV_WAIT);
+    // One revision ahead, and a write arrives within the wait: the watch proceeds.
+    let next = current + 1;
+    let url = format!(
+        "{}/api/v1/namespaces/default/pods?watch=true&resourceVersion={current}&timeoutSeconds=2",
+        h.base
+    );
+    let ahead = format!(
+        "{}/api/v1/namespaces/default/pods?watch=true&resourceVersion={next}&timeoutSeconds=2",
+        h.base
+    );
+    let client = h.client.clone();
+    let watcher = tokio::spawn(async move {
+        let resp = client.get(ahead).send().await.expect("watch");
+        (resp.status(), resp.text().await.expect("body"))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = h
+        .post("/api/v1/namespaces/default/pods", &pod("late", json!({})))
+        .await;
+    assert_eq!(c.code, StatusCode::CREATED, "{}", c.body);
+    let (code, text) = watcher.await.expect("joined");
+    assert_eq!(code, StatusCode::OK, "{text}");
+    // Resuming after `next` (the create itself): nothing but the clean end.
+    assert!(!text.contains("ERROR"), "{text}");
+    let replay = h.client.get(url).send().await.expect("watch");
+    let text = replay.text().await.expect("body");
+    assert!(
+        text.contains("\"ADDED\"") && text.contains("late"),
+        "{text}"
+    );
+}
