@@ -38,19 +38,43 @@ pub enum View {
     Status,
 }
 
+/// Checks the `Content-Type` of a POST or PUT body: none (the body is sniffed: JSON, then YAML),
+/// JSON, YAML, or protobuf (which [`decode::parse_body`] answers with its own 415).
+///
+/// # Errors
+/// 415 UnsupportedMediaType for any other media type (`text/plain`, form data, patch types).
+pub fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let Some(ct) = content_type else {
+        return Ok(());
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "" | "application/json" | "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(()),
+        e if e.contains("protobuf") => Ok(()),
+        _ => Err(ApiError::unsupported_media_type(ct)),
+    }
+}
+
 /// Decodes a create/update body for `resource`: parses JSON or YAML (`parse_body`, which answers
 /// 415 for protobuf), checks `apiVersion`/`kind`, then applies `mode` to unknown and duplicate fields.
 ///
 /// # Errors
 /// 400 BadRequest for undecodable bodies, a non-object body, a wrong `apiVersion`/`kind`, or (with
 /// `Strict`) unknown or duplicate fields: `Pod in version "v1" cannot be handled as a Pod: strict
-/// decoding error: unknown field "spec.containerz"`; 415 for protobuf bodies.
+/// decoding error: unknown field "spec.containerz"`; 415 for protobuf bodies and media types
+/// other than JSON and YAML ([`check_media_type`]).
 pub fn decode_body(
     resource: &ApiResource,
     bytes: &[u8],
     content_type: Option<&str>,
     mode: FieldValidation,
 ) -> Result<Decoded, ApiError> {
+    check_media_type(content_type)?;
     let parsed = decode::parse_body(bytes, content_type)?;
     let mut value = parsed.value;
     check_kind(resource, &mut value)?;

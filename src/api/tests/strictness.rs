@@ -261,3 +261,46 @@ async fn watch_from_a_future_revision_should_time_out_or_catch_up() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn post_and_put_should_refuse_bodies_that_are_neither_json_nor_yaml() {
+    let h = Harness::start().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let body = pod("m", json!({})).to_string();
+    for ct in ["text/plain", "application/x-www-form-urlencoded"] {
+        let a = h
+            .send(Method::POST, pods, Some(ct), Some(body.clone()), None)
+            .await;
+        assert_status(&a, 415, "UnsupportedMediaType");
+    }
+    // No Content-Type: JSON, then YAML.
+    let json_body = h
+        .send(Method::POST, pods, None, Some(body.clone()), None)
+        .await;
+    assert_eq!(json_body.code, StatusCode::CREATED, "{}", json_body.body);
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: y\nspec:\n  containers:\n  - name: c1\n    image: nginx:1.27\n";
+    let yaml_body = h
+        .send(Method::POST, pods, None, Some(yaml.into()), None)
+        .await;
+    assert_eq!(yaml_body.code, StatusCode::CREATED, "{}", yaml_body.body);
+    let put = h
+        .send(
+            Method::PUT,
+            &format!("{pods}/m"),
+            Some("text/plain"),
+            Some(json_body.body.to_string()),
+            None,
+        )
+        .await;
+    assert_status(&put, 415, "UnsupportedMediaType");
+    let put_yaml = h
+        .send(
+            Method::PUT,
+            &format!("{pods}/m"),
+            Some("application/yaml; charset=utf-8"),
+            Some(json_body.body.to_string()),
+            None,
+        )
+        .await;
+    assert_eq!(put_yaml.code, StatusCode::OK, "{}", put_yaml.body);
+}
