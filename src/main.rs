@@ -75,24 +75,32 @@ fn init(args: &ServerArgs) -> Result<(), String> {
     }
 }
 
-/// `mock_k8 run`: initializes an empty data directory, then serves until Ctrl-C or SIGTERM.
+/// `mock_k8 run`: initializes an empty data directory, then serves until Ctrl-C or SIGTERM. The
+/// data directory is only read or initialized once the API port is bound (in
+/// [`mock_k8::server::run`]), so a port in use leaves nothing behind.
 fn run(args: &ServerArgs) -> Result<(), String> {
     let config = args.to_config();
-    let identity = config::load_or_init(&config.data_dir, config.node_name.as_deref())
-        .map_err(|e| e.to_string())?;
-    warn_if_renamed(args, &identity);
     tracing::info!(
         data_dir = %config.data_dir.display(),
-        node = %identity.node_name,
-        cluster = %identity.cluster_id,
         version = env!("CARGO_PKG_VERSION"),
         "starting mock_k8"
     );
+    let data_dir = config.data_dir.clone();
+    let node_name = config.node_name.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(mock_k8::server::run(config, shutdown_signal(), |addr| {
+        // The server has initialized the data directory by now: this only reads it.
+        if let Ok(identity) = config::load_or_init(&data_dir, node_name.as_deref()) {
+            warn_if_renamed(args, &identity);
+            tracing::info!(
+                node = %identity.node_name,
+                cluster = %identity.cluster_id,
+                "data directory loaded"
+            );
+        }
         println!("mock_k8 API listening on http://{addr}");
     }))
 }

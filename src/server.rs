@@ -15,9 +15,9 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 /// Runs mock_k8 (store + API server) until `shutdown` completes, then shuts down in order: stop
 /// accepting requests, end watches, stop Raft, flush storage.
 ///
-/// Start-up: reads (or initializes) the data directory, binds `config.api_addr`, opens the store
-/// under `<data-dir>/raft` (recording the bound address in the Raft membership), creates the
-/// system namespaces if missing, then serves.
+/// Start-up: binds `config.api_addr` (so a port in use fails before anything is written), reads
+/// (or initializes) the data directory, opens the store under `<data-dir>/raft` (recording the
+/// bound address in the Raft membership), creates the system namespaces if missing, then serves.
 ///
 /// `on_listening` is called with the bound address once the API accepts connections (useful with
 /// port 0).
@@ -29,11 +29,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(std::net::SocketAddr) + Send,
 ) -> Result<(), String> {
-    let identity =
-        load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
+    // Bind first: a port in use must fail before the data directory is created or touched.
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .map_err(|e| format!("binding {}: {e}", config.api_addr))?;
+    let identity =
+        load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("reading the bound address: {e}"))?;
@@ -196,5 +197,18 @@ mod tests {
         assert_eq!(got.status().as_u16(), 200);
         let _ = stop.send(());
         task.await.expect("task").expect("clean exit");
+    }
+
+    #[tokio::test]
+    async fn run_should_fail_on_a_taken_port_without_creating_the_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut cfg = config(&data);
+        cfg.api_addr = taken.local_addr().expect("addr");
+        let result = run(cfg, async {}, |_| panic!("must not listen")).await;
+        let err = result.expect_err("the port is taken");
+        assert!(err.starts_with("binding"), "{err}");
+        assert!(!data.exists(), "the data directory was created");
     }
 }

@@ -150,21 +150,74 @@ pub fn select_objects(state: &ApiState, sel: &Selection) -> (Vec<Arc<StoredObjec
     )
 }
 
+/// The version tag inside continue tokens, as Kubernetes writes it.
+const CONTINUE_VERSION: &str = "meta.k8s.io/v1";
+
+/// Encodes the continue token of a page that ended at the store key `last`: the hex of
+/// `{"v":"meta.k8s.io/v1","start":last}` (opaque, URL-safe).
+pub fn encode_continue(last: &str) -> String {
+    let text = json!({"v": CONTINUE_VERSION, "start": last}).to_string();
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes a continue token made by [`encode_continue`] for a list under the key `prefix`: the
+/// key the previous page ended at.
+///
+/// # Errors
+/// 400 BadRequest (`continue key is not valid: ...`) for a token that does not decode, or that
+/// belongs to another resource or namespace.
+pub fn decode_continue(token: &str, prefix: &str) -> Result<String, ApiError> {
+    let invalid = |why: &str| ApiError::bad_request(format!("continue key is not valid: {why}"));
+    let bytes: Option<Vec<u8>> = if token.len().is_multiple_of(2) && token.is_ascii() {
+        (0..token.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok())
+            .collect()
+    } else {
+        None
+    };
+    let bytes =
+        bytes.ok_or_else(|| invalid("the token is not encoded as this server encodes it"))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|_| invalid("the token does not decode"))?;
+    if value.get("v").and_then(Value::as_str) != Some(CONTINUE_VERSION) {
+        return Err(invalid(&format!(
+            "the token is not of version {CONTINUE_VERSION}"
+        )));
+    }
+    let start = value
+        .get("start")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the token names no start key"))?;
+    if !start.starts_with(prefix) || start.len() == prefix.len() {
+        return Err(invalid("the token belongs to another list"));
+    }
+    Ok(start.to_string())
+}
+
 /// `LIST` a collection: a `{Kind}List` (or a Table) with `metadata.resourceVersion`, filtered by the
-/// selectors, paged by `limit`/`continue` (the token is the last key of the previous page).
+/// selectors, paged by `limit`/`continue` (the token encodes the last key of the previous page:
+/// see [`encode_continue`]).
+///
+/// Every page shows the live state at the time it is read (with that revision as its
+/// `resourceVersion`), not a snapshot at the first page's resourceVersion as Kubernetes serves.
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let sel = Selection::new(&ctx.path, &ctx.params)?;
     let resource = sel.resource;
+    let after = match ctx.params.continue_token.as_deref() {
+        Some(token) => Some(decode_continue(token, &sel.prefix)?),
+        None => None,
+    };
     let (mut objects, rev) = select_objects(&ctx.state, &sel);
-    if let Some(token) = ctx.params.continue_token.as_deref() {
-        objects.retain(|o| o.key.as_str() > token);
+    if let Some(after) = after.as_deref() {
+        objects.retain(|o| o.key.as_str() > after);
     }
     let mut next = None;
     let mut remaining = None;
     if let Some(limit) = ctx.params.limit.filter(|l| *l > 0 && *l < objects.len()) {
         remaining = Some(objects.len() - limit);
         objects.truncate(limit);
-        next = objects.last().map(|o| o.key.clone());
+        next = objects.last().map(|o| encode_continue(&o.key));
     }
     if table::wants_table(&ctx.headers) {
         let now = object::now_unix_seconds();
@@ -374,7 +427,8 @@ async fn store_update(
 
 /// `PUT` an object or its `status`: the body replaces the object (status semantics per
 /// [`View`]); with `metadata.resourceVersion` it is a conditional update (409 when stale),
-/// without one it is unconditional.
+/// without one it is unconditional. Another name or namespace than the URL's is a 400, another
+/// `metadata.uid` than the stored one a 422 (see [`object::check_identity`]).
 pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiError> {
     let resource = ctx.path.resource;
     let decoded = object::decode_body(
@@ -410,6 +464,8 @@ pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiE
         ctx.path.namespace.as_deref()
     };
     object::place_namespace(resource, &mut new, url_ns)?;
+    let old_value = parse_stored(&old)?;
+    object::check_identity(resource, &old_value, &new, &r.name, &r.namespace)?;
     let expected_rv = match meta::str_field(&new, "resourceVersion").filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -417,7 +473,6 @@ pub async fn update(ctx: &Ctx, body: &[u8], view: View) -> Result<Response, ApiE
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
         ),
     };
-    let old_value = parse_stored(&old)?;
     let candidate = object::merge_update(resource, view, &old_value, new);
     let stored = commit_update(
         &ctx.state,
@@ -466,10 +521,10 @@ async fn create_on_update(
 const UNDELETABLE_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 /// `DELETE` an object: 200 with the deleted object, or with the object marked for deletion
-/// (graceful pod deletion, finalizers: see [`deletion`]). Any body is accepted: a JSON
-/// `DeleteOptions` contributes `gracePeriodSeconds`, `preconditions.uid` and
-/// `preconditions.resourceVersion`; anything else (protobuf from `kubectl drain`, empty) is
-/// ignored. Deleting a Namespace deletes everything in it.
+/// (graceful pod deletion, finalizers: see [`deletion`]). A JSON or YAML `DeleteOptions` body
+/// contributes `gracePeriodSeconds`, `preconditions.uid` and `preconditions.resourceVersion`; an
+/// empty or protobuf body (`kubectl drain`) is ignored; an invalid one is refused (400, or 422
+/// for a bad `propagationPolicy`) before anything is deleted. Deleting a Namespace deletes everything in it.
 pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let (r, _) = resolve(&ctx.state, &ctx.path)?;
     if r.resource.kind == "Namespace" && UNDELETABLE_NAMESPACES.contains(&r.name.as_str()) {
@@ -484,7 +539,7 @@ pub async fn delete(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
         .with_object("", "namespaces", &r.name)
         .into());
     }
-    let opts = deletion::DeleteOptions::parse(body, &ctx.params);
+    let opts = deletion::DeleteOptions::parse(body, ctx.content_type(), &ctx.params)?;
     let answer = deletion::delete(&ctx.state, &r, &opts).await?;
     Ok(respond::json_bytes(StatusCode::OK, answer))
 }
@@ -495,7 +550,7 @@ pub async fn delete_collection(ctx: &Ctx) -> Result<Response, ApiError> {
     let sel = Selection::new(&ctx.path, &ctx.params)?;
     let (objects, mut rev) = select_objects(&ctx.state, &sel);
     let mut items = Vec::with_capacity(objects.len());
-    let opts = deletion::DeleteOptions::parse(&[], &ctx.params);
+    let opts = deletion::DeleteOptions::parse(&[], None, &ctx.params)?;
     for o in objects {
         let Some(name) = o.key.rsplit('/').next() else {
             continue;

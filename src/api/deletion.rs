@@ -23,7 +23,7 @@ use super::respond;
 use crate::store::{StoreError, WriteOp};
 use bytes::Bytes;
 use jiff::{SignedDuration, Timestamp};
-use mock_k8_schemas::{meta, resource};
+use mock_k8_schemas::{Status, StatusCause, decode, meta, resource};
 use serde_json::{Value, json};
 
 /// The parts of a `DeleteOptions` (body or query) the server acts on.
@@ -40,12 +40,23 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    /// Reads a DELETE's options. Any body is accepted: a JSON `DeleteOptions` contributes its
-    /// fields; anything else (protobuf from `kubectl drain`, empty) is ignored.
-    pub fn parse(body: &[u8], params: &Params) -> DeleteOptions {
-        let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    /// Reads a DELETE's options from its body (of `content_type`) and query. An empty body and a
+    /// protobuf body (`kubectl drain` sends one) are ignored; a JSON or YAML `DeleteOptions`
+    /// contributes its fields.
+    ///
+    /// # Errors
+    /// - 400 BadRequest for a body that does not parse, is not an object, has another `kind`
+    ///   than `DeleteOptions`, or has a field of the wrong type.
+    /// - 422 Invalid (field `propagationPolicy`) for a policy other than Orphan, Background or
+    ///   Foreground.
+    pub fn parse(
+        body: &[u8],
+        content_type: Option<&str>,
+        params: &Params,
+    ) -> Result<DeleteOptions, ApiError> {
+        let opts = body_options(body, content_type)?;
         let pre = opts.get("preconditions");
-        DeleteOptions {
+        Ok(DeleteOptions {
             grace_period_seconds: opts
                 .get("gracePeriodSeconds")
                 .and_then(Value::as_i64)
@@ -67,8 +78,111 @@ impl DeleteOptions {
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|v| v == "All")),
+        })
+    }
+}
+
+/// The propagation policies Kubernetes accepts.
+const PROPAGATION_POLICIES: &[&str] = &["Orphan", "Background", "Foreground"];
+
+/// The checked JSON object of a DELETE body (`Null` for an empty or protobuf body).
+fn body_options(body: &[u8], content_type: Option<&str>) -> Result<Value, ApiError> {
+    let protobuf = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("protobuf"));
+    if protobuf || body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    let opts = decode::parse_body(body, content_type)?.value;
+    let Some(map) = opts.as_object() else {
+        if opts.is_null() {
+            return Ok(Value::Null);
+        }
+        return Err(ApiError::bad_request(
+            "error decoding DeleteOptions: the body is not an object",
+        ));
+    };
+    let wrong_type = |field: &str, expected: &str| {
+        ApiError::bad_request(format!(
+            "error decoding DeleteOptions: {field}: expected {expected}"
+        ))
+    };
+    if let Some(kind) = map.get("kind").filter(|k| !k.is_null()) {
+        match kind.as_str() {
+            Some("DeleteOptions" | "") => {}
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "the body of a DELETE must be a DeleteOptions, not a {other}"
+                )));
+            }
+            None => return Err(wrong_type("kind", "a string")),
         }
     }
+    for (field, ok, expected) in [
+        (
+            "gracePeriodSeconds",
+            map.get("gracePeriodSeconds")
+                .is_none_or(|v| v.is_null() || v.is_i64()),
+            "an integer",
+        ),
+        (
+            "orphanDependents",
+            map.get("orphanDependents")
+                .is_none_or(|v| v.is_null() || v.is_boolean()),
+            "a boolean",
+        ),
+        (
+            "propagationPolicy",
+            map.get("propagationPolicy")
+                .is_none_or(|v| v.is_null() || v.is_string()),
+            "a string",
+        ),
+        (
+            "apiVersion",
+            map.get("apiVersion")
+                .is_none_or(|v| v.is_null() || v.is_string()),
+            "a string",
+        ),
+        (
+            "dryRun",
+            map.get("dryRun").is_none_or(|v| {
+                v.is_null() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+            }),
+            "a list of strings",
+        ),
+        (
+            "preconditions",
+            map.get("preconditions").is_none_or(|v| {
+                v.is_null()
+                    || v.as_object().is_some_and(|p| {
+                        ["uid", "resourceVersion"]
+                            .iter()
+                            .all(|f| p.get(*f).is_none_or(|x| x.is_null() || x.is_string()))
+                    })
+            }),
+            "an object with string uid and resourceVersion",
+        ),
+    ] {
+        if !ok {
+            return Err(wrong_type(field, expected));
+        }
+    }
+    if let Some(policy) = map.get("propagationPolicy").and_then(Value::as_str)
+        && !PROPAGATION_POLICIES.contains(&policy)
+    {
+        return Err(Status::invalid(
+            "meta.k8s.io",
+            "DeleteOptions",
+            "",
+            vec![StatusCause {
+                reason: "FieldValueNotSupported".into(),
+                message: format!(
+                    "Unsupported value: \"{policy}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+                ),
+                field: "propagationPolicy".into(),
+            }],
+        )
+        .into());
+    }
+    Ok(opts)
 }
 
 /// What a DELETE does to an object.

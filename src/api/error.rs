@@ -68,6 +68,19 @@ impl ApiError {
         .into()
     }
 
+    /// 415 `UnsupportedMediaType` for a POST or PUT body that is neither JSON nor YAML.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Status::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: \
+                 application/json, application/yaml"
+            ),
+        )
+        .into()
+    }
+
     /// 413 `RequestEntityTooLarge` for a body over `limit` bytes.
     pub fn too_large(limit: usize) -> Self {
         Status::new(

@@ -226,13 +226,19 @@ fn verb_of(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// `GET /metrics`.
+/// The Content-Type of `/metrics`: prometheus-client writes the OpenMetrics text format
+/// (`# TYPE x counter` with `x_total` samples, `# EOF`), which Prometheus reads right only when
+/// told so.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`, in the OpenMetrics text format ([`OPENMETRICS_CONTENT_TYPE`]).
 pub async fn metrics(State(state): State<ApiState>) -> Response {
     let body = state.metrics.render(&state.store.stats());
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
     );
     resp
 }

@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::query::FieldValidation;
-use mock_k8_schemas::{ApiResource, decode, meta, schema};
+use mock_k8_schemas::{ApiResource, Status, StatusCause, decode, meta, schema};
 use serde_json::{Map, Value, json};
 
 /// The metadata fields the server owns: kept from the stored object on every update.
@@ -38,19 +38,43 @@ pub enum View {
     Status,
 }
 
+/// Checks the `Content-Type` of a POST or PUT body: none (the body is sniffed: JSON, then YAML),
+/// JSON, YAML, or protobuf (which [`decode::parse_body`] answers with its own 415).
+///
+/// # Errors
+/// 415 UnsupportedMediaType for any other media type (`text/plain`, form data, patch types).
+pub fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let Some(ct) = content_type else {
+        return Ok(());
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "" | "application/json" | "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(()),
+        e if e.contains("protobuf") => Ok(()),
+        _ => Err(ApiError::unsupported_media_type(ct)),
+    }
+}
+
 /// Decodes a create/update body for `resource`: parses JSON or YAML (`parse_body`, which answers
 /// 415 for protobuf), checks `apiVersion`/`kind`, then applies `mode` to unknown and duplicate fields.
 ///
 /// # Errors
 /// 400 BadRequest for undecodable bodies, a non-object body, a wrong `apiVersion`/`kind`, or (with
 /// `Strict`) unknown or duplicate fields: `Pod in version "v1" cannot be handled as a Pod: strict
-/// decoding error: unknown field "spec.containerz"`; 415 for protobuf bodies.
+/// decoding error: unknown field "spec.containerz"`; 415 for protobuf bodies and media types
+/// other than JSON and YAML ([`check_media_type`]).
 pub fn decode_body(
     resource: &ApiResource,
     bytes: &[u8],
     content_type: Option<&str>,
     mode: FieldValidation,
 ) -> Result<Decoded, ApiError> {
+    check_media_type(content_type)?;
     let parsed = decode::parse_body(bytes, content_type)?;
     let mut value = parsed.value;
     check_kind(resource, &mut value)?;
@@ -165,6 +189,50 @@ pub fn place_namespace(
             ));
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Checks that an update keeps the object's identity: `new`'s `metadata.name` and, for a
+/// namespaced kind, `metadata.namespace` (when set) must be the URL's `name` and `namespace`, and
+/// its `metadata.uid` (when set) the stored object `old`'s.
+///
+/// # Errors
+/// - 400 BadRequest for another name or namespace (kube-apiserver's wording, as for PUT).
+/// - 422 Invalid `metadata.uid: field is immutable` for another uid.
+pub fn check_identity(
+    resource: &ApiResource,
+    old: &Value,
+    new: &Value,
+    name: &str,
+    namespace: &str,
+) -> Result<(), ApiError> {
+    let new_name = meta::name(new);
+    if !new_name.is_empty() && new_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({new_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let new_ns = meta::namespace(new);
+    if resource.namespaced && !new_ns.is_empty() && new_ns != namespace {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    let new_uid = meta::str_field(new, "uid").unwrap_or("");
+    let old_uid = meta::str_field(old, "uid").unwrap_or("");
+    if !new_uid.is_empty() && new_uid != old_uid {
+        return Err(Status::invalid(
+            resource.group,
+            resource.kind,
+            name,
+            vec![StatusCause {
+                reason: "FieldValueInvalid".into(),
+                message: format!("Invalid value: \"{new_uid}\": field is immutable"),
+                field: "metadata.uid".into(),
+            }],
+        )
+        .into());
     }
     Ok(())
 }

@@ -127,6 +127,9 @@ pub async fn patch(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
             cur_value.clone()
         };
         let mut patched = apply_patch(kind, ctx, &target, &patch)?;
+        if !is_scale {
+            object::check_identity(r.resource, &cur_value, &patched, &r.name, &r.namespace)?;
+        }
         let warnings = if is_scale {
             Vec::new()
         } else {

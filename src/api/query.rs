@@ -37,6 +37,9 @@ pub struct Params {
     pub watch: bool,
     /// `resourceVersion`: for watch, the revision to resume after (`None` for absent or empty).
     pub resource_version: Option<String>,
+    /// `resourceVersionMatch`: `NotOlderThan` or `Exact` (accepted and validated; lists always
+    /// show the live state, which is not older than any revision the server answered).
+    pub resource_version_match: Option<String>,
     /// `labelSelector`.
     pub label_selector: Option<String>,
     /// `fieldSelector`.
@@ -76,14 +79,18 @@ impl Params {
     /// Reads the parameters of `uri`.
     ///
     /// # Errors
-    /// 400 BadRequest for an undecodable query string or an invalid `dryRun`, `fieldValidation`,
-    /// `includeObject`, `limit` or `timeoutSeconds` value.
+    /// 400 BadRequest for an undecodable query string; an invalid `dryRun`, `fieldValidation`,
+    /// `includeObject`, `limit`, `timeoutSeconds`, `resourceVersion` (not a non-negative integer),
+    /// `resourceVersionMatch` or `watch` (not a boolean) value; `resourceVersionMatch` without
+    /// `resourceVersion` (or on a watch); `sendInitialEvents=true` without
+    /// `allowWatchBookmarks=true`.
     pub fn from_uri(uri: &Uri) -> Result<Params, ApiError> {
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
             .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
         let mut p = Params {
             watch: false,
             resource_version: None,
+            resource_version_match: None,
             label_selector: None,
             field_selector: None,
             limit: None,
@@ -104,8 +111,22 @@ impl Params {
         for (k, v) in pairs {
             let non_empty = || if v.is_empty() { None } else { Some(v.clone()) };
             match k.as_str() {
-                "watch" => p.watch = is_true(&v),
-                "resourceVersion" => p.resource_version = non_empty(),
+                "watch" => p.watch = parse_bool("watch", &v)?,
+                "resourceVersion" => {
+                    parse_num("resourceVersion", &v)?;
+                    p.resource_version = non_empty();
+                }
+                "resourceVersionMatch" => {
+                    p.resource_version_match = match v.as_str() {
+                        "" => None,
+                        "NotOlderThan" | "Exact" => Some(v.clone()),
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "invalid resourceVersionMatch: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+                            )));
+                        }
+                    }
+                }
                 "labelSelector" => p.label_selector = non_empty(),
                 "fieldSelector" => p.field_selector = non_empty(),
                 "limit" => p.limit = parse_num("limit", &v)?.map(|n| n as usize),
@@ -157,7 +178,47 @@ impl Params {
                 _ => {}
             }
         }
+        p.check_list_options()?;
         Ok(p)
+    }
+
+    /// Kubernetes' `ValidateListOptions` rules on combinations of list and watch parameters.
+    fn check_list_options(&self) -> Result<(), ApiError> {
+        if self.send_initial_events {
+            if !self.allow_watch_bookmarks {
+                return Err(ApiError::bad_request(
+                    "sendInitialEvents is forbidden for watch unless allowWatchBookmarks=true: \
+                     the end of the initial events is signalled by a bookmark",
+                ));
+            }
+            return Ok(());
+        }
+        match self.resource_version_match.as_deref() {
+            None => Ok(()),
+            Some(_) if self.watch => Err(ApiError::bad_request(
+                "resourceVersionMatch is forbidden for watch",
+            )),
+            Some(_) if self.resource_version.is_none() => Err(ApiError::bad_request(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            )),
+            Some("Exact") if self.resource_version.as_deref() == Some("0") => {
+                Err(ApiError::bad_request(
+                    "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
+                ))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// A boolean parameter as Go's `strconv.ParseBool` reads it (empty is false).
+fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "" | "false" | "0" | "f" | "F" | "FALSE" | "False" => Ok(false),
+        "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
+        other => Err(ApiError::bad_request(format!(
+            "invalid {name}: {other:?} is not a boolean (true, false, 1 or 0)"
+        ))),
     }
 }
 

@@ -63,6 +63,7 @@ async fn bind_inner(state: &ApiState, req: Request<Body>) -> Result<Response, Ap
         .headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    super::object::check_media_type(content_type)?;
     let binding = decode::parse_body(&bytes, content_type)?.value;
     if let Some(kind) = binding
         .get("kind")

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 /// `POST .../pods/{name}/binding`: [`bind_pod`] in the URL's namespace (`default` on the seed's
 /// namespace-less form).
 pub async fn bind(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
+    object::check_media_type(ctx.content_type())?;
     let binding = decode::parse_body(body, ctx.content_type())?.value;
     let pod_name = ctx.path.name.clone().unwrap_or_default();
     let body_name = meta::name(&binding);
@@ -288,6 +289,7 @@ pub async fn get_scale(ctx: &Ctx) -> Result<Response, ApiError> {
 /// `PUT .../{name}/scale` with a `Scale` body: sets `spec.replicas` (conditional on the Scale's
 /// `metadata.resourceVersion` when given).
 pub async fn put_scale(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
+    object::check_media_type(ctx.content_type())?;
     let scale = decode::parse_body(body, ctx.content_type())?.value;
     let (r, cur) = crud::resolve(&ctx.state, &ctx.path)?;
     let old = crud::parse_stored(&cur)?;

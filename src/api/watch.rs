@@ -31,7 +31,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use mock_k8_schemas::watch::{EventType, event_line};
-use mock_k8_schemas::{ApiResource, Status, meta};
+use mock_k8_schemas::{ApiResource, Status, StatusCause, meta};
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::time::Duration;
@@ -154,10 +154,50 @@ fn error_line(status: &Status) -> Bytes {
     ))
 }
 
-/// `GET ...?watch=true` on a collection.
+/// How long a watch from a resourceVersion newer than the store's revision waits for the store to
+/// catch up (Kubernetes' watch cache waits 3 s too).
+pub const TOO_LARGE_RV_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits (at most [`TOO_LARGE_RV_WAIT`]) until the store has reached `revision`.
 ///
 /// # Errors
-/// 400 for bad selectors or a non-numeric resourceVersion; 503 when the store cannot watch.
+/// 504 `Timeout` (`Too large resource version: requested N, current M`, cause
+/// `ResourceVersionTooLarge`) when it does not in time.
+async fn wait_for_revision(state: &super::ApiState, revision: u64) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + TOO_LARGE_RV_WAIT;
+    loop {
+        let current = state.store.revision();
+        if current >= revision {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline || state.shutdown.is_cancelled() {
+            let message =
+                format!("Too large resource version: requested {revision}, current {current}");
+            let mut s = Status::new(504, "Timeout", message.clone());
+            let details = s.details.get_or_insert_with(Default::default);
+            details.causes = vec![StatusCause {
+                reason: "ResourceVersionTooLarge".into(),
+                message: "Too large resource version".into(),
+                field: String::new(),
+            }];
+            details.retry_after_seconds = Some(1);
+            return Err(s.into());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            () = state.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// `GET ...?watch=true` on a collection.
+///
+/// A resume point newer than the store's revision waits up to [`TOO_LARGE_RV_WAIT`] for the store
+/// to catch up, then proceeds normally.
+///
+/// # Errors
+/// 400 for bad selectors or a non-numeric resourceVersion; 504 for a resourceVersion the store
+/// does not reach in time; 503 when the store cannot watch.
 pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
     let sel = Selection::new(&ctx.path, &ctx.params)?;
     let state = ctx.state.clone();
@@ -169,6 +209,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
         ),
     };
     let initial_events = ctx.params.send_initial_events;
+    if let Some(n) = from.filter(|_| !initial_events) {
+        wait_for_revision(&state, n).await?;
+    }
     let (initial, start) = match from {
         _ if initial_events => crud::select_objects(&state, &sel),
         None => crud::select_objects(&state, &sel),

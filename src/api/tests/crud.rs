@@ -543,3 +543,19 @@ async fn metrics_should_count_requests_by_verb_and_resource() {
     );
     h.shutdown();
 }
+
+#[tokio::test]
+async fn metrics_should_be_served_as_openmetrics_text() {
+    let h = Harness::start().await;
+    h.get("/api/v1/namespaces/default/pods").await;
+    let m = h.send(Method::GET, "/metrics", None, None, None).await;
+    assert_eq!(m.code, StatusCode::OK);
+    assert_eq!(
+        m.headers["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = m.body.as_str().expect("text");
+    assert!(text.contains("# TYPE apiserver_request counter"), "{text}");
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    h.shutdown();
+}

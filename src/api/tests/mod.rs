@@ -5,6 +5,7 @@ mod admission;
 mod crud;
 mod kube_client;
 mod patch;
+mod strictness;
 mod watch;
 
 use super::{ApiOptions, ApiState, crud as api_crud, router};
