@@ -31,6 +31,30 @@ pub enum Command {
     Init(ServerArgs),
     /// Display version information (product and Kubernetes API version served).
     Version,
+    /// Verify the signed transition history (every signature, hash link, state commitment and
+    /// authority rule) of a stopped member's data directory or of a running server.
+    Verify(VerifyArgs),
+}
+
+/// Flags of `verify`: exactly one of `--data-dir` and `--server`.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false, id = "source")]
+pub struct VerifyArgs {
+    /// Data directory of a stopped member (its store is locked while the server runs).
+    #[arg(long, value_name = "DIR", group = "source")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Base URL of a running server, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", group = "source")]
+    pub server: Option<String>,
+
+    /// Also trust this member or controller key id (64 hex digits); repeatable.
+    #[arg(long = "trust", value_name = "KEYID")]
+    pub trust: Vec<String>,
+
+    /// Print no progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Flags shared by `run` and `init`.

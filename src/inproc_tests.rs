@@ -26,6 +26,7 @@ impl Cluster {
     async fn start(watch_history: usize) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(StoreConfig {
+            member_key: None,
             dir: dir.path().join("raft"),
             node_id: 1,
             advertise_addr: "127.0.0.1:0".into(),

@@ -8,6 +8,7 @@
 //! - [`store`]: the Raft-backed object store: durable batched writes, one cluster-wide
 //!   `resourceVersion`, an in-memory object cache and the watch history.
 //! - [`api`]: the HTTP API (axum): Kubernetes REST semantics, discovery, OpenAPI, tables, watch.
+//! - [`nko`]: signed transitions in the server: key files, admission (403 checks), `verify`.
 //! - [`manager`]: the reconcile loops `run` starts (built-in controllers, node agent pool).
 //! - [`server`]: wires store and API together and runs them until shutdown.
 //! - [`inproc`]: the in-process [`mock_k8_controllers::Client`]: the API router called without a
@@ -20,5 +21,6 @@ pub mod api;
 pub mod config;
 pub mod inproc;
 pub mod manager;
+pub mod nko;
 pub mod server;
 pub mod store;

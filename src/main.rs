@@ -6,7 +6,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, ServerArgs};
+use cli::{Cli, Command, ServerArgs, VerifyArgs};
 use mock_k8::config::{self, ConfigError, Identity};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Init(args) => report(init(&args)),
+        Command::Verify(args) => report(verify(&args)),
         Command::Run(args) => {
             init_logging();
             report(run(&args))
@@ -53,10 +54,53 @@ fn init_logging() {
         .init();
 }
 
+/// `mock_k8 verify`: replays the history and prints a summary; any bad transition is an error
+/// naming its revision and what failed (exit code 1).
+fn verify(args: &VerifyArgs) -> Result<(), String> {
+    use mock_k8::nko::audit;
+    let mut trust = Vec::new();
+    for id in &args.trust {
+        trust.push(
+            mock_k8_nko::keys::PublicKey::from_id(id)
+                .ok_or_else(|| format!("--trust {id:?} is not a key id (64 hex digits)"))?,
+        );
+    }
+    let quiet = args.quiet;
+    let mut last = std::time::Instant::now();
+    let progress = move |rev: u64| {
+        if !quiet && last.elapsed() >= std::time::Duration::from_secs(1) {
+            eprintln!("verified through revision {rev}...");
+            last = std::time::Instant::now();
+        }
+    };
+    let report = match (&args.data_dir, &args.server) {
+        (Some(dir), _) => audit::verify_data_dir(dir, &trust, progress),
+        (None, Some(url)) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the runtime: {e}"))?;
+            rt.block_on(audit::verify_server(url, &trust, progress))
+        }
+        (None, None) => return Err("one of --data-dir and --server is required".into()),
+    }
+    .map_err(|e| e.to_string())?;
+    print!("{}", report.render());
+    println!("OK");
+    Ok(())
+}
+
 /// `mock_k8 init`: creates the data directory and its identity; fails on an initialized one.
 fn init(args: &ServerArgs) -> Result<(), String> {
     match config::init_data_dir(&args.data_dir, args.node_name.as_deref()) {
         Ok(id) => {
+            for name in [
+                mock_k8::nko::keyfiles::MEMBER,
+                mock_k8::nko::keyfiles::CONTROLLERS,
+            ] {
+                mock_k8::nko::keyfiles::load_or_create(&args.data_dir, name)
+                    .map_err(|e| format!("creating the {name} key: {e}"))?;
+            }
             println!(
                 "initialized data directory {}: node {:?}, cluster {}",
                 args.data_dir.display(),

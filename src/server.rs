@@ -38,7 +38,14 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .map_err(|e| format!("reading the bound address: {e}"))?;
+    let key = |name| {
+        crate::nko::keyfiles::load_or_create(&config.data_dir, name)
+            .map_err(|e| format!("loading the NKO {name} key: {e}"))
+    };
+    let member_key = key(crate::nko::keyfiles::MEMBER)?;
+    let controller_key = key(crate::nko::keyfiles::CONTROLLERS)?;
     let store = Store::open(StoreConfig {
+        member_key: Some(member_key),
         dir: raft_dir(&config.data_dir),
         node_id: identity.node_id,
         advertise_addr: addr.to_string(),
@@ -62,7 +69,11 @@ pub async fn run(
         store.shutdown().await;
         return Err(e);
     }
-    let state = ApiState::new(store.clone(), options, token.clone());
+    let policy = crate::nko::admission::Policy {
+        enforced: config.verification_enabled,
+        controllers: [controller_key.public()].into(),
+    };
+    let state = ApiState::new(store.clone(), options, token.clone()).with_nko_policy(policy);
     for ns in SYSTEM_NAMESPACES {
         if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
             store.shutdown().await;

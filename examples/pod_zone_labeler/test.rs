@@ -8,6 +8,7 @@ use mock_k8::store::{Store as ObjectStore, StoreConfig};
 async fn server() -> (tempfile::TempDir, ApiState, Arc<dyn Client>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = ObjectStore::open(StoreConfig {
+        member_key: None,
         dir: dir.path().join("raft"),
         node_id: 1,
         advertise_addr: "127.0.0.1:0".into(),

@@ -22,6 +22,7 @@ pub mod error;
 pub mod health;
 pub mod logs;
 pub mod metrics;
+pub mod nko;
 pub mod object;
 pub mod openapi;
 pub mod patch;
@@ -138,6 +139,8 @@ pub struct ApiState {
     pub services: Arc<service::ServiceAllocators>,
     /// Where `pods/{name}/log` reads container logs; `None` until a node agent serves them.
     pub logs: Option<Arc<dyn logs::LogSource>>,
+    /// How identity claims (NKO request signatures) are checked.
+    pub nko: Arc<crate::nko::admission::Policy>,
 }
 
 impl ApiState {
@@ -155,7 +158,17 @@ impl ApiState {
             shutdown,
             services,
             logs: None,
+            nko: Arc::new(crate::nko::admission::Policy {
+                enforced: true,
+                ..Default::default()
+            }),
         }
+    }
+
+    /// This state with `policy` checking identity claims.
+    pub fn with_nko_policy(mut self, policy: crate::nko::admission::Policy) -> ApiState {
+        self.nko = Arc::new(policy);
+        self
     }
 
     /// This state with `source` serving `pods/{name}/log`.
@@ -175,6 +188,10 @@ pub struct Ctx {
     pub params: Params,
     /// Its headers.
     pub headers: HeaderMap,
+    /// Its method.
+    pub method: Method,
+    /// Its target as sent: path and query (what NKO request signatures cover).
+    pub target: String,
 }
 
 impl Ctx {
@@ -207,6 +224,10 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/scheduler/bind",
             axum::routing::post(scheduler::bind),
         )
+        .route("/nko/v1/keys", get(nko::keys))
+        .route("/nko/v1/records", get(nko::records))
+        .route("/nko/v1/records/{revision}", get(nko::record))
+        .route("/nko/v1/checkpoint", get(nko::checkpoint))
         .route("/api", any(resource_handler))
         .route("/api/{*rest}", any(resource_handler))
         .route("/apis", any(resource_handler))
@@ -319,11 +340,18 @@ async fn handle_resource(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
     let ctx = Ctx {
         state,
         path,
         params,
         headers: parts.headers,
+        method: parts.method,
+        target,
     };
     let resource = match (ctx.path.resource.group, ctx.path.subresource.as_deref()) {
         ("", None) => ctx.path.resource.plural.to_string(),
@@ -357,6 +385,17 @@ async fn run(ctx: &Ctx, verb: Verb, body: Body) -> Result<Response, ApiError> {
         }
         _ => Bytes::new(),
     };
+    let admission = match verb {
+        Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection => {
+            nko::admit(ctx, &body)?
+        }
+        _ => return dispatch(ctx, verb, body).await,
+    };
+    crate::nko::admission::scope(admission, dispatch(ctx, verb, body)).await
+}
+
+/// Runs the handler for `verb` and the subresource.
+async fn dispatch(ctx: &Ctx, verb: Verb, body: Bytes) -> Result<Response, ApiError> {
     let sub = ctx.path.subresource.as_deref();
     match (verb, sub) {
         (Verb::Get, None | Some("status")) => crud::get(ctx).await,

@@ -91,7 +91,26 @@ async fn bind_inner(state: &ApiState, req: Request<Body>) -> Result<Response, Ap
         .uri
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv == "dryRun=All"));
-    subresource::bind_pod(state, &namespace, &name, &binding, dry_run).await
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/api/v1/scheduler/bind", |p| p.as_str());
+    let request = super::nko::Request {
+        method: parts.method.as_str(),
+        target,
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    let pods = mock_k8_schemas::resource::by_plural("", "v1", "pods")
+        .ok_or_else(|| ApiError::internal("bind", "pods are not served"))?;
+    let key = pods.key(&namespace, &name);
+    let admission = super::nko::admit_request(state, &request, |_| crate::nko::admission::Write {
+        key,
+        op: mock_k8_nko::record::Op::Update,
+        body: None,
+    })?;
+    let bound = subresource::bind_pod(state, &namespace, &name, &binding, dry_run);
+    crate::nko::admission::scope(admission, bound).await
 }
 
 #[cfg(test)]

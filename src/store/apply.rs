@@ -60,6 +60,12 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// The changes recorded so far, in revision order (for NKO records: the ones an op added are
+    /// those past the count taken before it).
+    pub fn records(&self) -> &[Arc<WatchRecord>] {
+        &self.records
+    }
+
     /// The batch's result.
     pub fn finish(self) -> Outcome {
         Outcome {

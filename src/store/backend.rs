@@ -30,6 +30,9 @@ pub enum Space {
     LogMeta,
     /// The state machine: objects (`o/<key>`) and its markers (`m/<name>`).
     State,
+    /// NKO transition records (`r` + revision), their objects (`b` + revision) and the latest
+    /// signed checkpoint (`c`); see `super::records`. Never touched by log compaction.
+    Records,
 }
 
 /// One change in an atomic write.
@@ -65,6 +68,7 @@ pub struct SledBackend {
     log: sled::Tree,
     log_meta: sled::Tree,
     state: sled::Tree,
+    records: sled::Tree,
     dir: PathBuf,
     /// Serializes `sync` calls (sled's flush is safe to call concurrently, but one at a time is
     /// enough and keeps the fsync bookkeeping simple).
@@ -99,6 +103,7 @@ impl SledBackend {
         let log = db.open_tree("raft_log").map_err(sled_err)?;
         let log_meta = db.open_tree("raft_log_meta").map_err(sled_err)?;
         let state = db.open_tree("state").map_err(sled_err)?;
+        let records = db.open_tree("nko_records").map_err(sled_err)?;
         let db_file = File::open(dir.join("db"))?;
         let sync_state = SyncState {
             db_file,
@@ -110,6 +115,7 @@ impl SledBackend {
             log,
             log_meta,
             state,
+            records,
             dir: dir.to_path_buf(),
             sync_state: Mutex::new(sync_state),
         })
@@ -120,6 +126,7 @@ impl SledBackend {
             Space::Log => &self.log,
             Space::LogMeta => &self.log_meta,
             Space::State => &self.state,
+            Space::Records => &self.records,
         }
     }
 

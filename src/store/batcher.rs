@@ -10,14 +10,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::types::{OpResult, Raft};
-use super::{StoreError, WriteOp};
+use super::StoreError;
+use super::types::{OpResult, Proposal, Raft};
 
 /// Queued writes before `Store::write` waits for room (backpressure).
 pub const QUEUE_CAPACITY: usize = 4096;
 
 /// One queued write and where its result goes.
-pub type Request = (WriteOp, oneshot::Sender<OpResult>);
+pub type Request = (Proposal, oneshot::Sender<OpResult>);
 
 /// Starts the batcher task. It ends when `cancel` fires (after finishing the entry in flight) or
 /// every sender is gone; requests still queued then are dropped, so their writers get `Unavailable`.

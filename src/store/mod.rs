@@ -17,6 +17,7 @@ mod batcher;
 pub mod cache;
 pub mod log_store;
 pub mod network;
+pub mod records;
 pub mod state_machine;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use backend::{Backend, SledBackend};
 use cache::Cache;
 use log_store::LogStore;
+use mock_k8_nko::keys::SecretKey;
 use network::SingleVoterNetwork;
 use state_machine::StateMachine;
 use types::Raft;
@@ -58,6 +60,9 @@ pub struct StoreConfig {
     pub watch_history: usize,
     /// The most write requests folded into one Raft entry.
     pub max_batch: usize,
+    /// This member's NKO key: signs the intents of the writes it admits and its checkpoints.
+    /// `None`: a random key for this process (tests; no verifier will trust it).
+    pub member_key: Option<SecretKey>,
 }
 
 /// One stored object: its key, revision and serialized JSON (with `metadata.resourceVersion` set).
@@ -162,6 +167,7 @@ struct Inner {
     cancel: CancellationToken,
     batcher: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    member_key: SecretKey,
 }
 
 /// How long `open` waits for this member to become leader and catch up.
@@ -192,13 +198,17 @@ fn unavailable(context: &str, e: impl std::fmt::Display) -> StoreError {
 /// Opens sled and loads the state machine. sled locks its directory; a store of this process that
 /// was dropped without `shutdown` releases it only once its Raft tasks have ended, so a held lock
 /// is retried for up to [`LOCK_WAIT`].
-async fn open_storage(cfg: &StoreConfig) -> Result<(Arc<dyn Backend>, StateMachine), StoreError> {
+async fn open_storage(
+    cfg: &StoreConfig,
+    member_key: &SecretKey,
+) -> Result<(Arc<dyn Backend>, StateMachine), StoreError> {
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     loop {
         let (dir, history) = (cfg.dir.clone(), cfg.watch_history);
+        let key = member_key.clone();
         let opened = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir)?);
-            let sm = StateMachine::open(backend.clone(), history)?;
+            let sm = StateMachine::open(backend.clone(), history)?.with_member_key(key);
             Ok((backend, sm))
         })
         .await
@@ -231,7 +241,11 @@ impl Store {
     /// I/O or Raft start-up failures (including another process holding `cfg.dir`), as
     /// `Unavailable` text.
     pub async fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
-        let (backend, sm) = open_storage(&cfg).await?;
+        let member_key = match &cfg.member_key {
+            Some(k) => k.clone(),
+            None => SecretKey::generate().map_err(|e| unavailable("member key", e))?,
+        };
+        let (backend, sm) = open_storage(&cfg, &member_key).await?;
         let (cache, hub) = (sm.cache(), sm.hub());
         let log_store = LogStore::new(backend.clone()).map_err(|e| unavailable("store open", e))?;
         let config = Arc::new(raft_config()?);
@@ -284,6 +298,7 @@ impl Store {
             cancel,
             batcher: Mutex::new(Some(handle)),
             closed: AtomicBool::new(false),
+            member_key,
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -302,9 +317,11 @@ impl Store {
         }
         let (reply, result) = oneshot::channel();
         let shut = || StoreError::Unavailable("the store is shutting down".into());
+        // The intent is signed here, in the request path, so that it travels in the Raft entry.
+        let intent = crate::nko::admission::intent_for(&op, &self.inner.member_key);
         self.inner
             .queue
-            .send((op, reply))
+            .send((types::Proposal { op, intent }, reply))
             .await
             .map_err(|_| shut())?;
         result.await.map_err(|_| shut())?
@@ -349,6 +366,39 @@ impl Store {
             raft_state: format!("{:?}", m.state),
             raft_leader: m.current_leader,
         }
+    }
+
+    /// This member's NKO public key (admits writes, signs checkpoints).
+    pub fn member_key(&self) -> mock_k8_nko::keys::PublicKey {
+        self.inner.member_key.public()
+    }
+
+    /// Up to `limit` NKO records from revision `from` on (see [`records::read_records`]).
+    ///
+    /// # Errors
+    /// `Unavailable` on I/O errors.
+    pub async fn records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<records::StoredRecord>, StoreError> {
+        let backend = self.inner.backend.clone();
+        tokio::task::spawn_blocking(move || records::read_records(&*backend, from, limit))
+            .await
+            .map_err(|e| unavailable("records", e))?
+            .map_err(|e| unavailable("records", e))
+    }
+
+    /// The latest NKO checkpoint's canonical bytes.
+    ///
+    /// # Errors
+    /// `Unavailable` on I/O errors.
+    pub async fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let backend = self.inner.backend.clone();
+        tokio::task::spawn_blocking(move || records::read_checkpoint(&*backend))
+            .await
+            .map_err(|e| unavailable("checkpoint", e))?
+            .map_err(|e| unavailable("checkpoint", e))
     }
 
     /// This member's Raft node id.

@@ -19,10 +19,13 @@ use super::StoredObject;
 use super::apply::Batch;
 use super::backend::{Backend, Op, Space};
 use super::cache::{Cache, ObjectMap};
+use super::records::{self, Recorder};
 use super::types::{
     Entry, LogId, NodeId, OpResult, StorageError, StoredMembership, TypeConfig, be_key, from_be,
 };
 use super::watch::WatchHub;
+use mock_k8_nko::chain::Chain;
+use mock_k8_nko::keys::SecretKey;
 
 const OBJECT_PREFIX: &[u8] = b"o/";
 const APPLIED_KEY: &[u8] = b"m/applied";
@@ -38,6 +41,10 @@ type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
 struct SnapshotData {
     revision: u64,
     objects: Vec<StoredObject>,
+    /// The NKO chain head at `revision` (`records::encode_chain`, hex), so a member installing the
+    /// snapshot continues the same chain. Records before it stay on the members that applied them.
+    #[serde(default)]
+    nko_chain: Option<String>,
 }
 
 /// The state machine; the cache and watch hub it feeds are shared with the [`super::Store`].
@@ -49,6 +56,10 @@ pub struct StateMachine {
     membership: StoredMembership,
     revision: u64,
     snapshots_built: u64,
+    /// The NKO record chain head (see [`records`]).
+    chain: Chain,
+    /// Signs this member's checkpoints.
+    member_key: SecretKey,
 }
 
 /// Builds a snapshot of the state as it was when the builder was made.
@@ -59,6 +70,7 @@ pub struct SnapshotBuilder {
     applied: Option<LogId>,
     membership: StoredMembership,
     id: String,
+    chain: Chain,
 }
 
 fn object_key(key: &str) -> Vec<u8> {
@@ -133,7 +145,11 @@ impl StateMachine {
             .unwrap_or(0);
         let applied = read_json::<Option<LogId>>(&*backend, APPLIED_KEY)?.flatten();
         let membership = read_json(&*backend, MEMBERSHIP_KEY)?.unwrap_or_default();
+        let chain = records::load_chain(&*backend)?;
+        let member_key = SecretKey::generate().map_err(|e| io::Error::other(e.to_string()))?;
         Ok(StateMachine {
+            chain,
+            member_key,
             cache: Arc::new(Cache::new(objects, revision)),
             hub: Arc::new(WatchHub::new(watch_history, revision)),
             backend,
@@ -142,6 +158,13 @@ impl StateMachine {
             revision,
             snapshots_built: 0,
         })
+    }
+
+    /// This state machine with `key` signing its NKO checkpoints (by default a random key, which
+    /// no verifier trusts).
+    pub fn with_member_key(mut self, key: SecretKey) -> StateMachine {
+        self.member_key = key;
+        self
     }
 
     /// The object cache this state machine keeps current.
@@ -192,12 +215,23 @@ impl StateMachine {
             &meta.last_membership,
             snap.revision,
         )?);
+        let chain = match &snap.nko_chain {
+            Some(hex) => mock_k8_nko::encode::unhex_vec(hex)
+                .ok_or_else(|| io::Error::other("snapshot NKO chain is not hex"))
+                .and_then(|b| records::decode_chain(&b))?,
+            None => Chain::default(),
+        };
+        ops.push(Op::Put(
+            records::CHAIN_KEY.to_vec(),
+            records::encode_chain(&chain),
+        ));
         ops.push(Op::Put(SNAPSHOT_META_KEY.to_vec(), json(meta)?));
         ops.push(Op::Put(SNAPSHOT_DATA_KEY.to_vec(), data.to_vec()));
         self.backend.write(Space::State, ops)?;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         self.revision = snap.revision;
+        self.chain = chain;
         let cache = &self.cache;
         self.hub
             .reset(snap.revision, || cache.replace(objects, snap.revision));
@@ -210,6 +244,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let data = SnapshotData {
             revision: self.revision,
             objects: self.objects.values().map(|o| (**o).clone()).collect(),
+            nko_chain: Some(mock_k8_nko::encode::hex(&records::encode_chain(
+                &self.chain,
+            ))),
         };
         let meta = Meta {
             last_log_id: self.applied,
@@ -257,12 +294,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut responses = Vec::new();
         let mut applied = self.applied;
         let mut membership = self.membership.clone();
+        let mut chain = self.chain.clone();
+        let mut recorder = Recorder::new(&mut chain);
         for entry in entries {
             applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => responses.push(Vec::new()),
-                EntryPayload::Normal(ops) => {
-                    responses.push(ops.into_iter().map(|op| batch.apply(op)).collect())
+                EntryPayload::Normal(proposals) => {
+                    let mut results = Vec::with_capacity(proposals.len());
+                    for p in proposals {
+                        let seen = batch.records().len();
+                        results.push(batch.apply(p.op));
+                        for change in &batch.records()[seen..] {
+                            recorder
+                                .record(change, &p.intent)
+                                .map_err(|e| StorageIOError::write_state_machine(&e))?;
+                        }
+                    }
+                    responses.push(results)
                 }
                 EntryPayload::Membership(m) => {
                     membership = StoredMembership::new(Some(entry.log_id), m);
@@ -271,7 +320,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
         }
         let out = batch.finish();
+        let record_ops = recorder.finish(&self.member_key);
         let persist = || -> io::Result<()> {
+            // Records first: if the state write is lost, re-applying rewrites identical records.
+            if !record_ops.is_empty() {
+                self.backend.write(Space::Records, record_ops)?;
+            }
             let mut ops: Vec<Op> = out
                 .changes
                 .iter()
@@ -281,9 +335,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 })
                 .collect();
             ops.extend(marker_ops(&applied, &membership, out.revision)?);
+            ops.push(Op::Put(
+                records::CHAIN_KEY.to_vec(),
+                records::encode_chain(&chain),
+            ));
             self.backend.write(Space::State, ops)
         };
         persist().map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.chain = chain;
         self.applied = applied;
         self.membership = membership;
         self.revision = out.revision;
@@ -308,6 +367,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             applied: self.applied,
             membership: self.membership.clone(),
             id: format!("{last}-{revision}-{}", self.snapshots_built),
+            chain: self.chain.clone(),
         }
     }
 

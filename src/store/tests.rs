@@ -38,6 +38,7 @@ fn storage_should_pass_openraft_suite() {
 
 fn config(dir: &TempDir, watch_history: usize) -> StoreConfig {
     StoreConfig {
+        member_key: None,
         dir: dir.path().join("raft"),
         node_id: 1,
         advertise_addr: "127.0.0.1:8080".into(),
@@ -342,7 +343,14 @@ async fn store_should_recover_objects_and_revision_after_reopen() {
 fn normal_entry(index: u64, ops: Vec<WriteOp>) -> Entry {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(ops),
+        payload: EntryPayload::Normal(
+            ops.into_iter()
+                .map(|op| crate::store::types::Proposal {
+                    op,
+                    intent: Vec::new(),
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -434,6 +442,7 @@ async fn store_should_refuse_a_node_id_outside_the_recorded_cluster() {
         .shutdown()
         .await;
     let other = StoreConfig {
+        member_key: None,
         node_id: 7,
         ..config(&dir, 100)
     };

@@ -5,17 +5,44 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use super::{StoreError, StoredObject, WriteOp};
+
+/// One write as proposed to Raft: the op and the canonical bytes of its NKO intent (signed in the
+/// request path, so every member records the same bytes; see `mock_k8_nko::record::Intent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The write.
+    pub op: WriteOp,
+    /// `Intent::encode()` bytes, hex in the log's JSON.
+    #[serde(with = "hex_bytes")]
+    pub intent: Vec<u8>,
+}
+
+/// Hex (de)serialization of byte strings (half the size of serde's number arrays in JSON).
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&mock_k8_nko::encode::hex(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        mock_k8_nko::encode::unhex_vec(&s).ok_or_else(|| D::Error::custom("intent is not hex"))
+    }
+}
 
 /// The result of one [`WriteOp`] in an applied batch.
 pub type OpResult = Result<Arc<StoredObject>, StoreError>;
 
 openraft::declare_raft_types!(
-    /// openraft's type configuration: a log entry carries a batch of [`WriteOp`]s (group commit) and
-    /// applying it returns one [`OpResult`] per op, in order. Node ids are `u64`, nodes are
+    /// openraft's type configuration: a log entry carries a batch of [`Proposal`]s (group commit)
+    /// and applying it returns one [`OpResult`] per op, in order. Node ids are `u64`, nodes are
     /// `BasicNode { addr }`, snapshots are in-memory JSON buffers.
     pub TypeConfig:
-        D = Vec<WriteOp>,
+        D = Vec<Proposal>,
         R = Vec<OpResult>,
 );
 

@@ -38,6 +38,7 @@ impl Harness {
     pub async fn start_with(watch_history: usize, options: ApiOptions) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(StoreConfig {
+            member_key: None,
             dir: dir.path().join("raft"),
             node_id: 1,
             advertise_addr: "127.0.0.1:0".into(),
