@@ -58,6 +58,21 @@ impl Transport for RouterTransport {
     }
 }
 
+/// The in-process client over `router` that signs its writes as `actor` with `key` (NKO request
+/// signatures, `nko/SPEC.md` §4).
+pub fn signing_client(
+    router: Router,
+    actor: &str,
+    key: mock_k8_nko::keys::SecretKey,
+) -> Arc<dyn Client> {
+    use mock_k8_controllers::client::signing::SigningTransport;
+    Arc::new(RestClient::new(SigningTransport::new(
+        RouterTransport::new(router),
+        actor,
+        key,
+    )))
+}
+
 /// The in-process client over `router` (from [`crate::api::router`]), as the `Arc<dyn Client>`
 /// the controller runtime takes.
 pub fn in_process_client(router: Router) -> Arc<dyn Client> {

@@ -18,6 +18,20 @@ use tokio_util::sync::CancellationToken;
 pub const SIMULATED_NODE_PREFIX: &str = "sim-node";
 
 /// Running reconcile loops; [`Reconcilers::stop`] ends them.
+/// The NKO identities of the reconcile loops: the controller manager's key and the agent pool's
+/// key, from which each node's key is derived (`SecretKey::derive(node name)`).
+pub struct Signers {
+    /// The API router the signing clients call in-process.
+    pub router: axum::Router,
+    /// Signs as `controller:kube-controller-manager`.
+    pub controllers: mock_k8_nko::keys::SecretKey,
+    /// Seeds the node agents' keys.
+    pub agents: mock_k8_nko::keys::SecretKey,
+}
+
+/// The actor name the built-in controllers sign as.
+pub const CONTROLLER_ACTOR: &str = "controller:kube-controller-manager";
+
 pub struct Reconcilers {
     tasks: JoinSet<()>,
     token: CancellationToken,
@@ -36,6 +50,7 @@ impl Reconcilers {
         own_node: &str,
         settings: &ControllerSettings,
         shutdown: &CancellationToken,
+        signers: Option<Signers>,
     ) -> Result<Reconcilers, String> {
         Policy::by_name(&settings.scheduler_policy).map_err(|e| e.to_string())?;
         let template = match &settings.node_template {
@@ -56,6 +71,26 @@ impl Reconcilers {
             )
             .map_err(|e| e.to_string())?,
         );
+        let mut controller_client = client.clone();
+        if let Some(s) = signers {
+            controller_client =
+                crate::inproc::signing_client(s.router.clone(), CONTROLLER_ACTOR, s.controllers);
+            for spec in &mut nodes {
+                let key = s.agents.derive(&spec.name);
+                let annotations = spec
+                    .node
+                    .metadata
+                    .annotations
+                    .get_or_insert_with(Default::default);
+                annotations.insert(
+                    mock_k8_nko::authority::NODE_KEY_ANNOTATION.to_string(),
+                    key.public().id(),
+                );
+                let actor = format!("node:{}", spec.name);
+                let node_client = crate::inproc::signing_client(s.router.clone(), &actor, key);
+                spec.client = Some(agent::NodeClient(node_client));
+            }
+        }
         let mut manager = ControllerManagerConfig::default();
         manager.scheduler.policy = settings.scheduler_policy.clone();
         manager.node_lifecycle.node_monitor_period = settings.node_monitor_period;
@@ -81,7 +116,7 @@ impl Reconcilers {
         let hook: Arc<dyn ResultHook> = Arc::new(NoopHook);
         let token = shutdown.child_token();
         let mut tasks = JoinSet::new();
-        let (c, h, t) = (client.clone(), hook.clone(), token.clone());
+        let (c, h, t) = (controller_client, hook.clone(), token.clone());
         tasks.spawn(async move {
             if let Err(e) = builtin::run_all(c, manager, h, t).await {
                 tracing::error!(error = %e, "built-in controllers stopped");

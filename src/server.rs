@@ -44,6 +44,7 @@ pub async fn run(
     };
     let member_key = key(crate::nko::keyfiles::MEMBER)?;
     let controller_key = key(crate::nko::keyfiles::CONTROLLERS)?;
+    let agents_key = key(crate::nko::keyfiles::AGENTS)?;
     let store = Store::open(StoreConfig {
         member_key: Some(member_key),
         dir: raft_dir(&config.data_dir),
@@ -74,6 +75,11 @@ pub async fn run(
         controllers: [controller_key.public()].into(),
     };
     let state = ApiState::new(store.clone(), options, token.clone()).with_nko_policy(policy);
+    let signers = crate::manager::Signers {
+        router: api::router(state.clone()),
+        controllers: controller_key,
+        agents: agents_key,
+    };
     for ns in SYSTEM_NAMESPACES {
         if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
             store.shutdown().await;
@@ -82,7 +88,14 @@ pub async fn run(
     }
     let reconcilers = if config.controllers.enabled {
         let client = inproc::in_process_client(api::router(state.clone()));
-        match Reconcilers::start(client, &identity.node_name, &config.controllers, &token) {
+        let started = Reconcilers::start(
+            client,
+            &identity.node_name,
+            &config.controllers,
+            &token,
+            Some(signers),
+        );
+        match started {
             Ok(r) => Some(r),
             Err(e) => {
                 store.shutdown().await;

@@ -73,6 +73,15 @@ impl SecretKey {
         self.key.to_bytes()
     }
 
+    /// A key derived from this one for `name` (e.g. one key per simulated node of an agent pool):
+    /// the seed is BLAKE3 in key-derivation mode, context `"mock_k8 nko derived key v1"`, over
+    /// `seed ‖ name`.
+    pub fn derive(&self, name: &str) -> SecretKey {
+        let mut material = self.seed().to_vec();
+        material.extend_from_slice(name.as_bytes());
+        SecretKey::from_seed(&blake3::derive_key("mock_k8 nko derived key v1", &material))
+    }
+
     /// The matching public key.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.key.verifying_key().to_bytes())

@@ -2,8 +2,8 @@
 //! (mode 0600, in a 0700 directory), `<name>.pub` the key id. Keys are made on first use (at
 //! `init` or the first `run`) and never logged.
 //!
-//! Names: `member` (this API server member), `controllers` (the controller manager),
-//! `node-<node name>` (a node agent).
+//! Names: `member` (this API server member), `controllers` (the controller manager), `agents`
+//! (the in-process node agent pool; node `n`'s key is `SecretKey::derive(n)` of it).
 
 use std::fs;
 use std::io::{self, Write};
@@ -17,11 +17,8 @@ use mock_k8_nko::keys::{PublicKey, SecretKey};
 pub const MEMBER: &str = "member";
 /// The controller manager key's name.
 pub const CONTROLLERS: &str = "controllers";
-
-/// The key file name of node agent `node`.
-pub fn node_key_name(node: &str) -> String {
-    format!("node-{node}")
-}
+/// The node agent pool's key name (each node's key is derived from it by node name).
+pub const AGENTS: &str = "agents";
 
 /// `<data-dir>/keys`.
 pub fn keys_dir(data_dir: &Path) -> PathBuf {

@@ -100,7 +100,7 @@ async fn register_with_retry(
 /// standard labels win, others are kept), taints and an existing podCIDR are kept. Then posts the
 /// status (capacity, allocatable, addresses, nodeInfo, conditions).
 async fn register(pool: &Pool, node: &NodeState) -> Result<Node, AgentError> {
-    let api: Api<Node> = Api::all(pool.client.clone());
+    let api: Api<Node> = Api::all(node.client.clone());
     let name = node.spec.name.as_str();
     let now = pool.clock.now();
     let mut desired = node.spec.node.clone();
@@ -118,6 +118,14 @@ async fn register(pool: &Pool, node: &NodeState) -> Result<Node, AgentError> {
             let mut merged = existing.clone();
             let labels = merged.metadata.labels.get_or_insert_with(Default::default);
             labels.extend(desired.metadata.labels.clone().unwrap_or_default());
+            // Ours win here too: the NKO key annotation must name this agent's key.
+            if let Some(ours) = desired.metadata.annotations.clone() {
+                let annotations = merged
+                    .metadata
+                    .annotations
+                    .get_or_insert_with(Default::default);
+                annotations.extend(ours);
+            }
             let spec = merged.spec.get_or_insert_with(Default::default);
             let ours = desired.spec.clone().unwrap_or_default();
             if spec.pod_cidr.as_deref().is_none_or(str::is_empty) {
@@ -193,7 +201,7 @@ impl Heartbeat {
         if pool.is_paused(name) {
             return Ok(());
         }
-        self.renew_lease(pool, name).await?;
+        self.renew_lease(pool, node).await?;
         let cached = pool.node_store.get(&ObjectRef::new(name));
         let not_ready = cached
             .as_ref()
@@ -205,7 +213,7 @@ impl Heartbeat {
                 .and_then(|s| s.conditions.clone())
                 .unwrap_or_default();
             let conditions = node_conditions(&previous, pool.clock.now());
-            let api: Api<Node> = Api::all(pool.client.clone());
+            let api: Api<Node> = Api::all(node.client.clone());
             api.patch_status(name, &json!({"status": {"conditions": conditions}}))
                 .await?;
             self.last_status = tokio::time::Instant::now();
@@ -214,8 +222,9 @@ impl Heartbeat {
     }
 
     /// Renews (or creates) `kube-node-lease/<node>`.
-    async fn renew_lease(&mut self, pool: &Pool, name: &str) -> Result<(), AgentError> {
-        let api: Api<Lease> = Api::namespaced(pool.client.clone(), NODE_LEASE_NAMESPACE);
+    async fn renew_lease(&mut self, pool: &Pool, node: &NodeState) -> Result<(), AgentError> {
+        let name = node.spec.name.as_str();
+        let api: Api<Lease> = Api::namespaced(node.client.clone(), NODE_LEASE_NAMESPACE);
         let now = micro_time(pool.clock.now());
         if let Some(mut lease) = self.lease.take() {
             let spec = lease.spec.get_or_insert_with(Default::default);

@@ -71,7 +71,7 @@ use crate::controller::{self, Controller, ResultHook};
 use crate::kubelet::{CrashLoopBackoff, IpamError};
 use crate::{reflector, watcher};
 
-pub use node::{NodeSpec, NodeSpecError, load_template, simulated_nodes};
+pub use node::{NodeClient, NodeSpec, NodeSpecError, load_template, simulated_nodes};
 
 /// The Node annotation that, while its value is `paused`, stops every API write of the node's agent
 /// (Lease, node status, pod status, pod deletion, Events) as if the node were unreachable; its

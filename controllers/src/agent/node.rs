@@ -72,6 +72,25 @@ pub struct NodeSpec {
     pub index: u32,
     /// The Node object to register; conditions are added at registration time.
     pub node: Node,
+    /// The client this node's writes go through (its own NKO signing client); `None`: the
+    /// pool's client.
+    pub client: Option<NodeClient>,
+}
+
+/// A node's own API client (e.g. one that signs as `node:<name>` with the node's key).
+#[derive(Clone)]
+pub struct NodeClient(pub std::sync::Arc<dyn crate::client::Client>);
+
+impl std::fmt::Debug for NodeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeClient")
+    }
+}
+
+impl PartialEq for NodeClient {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// The default capacity: `cpu: 4`, `memory: 8Gi`, `pods: 110`, `ephemeral-storage: 100Gi`.
@@ -228,6 +247,7 @@ impl NodeSpec {
             }),
         };
         Ok(NodeSpec {
+            client: None,
             name: name.to_string(),
             index,
             node,

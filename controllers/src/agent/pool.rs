@@ -49,6 +49,8 @@ pub(crate) struct Registered {
 /// One node of the pool.
 pub(crate) struct NodeState {
     pub(crate) spec: NodeSpec,
+    /// The client this node's writes go through (its signing client, else the pool's).
+    pub(crate) client: Arc<dyn Client>,
     pub(crate) recorder: Recorder,
     pub(crate) registered: OnceLock<Registered>,
     /// Pods admitted here and not terminal, by UID: the `admitted` input of `kubelet::admit`.
@@ -73,7 +75,6 @@ struct EventJob {
 
 /// Everything the pool's tasks share.
 pub(crate) struct Pool {
-    pub(crate) client: Arc<dyn Client>,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
     pub(crate) config: AgentConfig,
     pub(crate) clock: Clock,
@@ -117,8 +118,12 @@ impl Pool {
         let nodes = nodes
             .into_iter()
             .map(|spec| {
+                let node_client = spec
+                    .client
+                    .as_ref()
+                    .map_or_else(|| client.clone(), |c| c.0.clone());
                 let recorder = Recorder::new(
-                    client.clone(),
+                    node_client.clone(),
                     Reporter {
                         component: "kubelet".into(),
                         instance: Some(spec.name.clone()),
@@ -126,6 +131,7 @@ impl Pool {
                 );
                 let state = NodeState {
                     spec,
+                    client: node_client,
                     recorder,
                     registered: OnceLock::new(),
                     admitted: Mutex::new(HashMap::new()),
@@ -135,7 +141,6 @@ impl Pool {
             .collect();
         let (events_tx, events_rx) = mpsc::channel(config.event_queue_capacity.max(1));
         Arc::new(Pool {
-            client,
             runtime,
             config,
             clock: Clock::new(),

@@ -15,6 +15,7 @@
 mod api;
 pub mod ndjson;
 mod rest;
+pub mod signing;
 pub mod testing;
 pub mod transport;
 

@@ -142,7 +142,7 @@ impl Step<'_> {
             Action::DeletionComplete if self.pool.is_paused(&self.node.spec.name) => {}
             Action::DeletionComplete => {
                 let api: Api<Pod> = Api::namespaced(
-                    self.pool.client.clone(),
+                    self.node.client.clone(),
                     pod.metadata.namespace.as_deref().unwrap_or("default"),
                 );
                 let params = DeleteParams {

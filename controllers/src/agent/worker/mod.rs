@@ -357,7 +357,7 @@ impl Step<'_> {
         status: PodStatus,
     ) -> Result<(), AgentError> {
         let api: Api<Pod> = Api::namespaced(
-            self.pool.client.clone(),
+            self.node.client.clone(),
             view.metadata.namespace.as_deref().unwrap_or("default"),
         );
         let mut body = view.clone();
