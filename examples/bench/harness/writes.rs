@@ -3,7 +3,7 @@
 //! load generator and the same payload bytes, etcd puts through its JSON gateway.
 
 use super::load::{self, Outcome, Request};
-use super::server::{MockK8, wait_ok};
+use super::server::{MockK8, Proc, wait_ok};
 use super::{Ctx, Res, Row, etcd, pod_json};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -20,14 +20,21 @@ pub struct Params {
     pub window: Duration,
 }
 
+/// Each concurrency's outcome, with the server's CPU time per successful request (seconds).
 async fn measure(
     p: &Params,
+    server: &Proc,
     make: impl Fn(usize) -> Arc<dyn Fn(u64) -> Request + Send + Sync>,
-) -> Res<Vec<Outcome>> {
+) -> Res<Vec<(Outcome, Option<f64>)>> {
     let mut out = Vec::new();
     for &c in &p.clients {
         let http = load::client()?;
-        out.push(load::closed_loop(&http, c, p.warmup, p.window, make(c)).await?);
+        let cpu0 = server.cpu_seconds();
+        let o = load::closed_loop(&http, c, p.warmup, p.window, make(c)).await?;
+        // Over warm-up and window alike, so divided by every answer of the step (≈ rate × time).
+        let cpu = server.cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+        let total = o.rate() * (p.warmup + p.window).as_secs_f64();
+        out.push((o, cpu.map(|c| c / total.max(1.0))));
         // Let the previous step's connections close before the next one.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -48,7 +55,7 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Value, Vec<Row>)> {
     let mut proc = server.start()?;
     wait_ok(&ctx.http, &proc, "/readyz", Duration::from_secs(60)).await?;
     let url = proc.url.clone();
-    let mock = measure(p, |c| {
+    let mock = measure(p, &proc, |c| {
         let url = format!("{url}/api/v1/namespaces/default/pods");
         Arc::new(move |i| Request {
             url: url.clone(),
@@ -65,7 +72,7 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Value, Vec<Row>)> {
             let version = etcd::version(&bin).await;
             let mut proc = etcd::start(&bin, &ctx.work.join("writes-etcd"), &ctx.http).await?;
             let url = proc.url.clone();
-            let res = measure(p, |c| {
+            let res = measure(p, &proc, |c| {
                 let url = url.clone();
                 Arc::new(move |i| {
                     let name = format!("w{c}-{i}");
@@ -86,24 +93,36 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Value, Vec<Row>)> {
     let mut steps = Vec::new();
     let mut rows = Vec::new();
     for (i, &c) in p.clients.iter().enumerate() {
-        let m = &mock[i];
-        let e = etcd_results.as_ref().map(|r| &r[i]);
+        let (m, m_cpu) = &mock[i];
+        let (e, e_cpu) = match etcd_results.as_ref().map(|r| &r[i]) {
+            Some((e, cpu)) => (Some(e), *cpu),
+            None => (None, None),
+        };
         let ratio = e.map(|e| m.rate() / e.rate().max(1e-9));
         steps.push(json!({
             "clients": c,
-            "mockK8": outcome_json(m),
-            "etcd": e.map(outcome_json),
+            "mockK8": outcome_json(m, *m_cpu),
+            "etcd": e.map(|e| outcome_json(e, e_cpu)),
             "ratio": ratio,
         }));
         let etcd_text = match e {
-            Some(e) => format!("{:.0}/s", e.rate()),
-            None => "n/a (etcd not installed)".into(),
+            Some(e) => format!(
+                "{:.0}/s ({:.0} µs CPU/put)",
+                e.rate(),
+                e_cpu.unwrap_or(f64::NAN) * 1e6
+            ),
+            None => "n/a (etcd skipped or not installed)".into(),
         };
         rows.push(Row::new(
             "2 durable writes",
             format!("{c} clients"),
-            "mock_k8 creates/s (p99)",
-            format!("{:.0}/s (p99 {:.1} ms)", m.rate(), m.latency.p99 * 1e3),
+            "mock_k8 creates/s (p99, server CPU/write)",
+            format!(
+                "{:.0}/s ({:.1} ms, {:.0} µs)",
+                m.rate(),
+                m.latency.p99 * 1e3,
+                m_cpu.unwrap_or(f64::NAN) * 1e6
+            ),
             "",
         ));
         rows.push(Row::new(
@@ -134,8 +153,9 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Value, Vec<Row>)> {
     Ok((result, rows))
 }
 
-fn outcome_json(o: &Outcome) -> Value {
+fn outcome_json(o: &Outcome, cpu_per_request: Option<f64>) -> Value {
     json!({
+        "serverCpuMicrosPerRequest": cpu_per_request.map(|c| c * 1e6),
         "perSecond": o.rate(),
         "ok": o.ok,
         "failed": o.failed,
