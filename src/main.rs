@@ -11,6 +11,12 @@ use mock_k8::config::{self, ConfigError, Identity};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// The allocator of the whole process: mimalloc. Under concurrent writes glibc's malloc cost about
+/// a third of the server's CPU (`malloc_consolidate`, `unlink_chunk`, `_int_free` in `perf`); see
+/// BENCHMARKS.md, "Performance work".
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The log filter when `RUST_LOG` is unset: `info`, but openraft's start-up chatter only from `warn`.
 const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
 
