@@ -174,6 +174,16 @@ pub struct ControllerArgs {
     /// The range Service NodePorts are allocated from.
     #[arg(long, default_value = "30000-32767", value_name = "FROM-TO")]
     pub service_node_port_range: String,
+
+    /// Run the ReplicaSet and Deployment controllers and the garbage collector.
+    #[arg(
+        long,
+        env = "MOCK_K8_WORKLOAD_CONTROLLERS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub workload_controllers: bool,
 }
 
 impl ControllerArgs {
@@ -194,6 +204,7 @@ impl ControllerArgs {
             crash_loop_backoff_max: self.crash_loop_backoff_max,
             service_cluster_ip_range: self.service_cluster_ip_range.clone(),
             service_node_port_range: self.service_node_port_range.clone(),
+            workload_controllers: self.workload_controllers,
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct ControllerSettings {
     pub service_cluster_ip_range: String,
     /// The range NodePorts are allocated from (`--service-node-port-range`, `30000-32767`).
     pub service_node_port_range: String,
+    /// Run the ReplicaSet and Deployment controllers and the garbage collector
+    /// (`--workload-controllers`, `true`).
+    pub workload_controllers: bool,
 }
 
 impl Default for ControllerSettings {
@@ -94,6 +97,7 @@ impl Default for ControllerSettings {
             crash_loop_backoff_max: Duration::from_secs(300),
             service_cluster_ip_range: "10.96.0.0/12".into(),
             service_node_port_range: "30000-32767".into(),
+            workload_controllers: true,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The reconcile loops of `mock_k8 run`: the built-in controllers (scheduler, endpoints, node
-//! lifecycle) and the node agent pool (this instance's own node plus `--simulated-nodes N`), all
+//! lifecycle, ReplicaSet, Deployment, garbage collector) and the node agent pool (this instance's own node plus `--simulated-nodes N`), all
 //! on the in-process client, so they see exactly the API semantics kubectl sees.
 
 use crate::config::ControllerSettings;
@@ -101,6 +101,7 @@ impl Reconcilers {
             .node_lifecycle
             .default_unreachable_toleration_seconds =
             settings.default_unreachable_toleration_seconds;
+        manager.workloads = builtin::WorkloadsSwitch(settings.workload_controllers);
         let agent_config = AgentConfig {
             lease_renew_interval: settings.node_lease_renew_interval,
             crash_loop: CrashLoopBackoff {

@@ -17,7 +17,10 @@
 //! - [`nodehealth`]: node-lifecycle decisions (Ready=Unknown, taints, evictions), pure.
 //! - [`container`]: the `ContainerRuntime` trait and `MockDocker`, its simulated in-process implementation.
 //! - [`kubelet`]: pure pod-lifecycle logic (admission, CrashLoopBackOff, status, the per-pod plan, pod IPs).
-//! - [`builtin`]: the built-in controllers (scheduler, endpoints, node lifecycle) and `run_all`.
+//! - [`builtin`]: the built-in controllers (scheduler, endpoints, node lifecycle, and the ones
+//!   below) and `run_all`.
+//! - [`workloads`]: the ReplicaSet and Deployment controllers (`apps/v1`).
+//! - [`gc`]: the garbage collector (`ownerReferences`, propagation policies, finalizers).
 //! - [`agent`]: the node agent (Node registration, Leases, pods on a `ContainerRuntime`), for one
 //!   node or a pool of thousands of simulated ones.
 
@@ -29,12 +32,14 @@ pub mod container;
 pub mod controller;
 pub mod endpoints;
 pub mod events;
+pub mod gc;
 pub mod ipalloc;
 pub mod kubelet;
 pub mod nodehealth;
 pub mod reflector;
 pub mod scheduler;
 pub mod watcher;
+pub mod workloads;
 
 pub use client::{Api, Client, ClientError};
 pub use controller::{Action, Controller};

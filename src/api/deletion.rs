@@ -11,6 +11,16 @@
 //!   by the update that empties its finalizers ([`delete_on_update`]).
 //! - Anything else — unbound or terminal pods, grace 0, other kinds — is removed at once.
 //!
+//! - `propagationPolicy` (or the older `orphanDependents`) of the `DeleteOptions` body sets the
+//!   garbage collector's finalizers first ([`gc_finalizers`], Kubernetes'
+//!   `deletionFinalizersForGarbageCollection`;
+//!   <https://kubernetes.io/docs/concepts/architecture/garbage-collection/>): `Foreground` adds
+//!   `foregroundDeletion`, `Orphan` adds `orphan` (each at most once, the other one removed),
+//!   `Background` removes both. The object is then only marked, and the garbage collector
+//!   (`mock_k8_controllers::gc`) removes the finalizer once it has deleted the dependents
+//!   (Foreground) or removed their `ownerReferences` (Orphan). Without a policy, the finalizers
+//!   the object already has stay; the default for every kind is `Background`.
+//!
 //! Removing a Service releases its cluster IP and node ports; removing a Namespace releases those
 //! of the Services in it.
 
@@ -37,6 +47,52 @@ pub struct DeleteOptions {
     pub expected_rv: Option<u64>,
     /// `dryRun: [All]` in the body or `dryRun=All` in the query.
     pub dry_run: bool,
+    /// `propagationPolicy` of the body, else `orphanDependents` (`true`: Orphan, `false`:
+    /// Background); `None` when neither is given.
+    pub propagation: Option<Propagation>,
+}
+
+/// A `propagationPolicy`: what happens to the dependents (objects whose `ownerReferences` name the
+/// deleted object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// Dependents keep running; the garbage collector removes their reference to the owner.
+    Orphan,
+    /// The owner goes at once; the garbage collector deletes the dependents afterwards.
+    Background,
+    /// The owner stays (marked, `foregroundDeletion` finalizer) until its blocking dependents
+    /// are gone.
+    Foreground,
+}
+
+/// Kubernetes' finalizer for [`Propagation::Orphan`].
+pub const FINALIZER_ORPHAN: &str = "orphan";
+/// Kubernetes' finalizer for [`Propagation::Foreground`].
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+/// The finalizers `obj` must carry for a DELETE with `propagation`, when they differ from the
+/// ones it has (`None`: no change). Both garbage-collector finalizers are removed, then the one
+/// the policy asks for is appended, so a repeated DELETE never duplicates one; other finalizers
+/// keep their order. `None` as policy keeps what the object has.
+pub fn gc_finalizers(obj: &Value, propagation: Option<Propagation>) -> Option<Vec<Value>> {
+    let propagation = propagation?;
+    let current: Vec<Value> = obj
+        .get("metadata")
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut new: Vec<Value> = current
+        .iter()
+        .filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND)
+        .cloned()
+        .collect();
+    match propagation {
+        Propagation::Orphan => new.push(json!(FINALIZER_ORPHAN)),
+        Propagation::Foreground => new.push(json!(FINALIZER_FOREGROUND)),
+        Propagation::Background => {}
+    }
+    (new != current).then_some(new)
 }
 
 impl DeleteOptions {
@@ -78,6 +134,18 @@ impl DeleteOptions {
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|v| v == "All")),
+            propagation: match opts.get("propagationPolicy").and_then(Value::as_str) {
+                Some("Orphan") => Some(Propagation::Orphan),
+                Some("Foreground") => Some(Propagation::Foreground),
+                Some("Background") => Some(Propagation::Background),
+                _ => opts.get("orphanDependents").and_then(Value::as_bool).map(|o| {
+                    if o {
+                        Propagation::Orphan
+                    } else {
+                        Propagation::Background
+                    }
+                }),
+            },
         })
     }
 }
@@ -306,7 +374,11 @@ pub async fn delete(state: &ApiState, r: &ObjRef, opts: &DeleteOptions) -> Resul
             .store
             .get(&r.key())
             .ok_or_else(|| ApiError::not_found(r.resource, &r.name))?;
-        let value = parse_stored(&cur)?;
+        let mut value = parse_stored(&cur)?;
+        let finalizers = gc_finalizers(&value, opts.propagation);
+        if let Some(f) = &finalizers {
+            meta::set(&mut value, "finalizers", json!(f));
+        }
         let uid_ok = opts
             .expected_uid
             .as_deref()
@@ -322,12 +394,19 @@ pub async fn delete(state: &ApiState, r: &ObjRef, opts: &DeleteOptions) -> Resul
                 &r.name,
             ));
         }
-        match plan(
+        let planned = match plan(
             r.resource.kind,
             &value,
             opts.grace_period_seconds,
             Timestamp::now(),
         ) {
+            Plan::Unchanged if finalizers.is_some() => {
+                meta::remove(&mut value, "resourceVersion");
+                Plan::Mark(value.clone())
+            }
+            p => p,
+        };
+        match planned {
             Plan::Unchanged => return Ok(respond::shared_json(&cur.json)),
             Plan::Mark(new) if opts.dry_run => {
                 return Ok(Bytes::from(serde_json::to_vec(&new).unwrap_or_default()));
@@ -446,6 +525,25 @@ mod tests {
             plan("ConfigMap", &json!({"metadata": {}}), Some(30), now()),
             Plan::Remove
         );
+    }
+
+    #[test]
+    fn gc_finalizers_should_follow_the_policy_without_duplicates() {
+        let obj = json!({"metadata": {"finalizers": ["x/y"]}});
+        let fg = gc_finalizers(&obj, Some(Propagation::Foreground)).expect("changed");
+        assert_eq!(fg, vec![json!("x/y"), json!("foregroundDeletion")]);
+        let marked = json!({"metadata": {"finalizers": fg}});
+        assert_eq!(gc_finalizers(&marked, Some(Propagation::Foreground)), None);
+        assert_eq!(
+            gc_finalizers(&marked, Some(Propagation::Orphan)),
+            Some(vec![json!("x/y"), json!("orphan")])
+        );
+        assert_eq!(
+            gc_finalizers(&marked, Some(Propagation::Background)),
+            Some(vec![json!("x/y")])
+        );
+        assert_eq!(gc_finalizers(&marked, None), None);
+        assert_eq!(gc_finalizers(&json!({}), Some(Propagation::Background)), None);
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!   selector (`D(S, E)`).
 //! - [`nodehealth`](mod@nodehealth): [`NodeLifecycleController`] — `Ready=Unknown`, unreachable taints,
 //!   not-ready pods and taint-based evictions for nodes whose heartbeats stopped.
+//! - [`crate::workloads`]: [`ReplicaSetController`] and [`DeploymentController`] (`apps/v1`).
+//! - [`crate::gc`]: [`GarbageCollector`] — cascading deletion through `ownerReferences`.
 //! - this file: [`ControllerManagerConfig`], [`ControllerManager`], [`run_all`], [`Clock`], [`Error`].
 
 pub mod endpoints;
@@ -32,6 +34,10 @@ pub mod scheduler;
 pub use endpoints::{EndpointsConfig, EndpointsController};
 pub use nodehealth::{NodeLifecycleConfig, NodeLifecycleController};
 pub use scheduler::{DecisionLog, DecisionRecord, SchedulerConfig, SchedulerController};
+pub use crate::gc::{GarbageCollector, GcConfig};
+pub use crate::workloads::{
+    DeploymentConfig, DeploymentController, ReplicaSetConfig, ReplicaSetController,
+};
 
 use crate::client::Client;
 use crate::controller::{self, ResultHook};
@@ -56,7 +62,7 @@ pub enum Error {
 ///
 /// # Errors
 /// [`Error::ResourceNotServed`] when the resource table lacks it.
-pub(crate) fn resource(
+pub fn resource(
     api_version: &str,
     kind: &'static str,
 ) -> Result<&'static ApiResource, Error> {
@@ -106,14 +112,34 @@ pub struct ControllerManagerConfig {
     /// The node lifecycle controller's settings (`--node-monitor-period`, `--node-monitor-grace-period`,
     /// default toleration seconds).
     pub node_lifecycle: NodeLifecycleConfig,
+    /// The ReplicaSet controller's settings.
+    pub replicaset: ReplicaSetConfig,
+    /// The Deployment controller's settings.
+    pub deployment: DeploymentConfig,
+    /// The garbage collector's settings.
+    pub gc: GcConfig,
+    /// Run the ReplicaSet and Deployment controllers and the garbage collector (`true`; off:
+    /// `--workload-controllers=false`, Deployments and ReplicaSets are then only stored).
+    pub workloads: WorkloadsSwitch,
 }
 
-/// The three built-in controllers, created but not yet running; lets the caller take handles (the
+/// Whether the workload controllers and the garbage collector run (on by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadsSwitch(pub bool);
+
+impl Default for WorkloadsSwitch {
+    fn default() -> Self {
+        WorkloadsSwitch(true)
+    }
+}
+
+/// The built-in controllers, created but not yet running; lets the caller take handles (the
 /// scheduler's [`DecisionLog`]) before [`ControllerManager::run`].
 pub struct ControllerManager {
     scheduler: SchedulerController,
     endpoints: EndpointsController,
     node_lifecycle: NodeLifecycleController,
+    workloads: Option<(ReplicaSetController, DeploymentController, GarbageCollector)>,
 }
 
 impl ControllerManager {
@@ -125,7 +151,14 @@ impl ControllerManager {
         Ok(ControllerManager {
             scheduler: SchedulerController::new(client.clone(), config.scheduler)?,
             endpoints: EndpointsController::new(client.clone(), config.endpoints),
-            node_lifecycle: NodeLifecycleController::new(client, config.node_lifecycle),
+            node_lifecycle: NodeLifecycleController::new(client.clone(), config.node_lifecycle),
+            workloads: config.workloads.0.then(|| {
+                (
+                    ReplicaSetController::new(client.clone(), config.replicaset),
+                    DeploymentController::new(client.clone(), config.deployment),
+                    GarbageCollector::new(client, config.gc),
+                )
+            }),
         })
     }
 
@@ -134,8 +167,8 @@ impl ControllerManager {
         self.scheduler.decisions()
     }
 
-    /// Runs the three controllers in a `JoinSet`, each routing its reconcile results through `hook`,
-    /// until `shutdown` is cancelled and all three have stopped.
+    /// Runs the controllers in a `JoinSet`, each routing its reconcile results through `hook`,
+    /// until `shutdown` is cancelled and all have stopped.
     ///
     /// # Errors
     /// The first start-up [`Error`] of a controller (the others are then cancelled and awaited).
@@ -148,7 +181,12 @@ impl ControllerManager {
         let child = shutdown.child_token();
         set.spawn(self.scheduler.run(hook.clone(), child.clone()));
         set.spawn(self.endpoints.run(hook.clone(), child.clone()));
-        set.spawn(self.node_lifecycle.run(hook, child.clone()));
+        set.spawn(self.node_lifecycle.run(hook.clone(), child.clone()));
+        if let Some((rs, deploy, gc)) = self.workloads {
+            set.spawn(rs.run(hook.clone(), child.clone()));
+            set.spawn(deploy.run(hook.clone(), child.clone()));
+            set.spawn(gc.run(hook, child.clone()));
+        }
         let mut first_err = None;
         while let Some(res) = set.join_next().await {
             match res {
@@ -168,7 +206,8 @@ impl ControllerManager {
     }
 }
 
-/// Runs the scheduler, the endpoints controller and the node lifecycle controller with `config`,
+/// Runs the scheduler, the endpoints controller, the node lifecycle controller and (unless
+/// switched off) the ReplicaSet and Deployment controllers and the garbage collector with `config`,
 /// routing every reconcile result through `hook`; returns when `shutdown` is cancelled and all three have
 /// stopped. Use [`ControllerManager`] to keep a handle on the scheduler's decisions.
 ///
@@ -187,7 +226,7 @@ pub async fn run_all(
 
 /// The namespace (`default` when unset) and name (`""` when unset) of an object, for the client
 /// verbs that take them apart.
-pub(crate) fn namespace_and_name(
+pub fn namespace_and_name(
     meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
 ) -> (String, String) {
     let ns = meta.namespace.clone().unwrap_or_else(|| "default".into());
@@ -196,7 +235,7 @@ pub(crate) fn namespace_and_name(
 
 /// Drains a [`Controller::run`](crate::controller::Controller::run) stream, logging failures at `warn`
 /// with the controller's `name`.
-pub(crate) async fn drain<S, E>(name: &'static str, stream: S)
+pub async fn drain<S, E>(name: &'static str, stream: S)
 where
     S: Stream<Item = Result<(crate::ObjectRef, crate::Action), controller::Error<E>>>,
     E: std::error::Error + 'static,
@@ -215,7 +254,7 @@ where
 }
 
 /// Runs `fut` until it completes or `shutdown` is cancelled.
-pub(crate) async fn until_cancelled<F: std::future::Future<Output = ()>>(
+pub async fn until_cancelled<F: std::future::Future<Output = ()>>(
     shutdown: &CancellationToken,
     fut: F,
 ) {

@@ -66,6 +66,10 @@ pub struct DeleteParams {
     pub precondition_resource_version: Option<String>,
     /// Precondition: delete only if the object's `uid` equals this (else 409).
     pub precondition_uid: Option<String>,
+    /// `propagationPolicy`: `"Background"`, `"Foreground"` or `"Orphan"` (see the garbage
+    /// collector, [`crate::gc`]). `None` sends none: the object's own garbage-collector
+    /// finalizers decide, else Background.
+    pub propagation_policy: Option<String>,
 }
 
 /// The answer to a `list` call.

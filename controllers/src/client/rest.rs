@@ -102,8 +102,10 @@ fn delete_options(p: &DeleteParams) -> Value {
     let mut body = json!({
         "apiVersion": "v1",
         "kind": "DeleteOptions",
-        "propagationPolicy": "Background",
     });
+    if let Some(policy) = &p.propagation_policy {
+        body["propagationPolicy"] = json!(policy);
+    }
     if let Some(g) = p.grace_period_seconds {
         body["gracePeriodSeconds"] = json!(g);
     }
@@ -432,8 +434,10 @@ mod tests {
             grace_period_seconds: Some(0),
             precondition_resource_version: Some("7".into()),
             precondition_uid: None,
+            propagation_policy: Some("Foreground".into()),
         });
         assert_eq!(body["gracePeriodSeconds"], 0);
+        assert_eq!(body["propagationPolicy"], "Foreground");
         assert_eq!(body["preconditions"], json!({"resourceVersion": "7"}));
         assert!(
             delete_options(&DeleteParams::default())
