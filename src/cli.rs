@@ -31,6 +31,10 @@ pub enum Command {
     Init(ServerArgs),
     /// Display version information (product and Kubernetes API version served).
     Version,
+    /// Sleep until SIGTERM or SIGINT, then exit 0: the process of a pod sandbox ("pause"
+    /// container) under the Docker runtime, which holds the pod's network namespace.
+    #[command(hide = true)]
+    Pause,
 }
 
 /// Flags shared by `run` and `init`.
@@ -150,6 +154,26 @@ pub struct ControllerArgs {
     /// The range Service NodePorts are allocated from.
     #[arg(long, default_value = "30000-32767", value_name = "FROM-TO")]
     pub service_node_port_range: String,
+
+    /// The container runtime of the node agents: `mock` (MockDocker, simulated) or `docker` (real
+    /// containers on the Docker Engine at DOCKER_HOST, default /var/run/docker.sock).
+    #[arg(long, env = "MOCK_K8_RUNTIME", default_value = "mock", value_parser = ["mock", "docker"], value_name = "RUNTIME")]
+    pub runtime: String,
+
+    /// The pod sandbox image of the Docker runtime; it runs `<image> pause`
+    /// (`examples/docker/build-image.sh` builds mock-k8:latest locally).
+    #[arg(
+        long,
+        env = "MOCK_K8_SANDBOX_IMAGE",
+        default_value = "mock-k8:latest",
+        value_name = "IMAGE"
+    )]
+    pub sandbox_image: String,
+
+    /// How long the Docker runtime's one pull attempt for an image missing locally may take before
+    /// the pod reports ErrImagePull.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub image_pull_timeout: Duration,
 }
 
 impl ControllerArgs {
@@ -170,6 +194,9 @@ impl ControllerArgs {
             crash_loop_backoff_max: self.crash_loop_backoff_max,
             service_cluster_ip_range: self.service_cluster_ip_range.clone(),
             service_node_port_range: self.service_node_port_range.clone(),
+            runtime: self.runtime.parse().unwrap_or_default(),
+            sandbox_image: self.sandbox_image.clone(),
+            image_pull_timeout: self.image_pull_timeout,
         }
     }
 }

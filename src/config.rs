@@ -75,6 +75,12 @@ pub struct ControllerSettings {
     pub service_cluster_ip_range: String,
     /// The range NodePorts are allocated from (`--service-node-port-range`, `30000-32767`).
     pub service_node_port_range: String,
+    /// The node agents' container runtime (`--runtime mock|docker`, default `mock`).
+    pub runtime: mock_k8_controllers::container::RuntimeKind,
+    /// The Docker runtime's pod sandbox image (`--sandbox-image`, default `mock-k8:latest`).
+    pub sandbox_image: String,
+    /// The Docker runtime's pull timeout for a missing image (`--image-pull-timeout`, 5 s).
+    pub image_pull_timeout: Duration,
 }
 
 impl Default for ControllerSettings {
@@ -94,6 +100,9 @@ impl Default for ControllerSettings {
             crash_loop_backoff_max: Duration::from_secs(300),
             service_cluster_ip_range: "10.96.0.0/12".into(),
             service_node_port_range: "30000-32767".into(),
+            runtime: mock_k8_controllers::container::RuntimeKind::Mock,
+            sandbox_image: mock_k8_controllers::container::docker::DEFAULT_SANDBOX_IMAGE.into(),
+            image_pull_timeout: Duration::from_secs(5),
         }
     }
 }

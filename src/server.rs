@@ -71,7 +71,7 @@ pub async fn run(
     }
     let reconcilers = if config.controllers.enabled {
         let client = inproc::in_process_client(api::router(state.clone()));
-        match Reconcilers::start(client, &identity.node_name, &config.controllers, &token) {
+        match Reconcilers::start(client, &identity.node_name, &config.controllers, &token).await {
             Ok(r) => Some(r),
             Err(e) => {
                 store.shutdown().await;
