@@ -34,6 +34,10 @@ pub enum Command {
     /// Verify the signed transition history (every signature, hash link, state commitment and
     /// authority rule) of a stopped member's data directory or of a running server.
     Verify(VerifyArgs),
+    /// Sleep until SIGTERM or SIGINT, then exit 0: the process of a pod sandbox ("pause"
+    /// container) under the Docker runtime, which holds the pod's network namespace.
+    #[command(hide = true)]
+    Pause,
 }
 
 /// Flags of `verify`: exactly one of `--data-dir` and `--server`.
@@ -184,6 +188,25 @@ pub struct ControllerArgs {
         value_name = "true|false"
     )]
     pub workload_controllers: bool,
+    /// The container runtime of the node agents: `mock` (MockDocker, simulated) or `docker` (real
+    /// containers on the Docker Engine at DOCKER_HOST, default /var/run/docker.sock).
+    #[arg(long, env = "MOCK_K8_RUNTIME", default_value = "mock", value_parser = ["mock", "docker"], value_name = "RUNTIME")]
+    pub runtime: String,
+
+    /// The pod sandbox image of the Docker runtime; it runs `<image> pause`
+    /// (`examples/docker/build-image.sh` builds mock-k8:latest locally).
+    #[arg(
+        long,
+        env = "MOCK_K8_SANDBOX_IMAGE",
+        default_value = "mock-k8:latest",
+        value_name = "IMAGE"
+    )]
+    pub sandbox_image: String,
+
+    /// How long the Docker runtime's one pull attempt for an image missing locally may take before
+    /// the pod reports ErrImagePull.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub image_pull_timeout: Duration,
 }
 
 impl ControllerArgs {
@@ -205,6 +228,9 @@ impl ControllerArgs {
             service_cluster_ip_range: self.service_cluster_ip_range.clone(),
             service_node_port_range: self.service_node_port_range.clone(),
             workload_controllers: self.workload_controllers,
+            runtime: self.runtime.parse().unwrap_or_default(),
+            sandbox_image: self.sandbox_image.clone(),
+            image_pull_timeout: self.image_pull_timeout,
         }
     }
 }

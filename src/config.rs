@@ -78,6 +78,12 @@ pub struct ControllerSettings {
     /// Run the ReplicaSet and Deployment controllers and the garbage collector
     /// (`--workload-controllers`, `true`).
     pub workload_controllers: bool,
+    /// The node agents' container runtime (`--runtime mock|docker`, default `mock`).
+    pub runtime: mock_k8_controllers::container::RuntimeKind,
+    /// The Docker runtime's pod sandbox image (`--sandbox-image`, default `mock-k8:latest`).
+    pub sandbox_image: String,
+    /// The Docker runtime's pull timeout for a missing image (`--image-pull-timeout`, 5 s).
+    pub image_pull_timeout: Duration,
 }
 
 impl Default for ControllerSettings {
@@ -98,6 +104,9 @@ impl Default for ControllerSettings {
             service_cluster_ip_range: "10.96.0.0/12".into(),
             service_node_port_range: "30000-32767".into(),
             workload_controllers: true,
+            runtime: mock_k8_controllers::container::RuntimeKind::Mock,
+            sandbox_image: mock_k8_controllers::container::docker::DEFAULT_SANDBOX_IMAGE.into(),
+            image_pull_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -29,11 +29,22 @@ fn main() -> ExitCode {
         }
         Command::Init(args) => report(init(&args)),
         Command::Verify(args) => report(verify(&args)),
+        Command::Pause => report(pause()),
         Command::Run(args) => {
             init_logging();
             report(run(&args))
         }
     }
+}
+
+/// `mock_k8 pause`: the pod sandbox's process. Waits for SIGTERM or SIGINT, then exits 0.
+fn pause() -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(shutdown_signal());
+    Ok(())
 }
 
 /// Prints an error to stderr and maps the outcome to the process exit code.

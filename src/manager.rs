@@ -6,7 +6,7 @@ use crate::config::ControllerSettings;
 use mock_k8_controllers::Client;
 use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
 use mock_k8_controllers::builtin::{self, ControllerManagerConfig};
-use mock_k8_controllers::container::{ContainerRuntime, MockDocker, MockDockerConfig};
+use mock_k8_controllers::container::{DockerConfig, MockDockerConfig, connect_runtime};
 use mock_k8_controllers::controller::{NoopHook, ResultHook};
 use mock_k8_controllers::kubelet::CrashLoopBackoff;
 use mock_k8_controllers::scheduler::Policy;
@@ -39,13 +39,13 @@ pub struct Reconcilers {
 
 impl Reconcilers {
     /// Checks `settings` and starts every reconcile loop on `client`, serving `own_node` (and the
-    /// simulated nodes) with MockDocker. The loops stop when `shutdown` is cancelled or
+    /// simulated nodes) with the runtime `settings.runtime` names. The loops stop when `shutdown` is cancelled or
     /// [`Reconcilers::stop`] is called.
     ///
     /// # Errors
-    /// An unknown scheduler policy, an unreadable node template or runtime config, or a node list
-    /// the agent refuses (e.g. an invalid own node name), as text.
-    pub fn start(
+    /// An unknown scheduler policy, an unreadable node template or runtime config, an unreachable
+    /// Docker Engine with `--runtime docker`, or a node list the agent refuses (e.g. an invalid own node name), as text.
+    pub async fn start(
         client: Arc<dyn Client>,
         own_node: &str,
         settings: &ControllerSettings,
@@ -71,6 +71,20 @@ impl Reconcilers {
             )
             .map_err(|e| e.to_string())?,
         );
+        let docker = DockerConfig {
+            sandbox_image: settings.sandbox_image.clone(),
+            pull_timeout: settings.image_pull_timeout,
+            nodes: nodes.iter().map(|n| n.name.clone()).collect(),
+            ..DockerConfig::default()
+        };
+        let runtime = connect_runtime(settings.runtime, mock_docker.clone(), docker)
+            .await
+            .map_err(|e| e.to_string())?;
+        for node in &mut nodes {
+            if let Some(info) = node.node.status.as_mut().and_then(|s| s.node_info.as_mut()) {
+                info.container_runtime_version = runtime.version();
+            }
+        }
         let mut controller_client = client.clone();
         if let Some(s) = signers {
             controller_client =
@@ -123,7 +137,6 @@ impl Reconcilers {
                 tracing::error!(error = %e, "built-in controllers stopped");
             }
         });
-        let runtime: Arc<dyn ContainerRuntime> = Arc::new(MockDocker::new(mock_docker));
         let t = token.clone();
         tasks.spawn(async move {
             if let Err(e) = agent::run_pool(client, runtime, nodes, agent_config, hook, t).await {

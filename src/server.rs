@@ -94,7 +94,8 @@ pub async fn run(
             &config.controllers,
             &token,
             Some(signers),
-        );
+        )
+        .await;
         match started {
             Ok(r) => Some(r),
             Err(e) => {

@@ -7,6 +7,7 @@
 
 mod bench;
 mod cli;
+mod docker;
 mod kube_client;
 mod kubectl;
 mod manifests;

@@ -293,6 +293,9 @@ impl Pool {
                 tracing::debug!(error = %e, "removal of an orphaned container failed");
             }
         }
+        if let Err(e) = self.runtime.remove_sandbox(uid).await {
+            tracing::debug!(error = %e, "removal of an orphaned sandbox failed");
+        }
         if let Some(node) = self.nodes.get(&entry.node) {
             release(node, uid);
         }
@@ -400,6 +403,14 @@ impl Pool {
             }
             if let Err(e) = self.runtime.remove(&c.id).await {
                 tracing::debug!(error = %e, "removal of an orphaned container failed");
+            }
+        }
+        for uid in self.runtime.list_sandboxes().await {
+            if known.contains(&uid) || lock(&self.workers).contains_key(&uid) {
+                continue;
+            }
+            if let Err(e) = self.runtime.remove_sandbox(&uid).await {
+                tracing::debug!(error = %e, "removal of an orphaned sandbox failed");
             }
         }
     }

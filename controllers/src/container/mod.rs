@@ -14,9 +14,15 @@
 //! - this file: the trait and its data types.
 //! - [`config`]: [`MockDockerConfig`] (the runtime config file) and how pod annotations shape a container.
 //! - `mock`: the [`MockDocker`] simulation.
+//! - [`docker`]: [`DockerRuntime`], the same contract over a real Docker Engine (bollard).
+//! - [`sandbox`]: the pod sandbox (the network namespace a pod's containers share).
+//! - [`select`]: picking a runtime by name (`--runtime mock|docker`).
 
 pub mod config;
+pub mod docker;
 mod mock;
+pub mod sandbox;
+pub mod select;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +33,10 @@ use futures::future::BoxFuture;
 use tokio::sync::broadcast;
 
 pub use config::{Behaviour, ConfigError, ImageRule, MockDockerConfig};
+pub use docker::{DockerConfig, DockerRuntime};
 pub use mock::{EXIT_SIGKILL, EXIT_SIGTERM, MAX_LOG_LINES, MockDocker};
+pub use sandbox::{SandboxConfig, SandboxNetwork, SandboxPort, SandboxStatus};
+pub use select::{RuntimeKind, UnknownRuntime, connect_runtime};
 
 /// A runtime-assigned container ID (MockDocker: 64 lowercase hex digits, like Docker). The pod status
 /// shows it as `mock://<id>`.
@@ -63,12 +72,27 @@ pub struct ContainerConfig {
     pub args: Vec<String>,
     /// Environment variables, in order (`name`, `value`).
     pub env: Vec<(String, String)>,
+    /// `workingDir`; `None` means the image's default.
+    pub working_dir: Option<String>,
+    /// CPU and memory requests and limits.
+    pub resources: ContainerResources,
     /// How many times this container was restarted before this instance (0 for the first).
     pub restart_count: u32,
     /// Runtime labels (Kubernetes puts `io.kubernetes.pod.uid` etc. here).
     pub labels: BTreeMap<String, String>,
     /// The pod's `metadata.annotations`: MockDocker reads its `mock-k8.io/*` behaviour from them.
     pub pod_annotations: BTreeMap<String, String>,
+}
+
+/// A container's CPU and memory settings, from `resources.requests` / `resources.limits`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerResources {
+    /// `requests.cpu` in millicores (Docker: CPU shares, `millis * 1024 / 1000`, at least 2).
+    pub cpu_request_millis: Option<u64>,
+    /// `limits.cpu` in millicores (Docker: a CFS quota, `NanoCpus = millis * 10^6`).
+    pub cpu_limit_millis: Option<u64>,
+    /// `limits.memory` in bytes (Docker: the memory limit; exceeding it is an `OOMKilled` exit).
+    pub memory_limit_bytes: Option<u64>,
 }
 
 /// The state of one container as [`ContainerRuntime::inspect`] reports it.
@@ -187,6 +211,12 @@ pub enum RuntimeError {
     /// The runtime is shutting down and accepts no new work.
     #[error("the container runtime is shutting down")]
     ShuttingDown,
+    /// A container was created for a pod that has no sandbox (call `run_sandbox` first).
+    #[error("pod {0} has no sandbox")]
+    NoSandbox(String),
+    /// The container engine refused or failed the call (Docker: its error message).
+    #[error("container engine error: {0}")]
+    Engine(String),
 }
 
 /// Why an image pull failed; the kubelet reports it as `ErrImagePull`, then `ImagePullBackOff`.
@@ -212,6 +242,31 @@ pub enum PullError {
 /// Operations on one container are applied in call order. `stop` resolves only once the container
 /// has exited. Every state change is published on [`ContainerRuntime::events`].
 pub trait ContainerRuntime: Send + Sync {
+    /// The runtime's name and version as a node reports it in `status.nodeInfo.containerRuntimeVersion`
+    /// (`mockdocker://1.0`, `docker://20.10.24`).
+    fn version(&self) -> String;
+
+    /// Runs the sandbox of pod `config.pod_uid` (see [`sandbox`]); idempotent: a sandbox already
+    /// running for that pod (e.g. left by a previous agent) is adopted and reported as is.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Engine`] when the engine cannot create the node network or the sandbox;
+    /// [`RuntimeError::ShuttingDown`].
+    fn run_sandbox(
+        &self,
+        config: SandboxConfig,
+    ) -> BoxFuture<'_, Result<SandboxStatus, RuntimeError>>;
+
+    /// Stops and removes the sandbox of pod `pod_uid` (its containers must be removed first); a
+    /// no-op when it has none.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Engine`].
+    fn remove_sandbox<'a>(&'a self, pod_uid: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// The pod UIDs that have a sandbox.
+    fn list_sandboxes(&self) -> BoxFuture<'_, Vec<String>>;
+
     /// Pulls `image` for a pod with these annotations (they may simulate a failure).
     /// Returns the image ID (`sha256:<64 hex>`), shown as the container status' `imageID`.
     ///

@@ -19,6 +19,8 @@ fn config(pod_uid: &str, name: &str, kind: ContainerKind, image: &str) -> Contai
         command: vec!["sleep".into()],
         args: vec!["3600".into()],
         env: vec![],
+        working_dir: None,
+        resources: ContainerResources::default(),
         restart_count: 0,
         labels: BTreeMap::new(),
         pod_annotations: BTreeMap::new(),
@@ -49,8 +51,20 @@ async fn settle(d: Duration) {
     }
 }
 
+fn sandbox(pod_uid: &str) -> SandboxConfig {
+    SandboxConfig {
+        pod_uid: pod_uid.into(),
+        pod_namespace: "default".into(),
+        pod_name: format!("pod-{pod_uid}"),
+        node_name: "node-0".into(),
+        network: SandboxNetwork::Host,
+        ports: vec![],
+    }
+}
+
 async fn run(rt: &MockDocker, c: ContainerConfig) -> ContainerId {
     rt.pull_image(&c.image, &c.pod_annotations).await.unwrap();
+    rt.run_sandbox(sandbox(&c.pod_uid)).await.unwrap();
     let id = rt.create(c).await.unwrap();
     rt.start(&id).await.unwrap();
     id

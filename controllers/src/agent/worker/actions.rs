@@ -10,8 +10,11 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use super::{Step, Worker, field_path};
 use crate::agent::AgentError;
 use crate::client::{Api, DeleteParams};
-use crate::container::{ContainerConfig, ContainerKind, ContainerState, PullError};
+use crate::container::{
+    ContainerConfig, ContainerKind, ContainerResources, ContainerState, PullError,
+};
 use crate::events::EventSpec;
+use crate::kubelet::resources::{CPU, MEMORY, amount};
 use crate::kubelet::{Action, PullFailure, should_restart, spec_containers};
 
 impl Step<'_> {
@@ -141,6 +144,8 @@ impl Step<'_> {
             // Never from a paused node (its view hides the deletion): it writes nothing.
             Action::DeletionComplete if self.pool.is_paused(&self.node.spec.name) => {}
             Action::DeletionComplete => {
+                rt.remove_sandbox(&w.uid).await?;
+                w.sandbox = false;
                 let api: Api<Pod> = Api::namespaced(
                     self.node.client.clone(),
                     pod.metadata.namespace.as_deref().unwrap_or("default"),
@@ -243,8 +248,28 @@ fn container_config(
             .flatten()
             .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
             .collect(),
+        working_dir: c.working_dir.clone(),
+        resources: container_resources(c),
         restart_count,
         labels,
         pod_annotations: m.annotations.clone().unwrap_or_default(),
+    }
+}
+
+/// The container's CPU request and CPU/memory limits in the runtime's units.
+fn container_resources(c: &Container) -> ContainerResources {
+    let r = c.resources.as_ref();
+    let get = |list: Option<&BTreeMap<String, _>>, name: &str| {
+        list.and_then(|l| l.get(name))
+            .map(|q| amount(name, q))
+            .and_then(|v| u64::try_from(v).ok())
+            .filter(|v| *v > 0)
+    };
+    let requests = r.and_then(|r| r.requests.as_ref());
+    let limits = r.and_then(|r| r.limits.as_ref());
+    ContainerResources {
+        cpu_request_millis: get(requests, CPU).or_else(|| get(limits, CPU)),
+        cpu_limit_millis: get(limits, CPU),
+        memory_limit_bytes: get(limits, MEMORY),
     }
 }

@@ -13,11 +13,15 @@ mod actions;
 use super::AgentError;
 use super::pool::{NodeState, Pool, Registered};
 use crate::client::Api;
-use crate::container::{ContainerId, ContainerKind, ContainerState};
+use crate::container::{
+    ContainerId, ContainerKind, ContainerState, SandboxConfig, SandboxNetwork, SandboxPort,
+};
 use crate::controller::Action as Next;
 use crate::events::EventSpec;
 use crate::kubelet::admission::is_terminal;
-use crate::kubelet::{Action, ObservedContainer, PodObservation, admit, next_actions, pod_status};
+use crate::kubelet::{
+    Action, ObservedContainer, PodObservation, admit, next_actions, pod_status, spec_containers,
+};
 use crate::reflector::ObjectRef;
 
 /// Steps executed in one reconcile before yielding to other pods (a fresh pod needs about three:
@@ -49,6 +53,8 @@ pub(crate) struct Worker {
     stopping: HashSet<ContainerId>,
     reported_wait: Option<SystemTime>,
     terminal_done: bool,
+    /// Set once the runtime runs the pod's sandbox (containers are created only after).
+    sandbox: bool,
 }
 
 impl Worker {
@@ -63,6 +69,7 @@ impl Worker {
             stopping: HashSet::new(),
             reported_wait: None,
             terminal_done: false,
+            sandbox: false,
         }
     }
 
@@ -171,6 +178,13 @@ impl Step<'_> {
             self.start(w, &view).await?;
             w.started = true;
         }
+        if !w.sandbox
+            && w.obs.rejection.is_none()
+            && !is_terminal(&view)
+            && view.metadata.deletion_timestamp.is_none()
+        {
+            self.run_sandbox(w, &view).await?;
+        }
         self.refresh(w, &view).await;
         let mut wait = None;
         let mut more = false;
@@ -272,6 +286,48 @@ impl Step<'_> {
             _ => ipam.allocate(&w.uid)?,
         };
         w.pod_ip = Some(ip.to_string());
+        Ok(())
+    }
+
+    /// Runs the pod's sandbox with the IP `start` allocated (or the host network).
+    async fn run_sandbox(&self, w: &mut Worker, view: &Pod) -> Result<(), AgentError> {
+        let host_network = view
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
+        let network = match w.pod_ip.as_deref().and_then(|ip| ip.parse().ok()) {
+            Some(ip) if !host_network => SandboxNetwork::Pod {
+                pod_cidr: self.node.spec.pod_cidr().to_string(),
+                ip,
+            },
+            _ => SandboxNetwork::Host,
+        };
+        let ports = spec_containers(view)
+            .into_iter()
+            .flat_map(|(_, c)| c.ports.iter().flatten())
+            .filter_map(|p| {
+                Some(SandboxPort {
+                    container_port: u16::try_from(p.container_port).ok()?,
+                    host_port: p.host_port.and_then(|h| u16::try_from(h).ok()),
+                    protocol: p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
+                })
+            })
+            .collect();
+        let m = &view.metadata;
+        let config = SandboxConfig {
+            pod_uid: w.uid.clone(),
+            pod_namespace: m.namespace.clone().unwrap_or_else(|| "default".into()),
+            pod_name: m.name.clone().unwrap_or_default(),
+            node_name: self.node.spec.name.clone(),
+            network,
+            ports,
+        };
+        let status = self.pool.runtime.run_sandbox(config).await?;
+        if let Some(ip) = status.ip {
+            w.pod_ip = Some(ip.to_string());
+        }
+        w.sandbox = true;
         Ok(())
     }
 

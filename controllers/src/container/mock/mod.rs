@@ -22,7 +22,8 @@ mod state;
 use crate::container::config::MockDockerConfig;
 use crate::container::{
     ContainerConfig, ContainerEvent, ContainerEventKind, ContainerId, ContainerRuntime,
-    ContainerState, ContainerSummary, PullError, RuntimeError,
+    ContainerState, ContainerSummary, PullError, RuntimeError, SandboxConfig, SandboxNetwork,
+    SandboxStatus,
 };
 use state::{Entry, Inner, Phase, State, image_id};
 
@@ -57,6 +58,7 @@ impl MockDocker {
                     containers: HashMap::new(),
                     by_pod: HashMap::new(),
                     images: HashMap::new(),
+                    sandboxes: HashMap::new(),
                     next_seq: 0,
                     rng,
                 }),
@@ -90,6 +92,52 @@ impl Drop for MockDocker {
 }
 
 impl ContainerRuntime for MockDocker {
+    fn version(&self) -> String {
+        "mockdocker://1.0".into()
+    }
+
+    fn run_sandbox(
+        &self,
+        config: SandboxConfig,
+    ) -> BoxFuture<'_, Result<SandboxStatus, RuntimeError>> {
+        async move {
+            let inner = &self.inner;
+            inner.check_open()?;
+            let mut state = inner.lock();
+            if let Some(existing) = state.sandboxes.get(&config.pod_uid) {
+                return Ok(existing.clone());
+            }
+            let id: String = (0..4)
+                .map(|_| format!("{:016x}", state.rng.u64(..)))
+                .collect();
+            let ip = match config.network {
+                SandboxNetwork::Host => None,
+                SandboxNetwork::Pod { ip, .. } => Some(ip),
+            };
+            let status = SandboxStatus { id, ip };
+            state.sandboxes.insert(config.pod_uid, status.clone());
+            Ok(status)
+        }
+        .boxed()
+    }
+
+    fn remove_sandbox<'a>(&'a self, pod_uid: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        async move {
+            self.inner.lock().sandboxes.remove(pod_uid);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn list_sandboxes(&self) -> BoxFuture<'_, Vec<String>> {
+        async move {
+            let mut uids: Vec<String> = self.inner.lock().sandboxes.keys().cloned().collect();
+            uids.sort();
+            uids
+        }
+        .boxed()
+    }
+
     fn pull_image<'a>(
         &'a self,
         image: &'a str,
@@ -136,6 +184,10 @@ impl ContainerRuntime for MockDocker {
                 return Err(RuntimeError::ImageNotPresent {
                     image: config.image,
                 });
+            }
+            // As with Docker, a container joins its pod's sandbox: none, no container.
+            if !state.sandboxes.contains_key(&config.pod_uid) {
+                return Err(RuntimeError::NoSandbox(config.pod_uid));
             }
             let id: String = (0..4)
                 .map(|_| format!("{:016x}", state.rng.u64(..)))

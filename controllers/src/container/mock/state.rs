@@ -14,6 +14,7 @@ use super::MAX_LOG_LINES;
 use crate::container::config::{Behaviour, MockDockerConfig};
 use crate::container::{
     ContainerConfig, ContainerEvent, ContainerEventKind, ContainerId, ContainerState, RuntimeError,
+    SandboxStatus,
 };
 
 pub(super) struct Inner {
@@ -35,6 +36,8 @@ pub(super) struct State {
     pub(super) by_pod: HashMap<String, Vec<ContainerId>>,
     /// Pulled images: reference → image ID.
     pub(super) images: HashMap<String, String>,
+    /// Pod sandboxes by pod UID.
+    pub(super) sandboxes: HashMap<String, SandboxStatus>,
     pub(super) next_seq: u64,
     pub(super) rng: fastrand::Rng,
 }
