@@ -46,7 +46,7 @@ fn old_sets_should_shrink_within_the_availability_budget() {
     assert_eq!(old_sets_scale_down(4, 0, s(1, 0), &[s(4, 4)]), vec![4]);
     // Oldest first across several old sets.
     assert_eq!(old_sets_scale_down(6, 2, s(6, 6), &[s(2, 2), s(3, 3)]), vec![0, 0]);
-    assert_eq!(old_sets_scale_down(6, 1, s(2, 2), &[s(2, 2), s(3, 3)]), vec![0, 2]);
+    assert_eq!(old_sets_scale_down(6, 1, s(2, 2), &[s(2, 2), s(3, 3)]), vec![0, 3]);
 }
 
 #[test]
