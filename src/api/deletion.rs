@@ -138,13 +138,16 @@ impl DeleteOptions {
                 Some("Orphan") => Some(Propagation::Orphan),
                 Some("Foreground") => Some(Propagation::Foreground),
                 Some("Background") => Some(Propagation::Background),
-                _ => opts.get("orphanDependents").and_then(Value::as_bool).map(|o| {
-                    if o {
-                        Propagation::Orphan
-                    } else {
-                        Propagation::Background
-                    }
-                }),
+                _ => opts
+                    .get("orphanDependents")
+                    .and_then(Value::as_bool)
+                    .map(|o| {
+                        if o {
+                            Propagation::Orphan
+                        } else {
+                            Propagation::Background
+                        }
+                    }),
             },
         })
     }
@@ -543,7 +546,10 @@ mod tests {
             Some(vec![json!("x/y")])
         );
         assert_eq!(gc_finalizers(&marked, None), None);
-        assert_eq!(gc_finalizers(&json!({}), Some(Propagation::Background)), None);
+        assert_eq!(
+            gc_finalizers(&json!({}), Some(Propagation::Background)),
+            None
+        );
     }
 
     #[test]

@@ -31,13 +31,13 @@ pub mod endpoints;
 pub mod nodehealth;
 pub mod scheduler;
 
-pub use endpoints::{EndpointsConfig, EndpointsController};
-pub use nodehealth::{NodeLifecycleConfig, NodeLifecycleController};
-pub use scheduler::{DecisionLog, DecisionRecord, SchedulerConfig, SchedulerController};
 pub use crate::gc::{GarbageCollector, GcConfig};
 pub use crate::workloads::{
     DeploymentConfig, DeploymentController, ReplicaSetConfig, ReplicaSetController,
 };
+pub use endpoints::{EndpointsConfig, EndpointsController};
+pub use nodehealth::{NodeLifecycleConfig, NodeLifecycleController};
+pub use scheduler::{DecisionLog, DecisionRecord, SchedulerConfig, SchedulerController};
 
 use crate::client::Client;
 use crate::controller::{self, ResultHook};
@@ -62,10 +62,7 @@ pub enum Error {
 ///
 /// # Errors
 /// [`Error::ResourceNotServed`] when the resource table lacks it.
-pub fn resource(
-    api_version: &str,
-    kind: &'static str,
-) -> Result<&'static ApiResource, Error> {
+pub fn resource(api_version: &str, kind: &'static str) -> Result<&'static ApiResource, Error> {
     mock_k8_schemas::resource::by_kind(api_version, kind).ok_or(Error::ResourceNotServed(kind))
 }
 

@@ -133,7 +133,10 @@ impl Graph {
         let started = (node.foreground && !old.as_ref().is_some_and(|o| o.foreground))
             || (node.orphan && !old.as_ref().is_some_and(|o| o.orphan));
         for o in &node.owners {
-            self.dependents.entry(o.uid.clone()).or_default().insert(uid.clone());
+            self.dependents
+                .entry(o.uid.clone())
+                .or_default()
+                .insert(uid.clone());
         }
         self.nodes.insert(uid.clone(), node);
         if started {

@@ -106,7 +106,11 @@ impl GarbageCollector {
     ///
     /// # Errors
     /// None today; the signature matches the other built-in controllers.
-    pub async fn run(self, hook: Arc<dyn ResultHook>, shutdown: CancellationToken) -> Result<(), Error> {
+    pub async fn run(
+        self,
+        hook: Arc<dyn ResultHook>,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
         let kinds = collected_kinds();
         let mut senders = Vec::new();
         let mut receivers = Vec::new();
@@ -125,13 +129,21 @@ impl GarbageCollector {
         let builder = tokio::spawn(build_graph(shared.clone(), shutdown.clone()));
         let mut set = tokio::task::JoinSet::new();
         for (i, (kind, rx)) in kinds.iter().zip(receivers).enumerate() {
-            let keys = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|k| (k, rx)) });
-            let controller = Controller::<Value>::new(self.client.clone(), kind, watcher::Config::default())
-                .with_config(self.config.controller)
-                .with_result_hook(hook.clone())
-                .graceful_shutdown_on(shutdown.clone())
-                .reconcile_on(keys);
-            let ctx = Arc::new(KindCtx { shared: shared.clone(), kind: i });
+            let keys =
+                futures::stream::unfold(
+                    rx,
+                    |mut rx| async move { rx.recv().await.map(|k| (k, rx)) },
+                );
+            let controller =
+                Controller::<Value>::new(self.client.clone(), kind, watcher::Config::default())
+                    .with_config(self.config.controller)
+                    .with_result_hook(hook.clone())
+                    .graceful_shutdown_on(shutdown.clone())
+                    .reconcile_on(keys);
+            let ctx = Arc::new(KindCtx {
+                shared: shared.clone(),
+                kind: i,
+            });
             set.spawn(drain(
                 "garbage-collector",
                 controller.run(sync::reconcile, controller::default_error_policy, ctx),
@@ -157,7 +169,9 @@ async fn build_graph(shared: Arc<Shared>, shutdown: CancellationToken) {
             let triggers = {
                 let mut g = shared.graph.lock().unwrap_or_else(|p| p.into_inner());
                 match ev {
-                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => g.apply(kind, &o),
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        g.apply(kind, &o)
+                    }
                     Ok(watcher::Event::Delete(o)) => g.delete(&o),
                     Ok(_) => Vec::new(),
                     Err(e) => {

@@ -58,7 +58,12 @@ pub enum Decision {
 /// Decides for an object whose owner references resolved to `owners` (uid, state);
 /// `has_dependents` tells whether other objects name it as owner; `orphan`/`foreground`: it
 /// carries that finalizer.
-pub fn decide(owners: &[(String, OwnerState)], has_dependents: bool, orphan: bool, foreground: bool) -> Decision {
+pub fn decide(
+    owners: &[(String, OwnerState)],
+    has_dependents: bool,
+    orphan: bool,
+    foreground: bool,
+) -> Decision {
     if owners.is_empty() {
         return Decision::Keep;
     }
@@ -69,7 +74,11 @@ pub fn decide(owners: &[(String, OwnerState)], has_dependents: bool, orphan: boo
             .filter(|(_, s)| *s != OwnerState::Solid)
             .map(|(u, _)| u.clone())
             .collect();
-        return if stale.is_empty() { Decision::Keep } else { Decision::RemoveRefs(stale) };
+        return if stale.is_empty() {
+            Decision::Keep
+        } else {
+            Decision::RemoveRefs(stale)
+        };
     }
     let waiting = owners.iter().any(|(_, s)| *s == OwnerState::Waiting);
     if waiting && has_dependents {

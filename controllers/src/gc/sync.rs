@@ -39,8 +39,17 @@ pub(super) async fn reconcile(obj: Arc<Value>, ctx: Arc<KindCtx>) -> Result<Acti
 /// How `owner` (referenced from namespace `ns`) resolves: from the graph when it knows the uid,
 /// else from the live API.
 async fn resolve(shared: &Shared, ns: &str, owner: &Owner) -> Result<OwnerState, ClientError> {
-    if let Some(node) = shared.graph.lock().unwrap_or_else(|p| p.into_inner()).get(&owner.uid) {
-        return Ok(if node.foreground { OwnerState::Waiting } else { OwnerState::Solid });
+    if let Some(node) = shared
+        .graph
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&owner.uid)
+    {
+        return Ok(if node.foreground {
+            OwnerState::Waiting
+        } else {
+            OwnerState::Solid
+        });
     }
     let Some(resource) = mock_k8_schemas::resource::by_kind(&owner.api_version, &owner.kind) else {
         return Ok(OwnerState::Solid); // a kind we do not serve: never collect on its account
@@ -48,7 +57,11 @@ async fn resolve(shared: &Shared, ns: &str, owner: &Owner) -> Result<OwnerState,
     let namespace = resource.namespaced.then_some(ns);
     match shared.client.get(resource, namespace, &owner.name).await {
         Ok(live) if meta::str_field(&live, "uid") == Some(owner.uid.as_str()) => {
-            Ok(if deleting_with(&live, FINALIZER_FOREGROUND) { OwnerState::Waiting } else { OwnerState::Solid })
+            Ok(if deleting_with(&live, FINALIZER_FOREGROUND) {
+                OwnerState::Waiting
+            } else {
+                OwnerState::Solid
+            })
         }
         Ok(_) => Ok(OwnerState::Dangling),
         Err(e) if e.is_not_found() => Ok(OwnerState::Dangling),
@@ -57,14 +70,23 @@ async fn resolve(shared: &Shared, ns: &str, owner: &Owner) -> Result<OwnerState,
 }
 
 /// Resolves `obj`'s owners and carries out the [`decide`] decision.
-async fn collect(shared: &Shared, resource: &'static ApiResource, obj: &Value, owners: &[Owner]) -> Result<(), ClientError> {
+async fn collect(
+    shared: &Shared,
+    resource: &'static ApiResource,
+    obj: &Value,
+    owners: &[Owner],
+) -> Result<(), ClientError> {
     let ns = meta::namespace(obj);
     let mut states = Vec::with_capacity(owners.len());
     for o in owners {
         states.push((o.uid.clone(), resolve(shared, ns, o).await?));
     }
     let uid = meta::str_field(obj, "uid").unwrap_or_default();
-    let has_dependents = shared.graph.lock().unwrap_or_else(|p| p.into_inner()).has_dependents(uid);
+    let has_dependents = shared
+        .graph
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .has_dependents(uid);
     let decision = decide(
         &states,
         has_dependents,
@@ -73,9 +95,12 @@ async fn collect(shared: &Shared, resource: &'static ApiResource, obj: &Value, o
     );
     match decision {
         Decision::Keep => Ok(()),
-        Decision::RemoveRefs(uids) => remove_refs(shared, resource, ns, meta::name(obj), &uids).await,
+        Decision::RemoveRefs(uids) => {
+            remove_refs(shared, resource, ns, meta::name(obj), &uids).await
+        }
         Decision::Delete(policy) => {
-            if obj.pointer("/metadata/deletionTimestamp").is_some() && policy == Policy::Background {
+            if obj.pointer("/metadata/deletionTimestamp").is_some() && policy == Policy::Background
+            {
                 return Ok(()); // already going
             }
             let params = DeleteParams {
@@ -85,7 +110,12 @@ async fn collect(shared: &Shared, resource: &'static ApiResource, obj: &Value, o
             };
             let namespace = resource.namespaced.then_some(ns);
             tracing::debug!(object = %ObjectRef::from_value(obj), kind = resource.kind, policy = policy.as_str(), "garbage collector: deleting");
-            ignore_gone(shared.client.delete(resource, namespace, meta::name(obj), &params).await)
+            ignore_gone(
+                shared
+                    .client
+                    .delete(resource, namespace, meta::name(obj), &params)
+                    .await,
+            )
         }
     }
 }
@@ -94,13 +124,25 @@ async fn collect(shared: &Shared, resource: &'static ApiResource, obj: &Value, o
 fn ignore_gone<T>(r: Result<T, ClientError>) -> Result<(), ClientError> {
     match r {
         Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() || e.status().is_some_and(|s| s.code == 409 && s.reason != "Conflict") => Ok(()),
+        Err(e)
+            if e.is_not_found()
+                || e.status()
+                    .is_some_and(|s| s.code == 409 && s.reason != "Conflict") =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Removes the references to `uids` from the live object `ns/name` of `resource`.
-async fn remove_refs(shared: &Shared, resource: &'static ApiResource, ns: &str, name: &str, uids: &[String]) -> Result<(), ClientError> {
+async fn remove_refs(
+    shared: &Shared,
+    resource: &'static ApiResource,
+    ns: &str,
+    name: &str,
+    uids: &[String],
+) -> Result<(), ClientError> {
     let namespace = resource.namespaced.then_some(ns);
     let live = match shared.client.get(resource, namespace, name).await {
         Ok(v) => v,
@@ -114,31 +156,75 @@ async fn remove_refs(shared: &Shared, resource: &'static ApiResource, ns: &str, 
         .unwrap_or_default();
     let rest: Vec<Value> = refs
         .iter()
-        .filter(|r| !r.get("uid").and_then(Value::as_str).is_some_and(|u| uids.iter().any(|x| x == u)))
+        .filter(|r| {
+            !r.get("uid")
+                .and_then(Value::as_str)
+                .is_some_and(|u| uids.iter().any(|x| x == u))
+        })
         .cloned()
         .collect();
     if rest.len() == refs.len() {
         return Ok(());
     }
-    let refs = if rest.is_empty() { Value::Null } else { json!(rest) };
+    let refs = if rest.is_empty() {
+        Value::Null
+    } else {
+        json!(rest)
+    };
     let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": meta::str_field(&live, "resourceVersion")}});
-    ignore_gone(shared.client.patch(resource, namespace, name, None, patch).await)
+    ignore_gone(
+        shared
+            .client
+            .patch(resource, namespace, name, None, patch)
+            .await,
+    )
 }
 
-/// Removes `finalizer` from `obj` (the API then removes the object if no finalizer is left).
-async fn remove_finalizer(shared: &Shared, resource: &'static ApiResource, obj: &Value, finalizer: &str) -> Result<(), ClientError> {
-    let rest: Vec<Value> = obj
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|f| *f != finalizer)
-        .cloned()
-        .collect();
-    let finalizers = if rest.is_empty() { Value::Null } else { json!(rest) };
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": meta::str_field(obj, "resourceVersion")}});
+/// Removes `finalizer` from `obj` (the API then removes the object if no finalizer is left). A
+/// conflict (another controller wrote the object meanwhile) is retried on the live object.
+async fn remove_finalizer(
+    shared: &Shared,
+    resource: &'static ApiResource,
+    obj: &Value,
+    finalizer: &str,
+) -> Result<(), ClientError> {
     let namespace = resource.namespaced.then_some(meta::namespace(obj));
-    ignore_gone(shared.client.patch(resource, namespace, meta::name(obj), None, patch).await)
+    let name = meta::name(obj);
+    let mut current = obj.clone();
+    for attempt in 0..3 {
+        let rest: Vec<Value> = current
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|f| *f != finalizer)
+            .cloned()
+            .collect();
+        let finalizers = if rest.is_empty() {
+            Value::Null
+        } else {
+            json!(rest)
+        };
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": meta::str_field(&current, "resourceVersion")}});
+        match shared
+            .client
+            .patch(resource, namespace, name, None, patch)
+            .await
+        {
+            Err(e) if e.is_conflict() && attempt < 2 => {
+                current = match shared.client.get(resource, namespace, name).await {
+                    Ok(live) if meta::str_field(&live, "uid") == meta::str_field(obj, "uid") => {
+                        live
+                    }
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.is_not_found() => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+            }
+            r => return ignore_gone(r),
+        }
+    }
+    Ok(())
 }
 
 /// Removes `obj`'s reference from each of its dependents (Orphan).

@@ -10,12 +10,35 @@ fn s(u: &str, st: OwnerState) -> (String, OwnerState) {
 fn decide_should_follow_kubernetes_attempt_to_delete() {
     use OwnerState::*;
     assert_eq!(decide(&[], false, false, false), Decision::Keep);
-    assert_eq!(decide(&[s("a", Solid)], false, false, false), Decision::Keep);
-    assert_eq!(decide(&[s("a", Solid), s("b", Dangling), s("c", Waiting)], true, false, false), Decision::RemoveRefs(vec!["b".into(), "c".into()]));
-    assert_eq!(decide(&[s("a", Dangling)], false, false, false), Decision::Delete(Policy::Background));
-    assert_eq!(decide(&[s("a", Dangling)], true, true, false), Decision::Delete(Policy::Orphan));
-    assert_eq!(decide(&[s("a", Waiting)], true, false, false), Decision::Delete(Policy::Foreground));
-    assert_eq!(decide(&[s("a", Waiting)], false, false, false), Decision::Delete(Policy::Background));
+    assert_eq!(
+        decide(&[s("a", Solid)], false, false, false),
+        Decision::Keep
+    );
+    assert_eq!(
+        decide(
+            &[s("a", Solid), s("b", Dangling), s("c", Waiting)],
+            true,
+            false,
+            false
+        ),
+        Decision::RemoveRefs(vec!["b".into(), "c".into()])
+    );
+    assert_eq!(
+        decide(&[s("a", Dangling)], false, false, false),
+        Decision::Delete(Policy::Background)
+    );
+    assert_eq!(
+        decide(&[s("a", Dangling)], true, true, false),
+        Decision::Delete(Policy::Orphan)
+    );
+    assert_eq!(
+        decide(&[s("a", Waiting)], true, false, false),
+        Decision::Delete(Policy::Foreground)
+    );
+    assert_eq!(
+        decide(&[s("a", Waiting)], false, false, false),
+        Decision::Delete(Policy::Background)
+    );
 }
 
 #[test]

@@ -30,7 +30,11 @@ pub fn controller_ref(meta: &ObjectMeta) -> Option<&OwnerReference> {
 /// A controller `OwnerReference` to `owner` of `api_version`/`kind` (`controller` and
 /// `blockOwnerDeletion` true, as Kubernetes' controllers set them), or `None` when the owner has
 /// no name or uid yet.
-pub fn new_controller_ref(owner: &ObjectMeta, api_version: &str, kind: &str) -> Option<OwnerReference> {
+pub fn new_controller_ref(
+    owner: &ObjectMeta,
+    api_version: &str,
+    kind: &str,
+) -> Option<OwnerReference> {
     Some(OwnerReference {
         api_version: api_version.into(),
         kind: kind.into(),
@@ -117,8 +121,10 @@ mod tests {
 
     #[test]
     fn availability_should_honour_min_ready_seconds() {
-        let p = pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}));
+        let p = pod(
+            json!({"metadata": {"name": "p"}, "status": {"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
+        );
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().expect("t");
         assert!(is_pod_available(&p, 0, t0));
         assert!(!is_pod_available(&p, 10, t0));
@@ -131,7 +137,8 @@ mod tests {
     #[test]
     fn selector_of_should_refuse_the_empty_selector() {
         assert!(selector_of(&LabelSelector::default()).is_none());
-        let sel: LabelSelector = serde_json::from_value(json!({"matchLabels": {"app": "w"}})).expect("sel");
+        let sel: LabelSelector =
+            serde_json::from_value(json!({"matchLabels": {"app": "w"}})).expect("sel");
         let s = selector_of(&sel).expect("selector");
         assert!(s.matches(&BTreeMap::from([("app".to_string(), "w".to_string())])));
     }

@@ -7,6 +7,7 @@
 //!
 //! Each test shares one server among its checks, so the module runs in well under a minute.
 
+mod deployments;
 mod node_health;
 mod workloads;
 

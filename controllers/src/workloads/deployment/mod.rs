@@ -22,9 +22,9 @@
 
 pub mod hash;
 pub mod rollout;
+mod sets;
 pub mod status;
 mod sync;
-mod sets;
 
 use super::controller_ref;
 use crate::builtin::{Error, drain};
@@ -114,12 +114,19 @@ impl DeploymentController {
     ///
     /// # Errors
     /// [`Error::ResourceNotServed`] when a needed kind is not in the resource table.
-    pub async fn run(self, hook: Arc<dyn ResultHook>, shutdown: CancellationToken) -> Result<(), Error> {
+    pub async fn run(
+        self,
+        hook: Arc<dyn ResultHook>,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
         let deployments = crate::builtin::resource("apps/v1", "Deployment")?;
         let sets = crate::builtin::resource("apps/v1", "ReplicaSet")?;
         crate::builtin::resource("v1", "Pod")?;
-        let controller =
-            Controller::<Deployment>::new(self.client.clone(), deployments, watcher::Config::default());
+        let controller = Controller::<Deployment>::new(
+            self.client.clone(),
+            deployments,
+            watcher::Config::default(),
+        );
         let d_store = controller.store();
         let (set_store, set_writer) = reflector::store::<ReplicaSet>();
         let triggers = reflector::reflector(
@@ -128,7 +135,10 @@ impl DeploymentController {
         )
         .flat_map(move |ev| {
             let keys = match ev {
-                Ok(ev) => match ev.object().map(|o| serde_json::from_value::<ReplicaSet>(o.clone())) {
+                Ok(ev) => match ev
+                    .object()
+                    .map(|o| serde_json::from_value::<ReplicaSet>(o.clone()))
+                {
                     Some(Ok(rs)) => set_to_deployments(&d_store, &rs),
                     _ => Vec::new(),
                 },

@@ -20,18 +20,29 @@ pub fn scaled_value(value: Option<&IntOrString>, total: i32, round_up: bool) -> 
         None => 0,
         Some(IntOrString::Int(n)) => *n,
         Some(IntOrString::String(s)) => {
-            let Some(pct) = s.strip_suffix('%').and_then(|p| p.trim().parse::<i64>().ok()) else {
+            let Some(pct) = s
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<i64>().ok())
+            else {
                 return s.parse::<i32>().unwrap_or(0);
             };
             let num = pct * i64::from(total);
-            let v = if round_up { (num + 99).div_euclid(100) } else { num.div_euclid(100) };
+            let v = if round_up {
+                (num + 99).div_euclid(100)
+            } else {
+                num.div_euclid(100)
+            };
             i32::try_from(v).unwrap_or(i32::MAX)
         }
     }
 }
 
 /// `(maxSurge, maxUnavailable)` as pod counts for `replicas` (see the module docs).
-pub fn fenceposts(max_surge: Option<&IntOrString>, max_unavailable: Option<&IntOrString>, replicas: i32) -> (i32, i32) {
+pub fn fenceposts(
+    max_surge: Option<&IntOrString>,
+    max_unavailable: Option<&IntOrString>,
+    replicas: i32,
+) -> (i32, i32) {
     let surge = scaled_value(max_surge, replicas, true).max(0);
     let mut unavailable = scaled_value(max_unavailable, replicas, false).max(0);
     if surge == 0 && unavailable == 0 {
@@ -66,7 +77,12 @@ pub fn new_set_target(replicas: i32, surge: i32, all_replicas: i32, new_set: i32
 /// (`reconcileOldReplicaSets`): first unavailable pods of old sets go, then available ones, never
 /// leaving fewer than `replicas - unavailable` available pods, counting the new set's pods that
 /// are not yet available against that budget.
-pub fn old_sets_scale_down(replicas: i32, unavailable: i32, new_set: SetCounts, old: &[SetCounts]) -> Vec<i32> {
+pub fn old_sets_scale_down(
+    replicas: i32,
+    unavailable: i32,
+    new_set: SetCounts,
+    old: &[SetCounts],
+) -> Vec<i32> {
     let mut out: Vec<i32> = old.iter().map(|s| s.replicas).collect();
     let old_total: i32 = out.iter().sum();
     if old_total == 0 {

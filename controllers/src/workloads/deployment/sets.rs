@@ -22,7 +22,10 @@ pub const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
 pub const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 
 fn rv(meta: &ObjectMeta) -> u64 {
-    meta.resource_version.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
+    meta.resource_version
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// An annotation of `rs` parsed as an integer.
@@ -37,7 +40,10 @@ pub fn replicas(rs: &ReplicaSet) -> i32 {
 
 /// `status.availableReplicas` of a set.
 pub fn available(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
 }
 
 impl Ctx {
@@ -93,7 +99,11 @@ impl Ctx {
 
 /// The sets `d` owns after claiming: adopts matching orphans, releases owned sets that stopped
 /// matching (not while `d` is being deleted).
-pub(super) async fn claim(ctx: &Ctx, d: &Deployment, ns: &str) -> Result<Vec<Arc<ReplicaSet>>, ClientError> {
+pub(super) async fn claim(
+    ctx: &Ctx,
+    d: &Deployment,
+    ns: &str,
+) -> Result<Vec<Arc<ReplicaSet>>, ClientError> {
     let (Some(uid), Some(spec)) = (d.metadata.uid.as_deref(), d.spec.as_ref()) else {
         return Ok(Vec::new());
     };
@@ -112,15 +122,31 @@ pub(super) async fn claim(ctx: &Ctx, d: &Deployment, ns: &str) -> Result<Vec<Arc
                     owned.push(rs);
                     continue;
                 }
-                let rest: Vec<_> = rs.metadata.owner_references.clone().unwrap_or_default()
-                    .into_iter().filter(|r| r.uid != uid).collect();
-                let refs = if rest.is_empty() { Value::Null } else { json!(rest) };
+                let rest: Vec<_> = rs
+                    .metadata
+                    .owner_references
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| r.uid != uid)
+                    .collect();
+                let refs = if rest.is_empty() {
+                    Value::Null
+                } else {
+                    json!(rest)
+                };
                 let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.metadata.resource_version}});
-                ignore_not_found(api.patch(&name, None, &patch).await.map(|rs| ctx.remember(rs)))?;
+                ignore_not_found(
+                    api.patch(&name, None, &patch)
+                        .await
+                        .map(|rs| ctx.remember(rs)),
+                )?;
             }
             Some(_) => {}
             None if matches && !deleting && !is_deleting(&rs.metadata) => {
-                let Some(r) = new_controller_ref(&d.metadata, "apps/v1", "Deployment") else { continue };
+                let Some(r) = new_controller_ref(&d.metadata, "apps/v1", "Deployment") else {
+                    continue;
+                };
                 let mut refs = rs.metadata.owner_references.clone().unwrap_or_default();
                 refs.push(r);
                 let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.metadata.resource_version}});
@@ -149,7 +175,12 @@ pub(super) fn find_new(d: &Deployment, owned: &[Arc<ReplicaSet>]) -> Option<Arc<
     let template = d.spec.as_ref()?.template.clone();
     let mut candidates: Vec<&Arc<ReplicaSet>> = owned
         .iter()
-        .filter(|rs| rs.spec.as_ref().and_then(|s| s.template.as_ref()).is_some_and(|t| equal_ignore_hash(t, &template)))
+        .filter(|rs| {
+            rs.spec
+                .as_ref()
+                .and_then(|s| s.template.as_ref())
+                .is_some_and(|t| equal_ignore_hash(t, &template))
+        })
         .collect();
     candidates.sort_by_key(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0));
     candidates.first().map(|rs| (*rs).clone())
@@ -157,7 +188,10 @@ pub(super) fn find_new(d: &Deployment, owned: &[Arc<ReplicaSet>]) -> Option<Arc<
 
 /// The highest revision among `sets`.
 pub(super) fn max_revision(sets: &[Arc<ReplicaSet>]) -> i64 {
-    sets.iter().filter_map(|rs| int_annotation(rs, REVISION)).max().unwrap_or(0)
+    sets.iter()
+        .filter_map(|rs| int_annotation(rs, REVISION))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Sets `rs`'s `spec.replicas` to `n` and its replica annotations to `d`'s (`desired`,
@@ -179,7 +213,8 @@ pub(super) async fn scale(
     if old == n && same_annotations {
         return Ok(rs.clone());
     }
-    let mut annotations = json!({DESIRED_REPLICAS: desired.to_string(), MAX_REPLICAS: max_total.to_string()});
+    let mut annotations =
+        json!({DESIRED_REPLICAS: desired.to_string(), MAX_REPLICAS: max_total.to_string()});
     if let Some(r) = revision {
         annotations[REVISION] = json!(r.to_string());
     }
@@ -192,7 +227,8 @@ pub(super) async fn scale(
     if old != n {
         let dir = if n > old { "up" } else { "down" };
         let msg = format!("Scaled {dir} replica set {name} from {old} to {n}");
-        ctx.event(d, EventSpec::normal("ScalingReplicaSet", &msg)).await;
+        ctx.event(d, EventSpec::normal("ScalingReplicaSet", &msg))
+            .await;
     }
     Ok(updated)
 }
@@ -206,19 +242,36 @@ pub(super) enum Created {
 }
 
 /// Creates the set of `d`'s template with `n` replicas and revision `revision`.
-pub(super) async fn create_new(ctx: &Ctx, d: &Deployment, ns: &str, n: i32, max_total: i32, revision: i64) -> Result<Created, ClientError> {
-    let Some(spec) = d.spec.as_ref() else { return Ok(Created::Collision) };
+pub(super) async fn create_new(
+    ctx: &Ctx,
+    d: &Deployment,
+    ns: &str,
+    n: i32,
+    max_total: i32,
+    revision: i64,
+) -> Result<Created, ClientError> {
+    let Some(spec) = d.spec.as_ref() else {
+        return Ok(Created::Collision);
+    };
     let collisions = d.status.as_ref().and_then(|s| s.collision_count);
     let hash = template_hash(&spec.template, collisions);
     let name = format!("{}-{hash}", d.metadata.name.as_deref().unwrap_or_default());
     let mut template = spec.template.clone();
     let tm = template.metadata.get_or_insert_with(ObjectMeta::default);
-    tm.labels.get_or_insert_with(BTreeMap::new).insert(POD_TEMPLATE_HASH.into(), hash.clone());
+    tm.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(POD_TEMPLATE_HASH.into(), hash.clone());
     let mut selector = spec.selector.clone();
-    selector.match_labels.get_or_insert_with(BTreeMap::new).insert(POD_TEMPLATE_HASH.into(), hash);
+    selector
+        .match_labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(POD_TEMPLATE_HASH.into(), hash);
     let annotations = BTreeMap::from([
         (REVISION.to_string(), revision.to_string()),
-        (DESIRED_REPLICAS.to_string(), spec.replicas.unwrap_or(1).to_string()),
+        (
+            DESIRED_REPLICAS.to_string(),
+            spec.replicas.unwrap_or(1).to_string(),
+        ),
         (MAX_REPLICAS.to_string(), max_total.to_string()),
     ]);
     let rs = ReplicaSet {
@@ -227,7 +280,8 @@ pub(super) async fn create_new(ctx: &Ctx, d: &Deployment, ns: &str, n: i32, max_
             namespace: Some(ns.to_string()),
             labels: tm.labels.clone(),
             annotations: Some(annotations),
-            owner_references: new_controller_ref(&d.metadata, "apps/v1", "Deployment").map(|r| vec![r]),
+            owner_references: new_controller_ref(&d.metadata, "apps/v1", "Deployment")
+                .map(|r| vec![r]),
             ..ObjectMeta::default()
         },
         spec: Some(ReplicaSetSpec {
@@ -242,20 +296,27 @@ pub(super) async fn create_new(ctx: &Ctx, d: &Deployment, ns: &str, n: i32, max_
     match api.create(&rs).await {
         Ok(created) => {
             let msg = format!("Scaled up replica set {name} from 0 to {n}");
-            ctx.event(d, EventSpec::normal("ScalingReplicaSet", &msg)).await;
+            ctx.event(d, EventSpec::normal("ScalingReplicaSet", &msg))
+                .await;
             Ok(Created::Set(ctx.remember(created)))
         }
         Err(e) if e.is_already_exists() => {
             let existing = api.get(&name).await?;
-            let ours = controller_ref(&existing.metadata).is_some_and(|r| Some(&r.uid) == d.metadata.uid.as_ref());
-            let same = existing.spec.as_ref().and_then(|s| s.template.as_ref())
+            let ours = controller_ref(&existing.metadata)
+                .is_some_and(|r| Some(&r.uid) == d.metadata.uid.as_ref());
+            let same = existing
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.as_ref())
                 .is_some_and(|t| equal_ignore_hash(t, &spec.template));
             if ours && same {
                 return Ok(Created::Set(ctx.remember(existing)));
             }
             let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
             let patch = json!({"status": {"collisionCount": collisions.unwrap_or(0) + 1}});
-            deployments.patch_status(d.metadata.name.as_deref().unwrap_or_default(), &patch).await?;
+            deployments
+                .patch_status(d.metadata.name.as_deref().unwrap_or_default(), &patch)
+                .await?;
             Ok(Created::Collision)
         }
         Err(e) => Err(e),
@@ -263,7 +324,11 @@ pub(super) async fn create_new(ctx: &Ctx, d: &Deployment, ns: &str, n: i32, max_
 }
 
 /// Deletes old sets scaled to 0 beyond `revisionHistoryLimit`, oldest revision first.
-pub(super) async fn cleanup(ctx: &Ctx, d: &Deployment, old: &[Arc<ReplicaSet>]) -> Result<(), ClientError> {
+pub(super) async fn cleanup(
+    ctx: &Ctx,
+    d: &Deployment,
+    old: &[Arc<ReplicaSet>],
+) -> Result<(), ClientError> {
     let Some(limit) = d.spec.as_ref().and_then(|s| s.revision_history_limit) else {
         return Ok(());
     };
@@ -271,31 +336,59 @@ pub(super) async fn cleanup(ctx: &Ctx, d: &Deployment, old: &[Arc<ReplicaSet>]) 
         .iter()
         .filter(|rs| {
             let st = rs.status.clone().unwrap_or_default();
-            replicas(rs) == 0 && st.replicas == 0 && !is_deleting(&rs.metadata)
+            replicas(rs) == 0
+                && st.replicas == 0
+                && !is_deleting(&rs.metadata)
                 && rs.metadata.generation <= st.observed_generation
         })
         .collect();
-    let excess = cleanable.len().saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
-    cleanable.sort_by_key(|rs| (int_annotation(rs, REVISION).unwrap_or(0), rs.metadata.creation_timestamp.as_ref().map(|t| t.0)));
+    let excess = cleanable
+        .len()
+        .saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
+    cleanable.sort_by_key(|rs| {
+        (
+            int_annotation(rs, REVISION).unwrap_or(0),
+            rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        )
+    });
     for rs in cleanable.into_iter().take(excess) {
         let ns = rs.metadata.namespace.as_deref().unwrap_or("default");
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), ns);
-        let params = DeleteParams { precondition_uid: rs.metadata.uid.clone(), ..DeleteParams::default() };
-        ignore_not_found(api.delete(rs.metadata.name.as_deref().unwrap_or_default(), &params).await)?;
+        let params = DeleteParams {
+            precondition_uid: rs.metadata.uid.clone(),
+            ..DeleteParams::default()
+        };
+        ignore_not_found(
+            api.delete(rs.metadata.name.as_deref().unwrap_or_default(), &params)
+                .await,
+        )?;
         ctx.forget(rs);
     }
     Ok(())
 }
 
 /// Sets the Deployment's revision annotation to `revision` when it differs.
-pub(super) async fn sync_revision(ctx: &Ctx, d: &Deployment, ns: &str, revision: i64) -> Result<(), ClientError> {
-    let current = d.metadata.annotations.as_ref().and_then(|a| a.get(REVISION)).and_then(|s| s.parse::<i64>().ok());
+pub(super) async fn sync_revision(
+    ctx: &Ctx,
+    d: &Deployment,
+    ns: &str,
+    revision: i64,
+) -> Result<(), ClientError> {
+    let current = d
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REVISION))
+        .and_then(|s| s.parse::<i64>().ok());
     if current == Some(revision) {
         return Ok(());
     }
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
     let patch = json!({"metadata": {"annotations": {REVISION: revision.to_string()}}});
-    ignore_not_found(api.patch(d.metadata.name.as_deref().unwrap_or_default(), None, &patch).await)
+    ignore_not_found(
+        api.patch(d.metadata.name.as_deref().unwrap_or_default(), None, &patch)
+            .await,
+    )
 }
 
 /// `true` when the value is a pod of one of `uids` that has not terminated (Recreate waits for
@@ -306,8 +399,12 @@ pub(super) fn is_running_pod_of(pod: &Value, uids: &[String]) -> bool {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|r| r.get("controller") == Some(&json!(true))
-            && r.get("uid").and_then(Value::as_str).is_some_and(|u| uids.iter().any(|x| x == u)));
+        .any(|r| {
+            r.get("controller") == Some(&json!(true))
+                && r.get("uid")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| uids.iter().any(|x| x == u))
+        });
     let phase = pod.pointer("/status/phase").and_then(Value::as_str);
     owned && !matches!(phase, Some("Succeeded" | "Failed")) && !meta::name(pod).is_empty()
 }

@@ -41,7 +41,13 @@ fn spec_replicas(rs: &ReplicaSet) -> i32 {
 
 /// The counters and `Available` condition of `d` over `all` its sets, `new_set` the one of its
 /// template; `max_unavailable` from [`super::rollout::fenceposts`]; other conditions are copied.
-pub fn counters(d: &Deployment, all: &[&ReplicaSet], new_set: Option<&ReplicaSet>, max_unavailable: i32, now: Timestamp) -> DeploymentStatus {
+pub fn counters(
+    d: &Deployment,
+    all: &[&ReplicaSet],
+    new_set: Option<&ReplicaSet>,
+    max_unavailable: i32,
+    now: Timestamp,
+) -> DeploymentStatus {
     let st = |rs: &ReplicaSet| rs.status.clone().unwrap_or_default();
     let available = sum(all, |rs| st(rs).available_replicas.unwrap_or(0));
     let total = sum(all, spec_replicas);
@@ -58,16 +64,34 @@ pub fn counters(d: &Deployment, all: &[&ReplicaSet], new_set: Option<&ReplicaSet
     };
     let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let cond = if available >= replicas - max_unavailable {
-        condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
+        condition(
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            now,
+        )
     } else {
-        condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
+        condition(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            now,
+        )
     };
     set_condition(&mut status, cond);
     status
 }
 
 /// A condition of `type_` with both times `now`.
-pub fn condition(type_: &str, status: &str, reason: &str, message: &str, now: Timestamp) -> DeploymentCondition {
+pub fn condition(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> DeploymentCondition {
     DeploymentCondition {
         type_: type_.into(),
         status: status.into(),
@@ -79,8 +103,15 @@ pub fn condition(type_: &str, status: &str, reason: &str, message: &str, now: Ti
 }
 
 /// The condition of `type_`, if any.
-pub fn get_condition<'a>(status: Option<&'a DeploymentStatus>, type_: &str) -> Option<&'a DeploymentCondition> {
-    status?.conditions.as_deref()?.iter().find(|c| c.type_ == type_)
+pub fn get_condition<'a>(
+    status: Option<&'a DeploymentStatus>,
+    type_: &str,
+) -> Option<&'a DeploymentCondition> {
+    status?
+        .conditions
+        .as_deref()?
+        .iter()
+        .find(|c| c.type_ == type_)
 }
 
 /// Sets `cond` (Kubernetes' `SetDeploymentCondition`): nothing changes when a condition of the
@@ -128,17 +159,30 @@ pub fn is_progressing(d: &Deployment, new: &DeploymentStatus) -> bool {
 pub fn deadline(d: &Deployment, status: &DeploymentStatus) -> Option<Timestamp> {
     let secs = d.spec.as_ref()?.progress_deadline_seconds?;
     let c = get_condition(Some(status), "Progressing")?;
-    if matches!(c.reason.as_deref(), Some(NEW_RS_AVAILABLE | TIMED_OUT | PAUSED)) {
+    if matches!(
+        c.reason.as_deref(),
+        Some(NEW_RS_AVAILABLE | TIMED_OUT | PAUSED)
+    ) {
         return None;
     }
     let from = c.last_update_time.as_ref()?.0;
-    from.checked_add(SignedDuration::from_secs(i64::from(secs))).ok()
+    from.checked_add(SignedDuration::from_secs(i64::from(secs)))
+        .ok()
 }
 
 /// Updates the `Progressing` condition of `status` for the new set named `new_name`
 /// (`syncRolloutStatus`; see the module docs).
-pub fn progress(d: &Deployment, status: &mut DeploymentStatus, new_name: Option<&str>, now: Timestamp) {
-    if d.spec.as_ref().and_then(|s| s.progress_deadline_seconds).is_none() {
+pub fn progress(
+    d: &Deployment,
+    status: &mut DeploymentStatus,
+    new_name: Option<&str>,
+    now: Timestamp,
+) {
+    if d.spec
+        .as_ref()
+        .and_then(|s| s.progress_deadline_seconds)
+        .is_none()
+    {
         if let Some(c) = status.conditions.as_mut() {
             c.retain(|c| c.type_ != "Progressing");
         }
@@ -153,11 +197,17 @@ pub fn progress(d: &Deployment, status: &mut DeploymentStatus, new_name: Option<
     let rs = new_name.unwrap_or_default();
     if is_complete(d, status) {
         let msg = format!("ReplicaSet \"{rs}\" has successfully progressed.");
-        set_condition(status, condition("Progressing", "True", NEW_RS_AVAILABLE, &msg, now));
+        set_condition(
+            status,
+            condition("Progressing", "True", NEW_RS_AVAILABLE, &msg, now),
+        );
     } else if is_progressing(d, status) {
         let msg = match new_name {
             Some(n) => format!("ReplicaSet \"{n}\" is progressing."),
-            None => format!("Deployment \"{}\" is progressing.", d.metadata.name.as_deref().unwrap_or_default()),
+            None => format!(
+                "Deployment \"{}\" is progressing.",
+                d.metadata.name.as_deref().unwrap_or_default()
+            ),
         };
         let mut c = condition("Progressing", "True", RS_UPDATED, &msg, now);
         if let Some(old) = current.as_ref().filter(|o| o.status == "True") {
@@ -169,7 +219,10 @@ pub fn progress(d: &Deployment, status: &mut DeploymentStatus, new_name: Option<
         set_condition(status, c);
     } else if deadline(d, status).is_some_and(|t| t < now) {
         let msg = format!("ReplicaSet \"{rs}\" has timed out progressing.");
-        set_condition(status, condition("Progressing", "False", TIMED_OUT, &msg, now));
+        set_condition(
+            status,
+            condition("Progressing", "False", TIMED_OUT, &msg, now),
+        );
     }
 }
 

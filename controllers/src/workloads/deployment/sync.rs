@@ -2,10 +2,12 @@
 //! up, write status.
 
 use super::super::is_deleting;
-use super::rollout::{SetCounts, fenceposts, new_set_target, old_sets_scale_down, proportional_scale};
+use super::Ctx;
+use super::rollout::{
+    SetCounts, fenceposts, new_set_target, old_sets_scale_down, proportional_scale,
+};
 use super::sets::{self, Created, DESIRED_REPLICAS, REVISION, available, int_annotation, replicas};
 use super::status::{self, NEW_RS_CREATED, PAUSED, RESUMED};
-use super::Ctx;
 use crate::builtin::namespace_and_name;
 use crate::client::{Api, ClientError, ListParams};
 use crate::controller::Action;
@@ -35,7 +37,12 @@ impl Plan {
         } else {
             (0, 0)
         };
-        Plan { replicas, surge, unavailable, rolling }
+        Plan {
+            replicas,
+            surge,
+            unavailable,
+            rolling,
+        }
     }
 
     fn max_total(&self) -> i32 {
@@ -61,7 +68,11 @@ pub(super) async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Actio
     let mut new_set = sets::find_new(&d, &owned);
     let mut old: Vec<Arc<ReplicaSet>> = owned
         .iter()
-        .filter(|rs| new_set.as_ref().is_none_or(|n| n.metadata.uid != rs.metadata.uid))
+        .filter(|rs| {
+            new_set
+                .as_ref()
+                .is_none_or(|n| n.metadata.uid != rs.metadata.uid)
+        })
         .cloned()
         .collect();
     old.sort_by_key(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0));
@@ -77,15 +88,35 @@ pub(super) async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Actio
             outcome = roll_out(&ctx, &d, &ns, &plan, &mut new_set, &mut old).await?;
         }
     }
-    write_status(&ctx, &d, &ns, &plan, new_set.as_ref(), &old, &outcome, paused).await
+    write_status(
+        &ctx,
+        &d,
+        &ns,
+        &plan,
+        new_set.as_ref(),
+        &old,
+        &outcome,
+        paused,
+    )
+    .await
 }
 
 /// `true` when an active set was last scaled for another `spec.replicas` (`isScalingEvent`).
-fn is_scaling_event(d: &Deployment, plan: &Plan, new_set: Option<&Arc<ReplicaSet>>, old: &[Arc<ReplicaSet>]) -> bool {
+fn is_scaling_event(
+    d: &Deployment,
+    plan: &Plan,
+    new_set: Option<&Arc<ReplicaSet>>,
+    old: &[Arc<ReplicaSet>],
+) -> bool {
     let _ = d;
-    new_set.into_iter().chain(old).filter(|rs| replicas(rs) > 0).any(|rs| {
-        int_annotation(rs, DESIRED_REPLICAS).is_some_and(|want| want != i64::from(plan.replicas))
-    })
+    new_set
+        .into_iter()
+        .chain(old)
+        .filter(|rs| replicas(rs) > 0)
+        .any(|rs| {
+            int_annotation(rs, DESIRED_REPLICAS)
+                .is_some_and(|want| want != i64::from(plan.replicas))
+        })
 }
 
 /// Applies a change of `spec.replicas` (Kubernetes' `scale`): one active set (or none: the newest)
@@ -109,7 +140,10 @@ async fn scale(
         }
         return Ok(());
     }
-    if let Some(n) = new_set.as_ref().filter(|n| replicas(n) == desired && available(n) == desired) {
+    if let Some(n) = new_set
+        .as_ref()
+        .filter(|n| replicas(n) == desired && available(n) == desired)
+    {
         let _ = n;
         for i in active {
             old[i] = sets::scale(ctx, d, &old[i], 0, desired, max_total, None).await?;
@@ -165,7 +199,10 @@ async fn roll_out(
         if scaled_down {
             return Ok(outcome);
         }
-        let uids: Vec<String> = old.iter().filter_map(|rs| rs.metadata.uid.clone()).collect();
+        let uids: Vec<String> = old
+            .iter()
+            .filter_map(|rs| rs.metadata.uid.clone())
+            .collect();
         if !uids.is_empty() && old_pods_running(ctx, d, ns, &uids).await? {
             outcome.requeue = Some(ctx.config.recreate_poll);
             return Ok(outcome);
@@ -174,7 +211,11 @@ async fn roll_out(
     let current: i32 = old.iter().map(|rs| replicas(rs)).sum::<i32>();
     match new_set.as_mut() {
         None => {
-            let n = if plan.rolling { new_set_target(desired, plan.surge, current, 0) } else { desired };
+            let n = if plan.rolling {
+                new_set_target(desired, plan.surge, current, 0)
+            } else {
+                desired
+            };
             match sets::create_new(ctx, d, ns, n, max_total, revision).await? {
                 Created::Set(rs) => {
                     outcome.created = rs.metadata.name.clone();
@@ -200,12 +241,23 @@ async fn roll_out(
             }
         }
     }
-    let Some(n) = new_set.as_ref() else { return Ok(outcome) };
+    let Some(n) = new_set.as_ref() else {
+        return Ok(outcome);
+    };
     let rev = int_annotation(n, REVISION).unwrap_or(revision);
     sets::sync_revision(ctx, d, ns, rev).await?;
     if plan.rolling {
-        let counts: Vec<SetCounts> = old.iter().map(|rs| SetCounts { replicas: replicas(rs), available: available(rs) }).collect();
-        let new_counts = SetCounts { replicas: replicas(n), available: available(n) };
+        let counts: Vec<SetCounts> = old
+            .iter()
+            .map(|rs| SetCounts {
+                replicas: replicas(rs),
+                available: available(rs),
+            })
+            .collect();
+        let new_counts = SetCounts {
+            replicas: replicas(n),
+            available: available(n),
+        };
         let targets = old_sets_scale_down(desired, plan.unavailable, new_counts, &counts);
         let mut changed = false;
         for (rs, t) in old.iter_mut().zip(targets) {
@@ -218,7 +270,8 @@ async fn roll_out(
             return Ok(outcome);
         }
     }
-    let done = replicas(n) == desired && available(n) == desired && old.iter().all(|rs| replicas(rs) == 0);
+    let done =
+        replicas(n) == desired && available(n) == desired && old.iter().all(|rs| replicas(rs) == 0);
     if done {
         sets::cleanup(ctx, d, old).await?;
     }
@@ -226,14 +279,29 @@ async fn roll_out(
 }
 
 /// `true` while a pod of the old sets `uids` has not terminated (Recreate waits for that).
-async fn old_pods_running(ctx: &Ctx, d: &Deployment, ns: &str, uids: &[String]) -> Result<bool, ClientError> {
-    let Some(pods) = mock_k8_schemas::resource::by_kind("v1", "Pod") else { return Ok(false) };
+async fn old_pods_running(
+    ctx: &Ctx,
+    d: &Deployment,
+    ns: &str,
+    uids: &[String],
+) -> Result<bool, ClientError> {
+    let Some(pods) = mock_k8_schemas::resource::by_kind("v1", "Pod") else {
+        return Ok(false);
+    };
     let selector = d
         .spec
         .as_ref()
         .and_then(|s| s.selector.match_labels.as_ref())
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
-    let params = ListParams { label_selector: selector.filter(|s| !s.is_empty()), field_selector: None };
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+    let params = ListParams {
+        label_selector: selector.filter(|s| !s.is_empty()),
+        field_selector: None,
+    };
     let list = ctx.client.list(pods, Some(ns), &params).await?;
     Ok(list.items.iter().any(|p| sets::is_running_pod_of(p, uids)))
 }
@@ -252,25 +320,54 @@ async fn write_status(
     paused: bool,
 ) -> Result<Action, ClientError> {
     let now = Timestamp::now();
-    let all: Vec<&ReplicaSet> = new_set.map(AsRef::as_ref).into_iter().chain(old.iter().map(AsRef::as_ref)).collect();
+    let all: Vec<&ReplicaSet> = new_set
+        .map(AsRef::as_ref)
+        .into_iter()
+        .chain(old.iter().map(AsRef::as_ref))
+        .collect();
     let mut st = status::counters(d, &all, new_set.map(AsRef::as_ref), plan.unavailable, now);
     let new_name = new_set.and_then(|n| n.metadata.name.as_deref());
-    let current_reason = status::get_condition(d.status.as_ref(), "Progressing").and_then(|c| c.reason.clone());
+    let current_reason =
+        status::get_condition(d.status.as_ref(), "Progressing").and_then(|c| c.reason.clone());
     if paused {
         if current_reason.as_deref() != Some(PAUSED) {
-            status::set_condition(&mut st, status::condition("Progressing", "Unknown", PAUSED, "Deployment is paused", now));
+            status::set_condition(
+                &mut st,
+                status::condition(
+                    "Progressing",
+                    "Unknown",
+                    PAUSED,
+                    "Deployment is paused",
+                    now,
+                ),
+            );
         }
     } else if !is_deleting(&d.metadata) {
         if current_reason.as_deref() == Some(PAUSED) {
-            status::set_condition(&mut st, status::condition("Progressing", "Unknown", RESUMED, "Deployment is resumed", now));
+            status::set_condition(
+                &mut st,
+                status::condition(
+                    "Progressing",
+                    "Unknown",
+                    RESUMED,
+                    "Deployment is resumed",
+                    now,
+                ),
+            );
         }
         if let Some(created) = &outcome.created {
             let msg = format!("Created new replica set \"{created}\"");
-            status::set_condition(&mut st, status::condition("Progressing", "True", NEW_RS_CREATED, &msg, now));
+            status::set_condition(
+                &mut st,
+                status::condition("Progressing", "True", NEW_RS_CREATED, &msg, now),
+            );
         } else if current_reason.is_none() {
             if let Some(n) = new_name {
                 let msg = format!("Found new replica set \"{n}\"");
-                status::set_condition(&mut st, status::condition("Progressing", "True", "FoundNewReplicaSet", &msg, now));
+                status::set_condition(
+                    &mut st,
+                    status::condition("Progressing", "True", "FoundNewReplicaSet", &msg, now),
+                );
             }
         }
         status::progress(d, &mut st, new_name, now);
@@ -287,7 +384,8 @@ async fn write_status(
     let mut requeue = outcome.requeue;
     if !paused && !status::is_complete(d, &st) {
         if let Some(t) = status::deadline(d, &st) {
-            let left = Duration::try_from(t.duration_since(now)).unwrap_or_default() + Duration::from_millis(500);
+            let left = Duration::try_from(t.duration_since(now)).unwrap_or_default()
+                + Duration::from_millis(500);
             requeue = Some(requeue.map_or(left, |r| r.min(left)));
         }
     }

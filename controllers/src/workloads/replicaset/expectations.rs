@@ -32,11 +32,14 @@ impl Expectations {
         if created.is_empty() && deleted.is_empty() {
             return;
         }
-        let p = self.pending.entry(key.to_string()).or_insert_with(|| Pending {
-            created: HashSet::new(),
-            deleted: HashSet::new(),
-            since: Instant::now(),
-        });
+        let p = self
+            .pending
+            .entry(key.to_string())
+            .or_insert_with(|| Pending {
+                created: HashSet::new(),
+                deleted: HashSet::new(),
+                since: Instant::now(),
+            });
         p.created.extend(created);
         p.deleted.extend(deleted);
         p.since = Instant::now();

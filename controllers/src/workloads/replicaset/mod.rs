@@ -123,10 +123,15 @@ impl ReplicaSetController {
     ///
     /// # Errors
     /// [`Error::ResourceNotServed`] when a needed kind is not in the resource table.
-    pub async fn run(self, hook: Arc<dyn ResultHook>, shutdown: CancellationToken) -> Result<(), Error> {
+    pub async fn run(
+        self,
+        hook: Arc<dyn ResultHook>,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
         let sets = crate::builtin::resource("apps/v1", "ReplicaSet")?;
         let pods = crate::builtin::resource("v1", "Pod")?;
-        let controller = Controller::<ReplicaSet>::new(self.client.clone(), sets, watcher::Config::default());
+        let controller =
+            Controller::<ReplicaSet>::new(self.client.clone(), sets, watcher::Config::default());
         let set_store = controller.store();
         let (pod_store, pod_writer) = reflector::store::<Pod>();
         let triggers = reflector::reflector(
@@ -135,7 +140,10 @@ impl ReplicaSetController {
         )
         .flat_map(move |ev| {
             let keys = match ev {
-                Ok(ev) => match ev.object().map(|o| serde_json::from_value::<Pod>(o.clone())) {
+                Ok(ev) => match ev
+                    .object()
+                    .map(|o| serde_json::from_value::<Pod>(o.clone()))
+                {
                     Some(Ok(pod)) => pod_to_sets(&set_store, &pod),
                     _ => Vec::new(),
                 },

@@ -22,7 +22,12 @@ pub struct Computed {
 
 /// The status of `rs` given its active pods `active` at `now`; `failure` is the message of the
 /// last failed create or delete of this sync (`None` clears the `ReplicaFailure` condition).
-pub fn compute(rs: &ReplicaSet, active: &[Arc<Pod>], failure: Option<&str>, now: Timestamp) -> Computed {
+pub fn compute(
+    rs: &ReplicaSet,
+    active: &[Arc<Pod>],
+    failure: Option<&str>,
+    now: Timestamp,
+) -> Computed {
     let spec = rs.spec.as_ref();
     let min_ready = spec.and_then(|s| s.min_ready_seconds).unwrap_or(0);
     let template_labels = spec

@@ -68,7 +68,12 @@ pub(super) async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Acti
             .satisfied(&key, timeout, |pod_name| {
                 ctx.pods
                     .get(&ObjectRef::new(pod_name).within(&ns))
-                    .map(|p| (p.metadata.uid.clone().unwrap_or_default(), is_deleting(&p.metadata)))
+                    .map(|p| {
+                        (
+                            p.metadata.uid.clone().unwrap_or_default(),
+                            is_deleting(&p.metadata),
+                        )
+                    })
             });
         if satisfied {
             let failed = owned.iter().filter(|p| is_pod_failed(p)).count();
@@ -129,7 +134,11 @@ async fn release(api: &Api<Pod>, pod: &Pod, rs_uid: &str) -> Result<(), ClientEr
         .into_iter()
         .filter(|r| r.uid != rs_uid)
         .collect();
-    let refs = if rest.is_empty() { Value::Null } else { json!(rest) };
+    let refs = if rest.is_empty() {
+        Value::Null
+    } else {
+        json!(rest)
+    };
     let patch = json!({"metadata": {"ownerReferences": refs,
         "resourceVersion": pod.metadata.resource_version}});
     match api.patch(name, None, &patch).await {
@@ -185,7 +194,13 @@ async fn event(ctx: &Ctx, rs: &ReplicaSet, ev: EventSpec) {
 }
 
 /// Creates `n` pods in slow-start batches (1, 2, 4, …), stopping at the first failed batch.
-async fn create_pods(ctx: &Ctx, rs: &ReplicaSet, key: &str, ns: &str, n: usize) -> Result<(), ClientError> {
+async fn create_pods(
+    ctx: &Ctx,
+    rs: &ReplicaSet,
+    key: &str,
+    ns: &str,
+    n: usize,
+) -> Result<(), ClientError> {
     let Some(pod) = pod_from_template(rs, ns) else {
         return Ok(());
     };
@@ -209,11 +224,20 @@ async fn create_pods(ctx: &Ctx, rs: &ReplicaSet, key: &str, ns: &str, n: usize) 
             .unwrap_or_else(|p| p.into_inner())
             .expect(key, created.clone(), Vec::new());
         join_all(created.iter().map(|name| {
-            event(ctx, rs, EventSpec::normal("SuccessfulCreate", format!("Created pod: {name}")))
+            event(
+                ctx,
+                rs,
+                EventSpec::normal("SuccessfulCreate", format!("Created pod: {name}")),
+            )
         }))
         .await;
         if let Some(e) = first_err {
-            event(ctx, rs, EventSpec::warning("FailedCreate", format!("Error creating: {e}"))).await;
+            event(
+                ctx,
+                rs,
+                EventSpec::warning("FailedCreate", format!("Error creating: {e}")),
+            )
+            .await;
             return Err(e);
         }
         done += size;
@@ -255,7 +279,11 @@ async fn delete_pods(
         }
     }
     join_all(deleted.iter().map(|(name, _)| {
-        event(ctx, rs, EventSpec::normal("SuccessfulDelete", format!("Deleted pod: {name}")))
+        event(
+            ctx,
+            rs,
+            EventSpec::normal("SuccessfulDelete", format!("Deleted pod: {name}")),
+        )
     }))
     .await;
     ctx.expectations
@@ -264,7 +292,12 @@ async fn delete_pods(
         .expect(key, Vec::new(), deleted);
     match first_err {
         Some(e) => {
-            event(ctx, rs, EventSpec::warning("FailedDelete", format!("Error deleting: {e}"))).await;
+            event(
+                ctx,
+                rs,
+                EventSpec::warning("FailedDelete", format!("Error deleting: {e}")),
+            )
+            .await;
             Err(e)
         }
         None => Ok(()),

@@ -8,7 +8,14 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn pod(name: &str, node: &str, phase: &str, ready_at: Option<&str>, restarts: i32, created: &str) -> Arc<Pod> {
+fn pod(
+    name: &str,
+    node: &str,
+    phase: &str,
+    ready_at: Option<&str>,
+    restarts: i32,
+    created: &str,
+) -> Arc<Pod> {
     let mut v = json!({"metadata": {"name": name, "creationTimestamp": created, "labels": {"app": "w"}},
         "spec": {"containers": [{"name": "c", "image": "nginx"}]},
         "status": {"phase": phase, "containerStatuses": [{"name": "c", "image": "nginx", "imageID": "", "ready": ready_at.is_some(),
@@ -25,7 +32,9 @@ fn pod(name: &str, node: &str, phase: &str, ready_at: Option<&str>, restarts: i3
 }
 
 fn names(pods: &[Arc<Pod>]) -> Vec<String> {
-    pods.iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect()
+    pods.iter()
+        .map(|p| p.metadata.name.clone().unwrap_or_default())
+        .collect()
 }
 
 const T0: &str = "2026-01-01T00:00:00Z";
@@ -50,16 +59,29 @@ fn ranking_should_delete_unscheduled_pending_and_unready_pods_first() {
 #[test]
 fn ranking_should_prefer_doubled_up_newer_ready_restarted_and_newer_pods() {
     // Doubled-up pods (two on n1) go before a lone pod, whatever their age.
-    let doubled = vec![pod("lone", "n2", "Running", Some(T2), 0, T2), pod("a", "n1", "Running", Some(T0), 0, T0), pod("b", "n1", "Running", Some(T0), 0, T0)];
+    let doubled = vec![
+        pod("lone", "n2", "Running", Some(T2), 0, T2),
+        pod("a", "n1", "Running", Some(T0), 0, T0),
+        pod("b", "n1", "Running", Some(T0), 0, T0),
+    ];
     assert_eq!(names(&pods_to_delete(&doubled, 2)), ["a", "b"]);
     // Ready for less time first.
-    let ready = vec![pod("old", "n1", "Running", Some(T0), 0, T0), pod("young", "n2", "Running", Some(T1), 0, T0)];
+    let ready = vec![
+        pod("old", "n1", "Running", Some(T0), 0, T0),
+        pod("young", "n2", "Running", Some(T1), 0, T0),
+    ];
     assert_eq!(names(&pods_to_delete(&ready, 1)), ["young"]);
     // More restarts first.
-    let restarts = vec![pod("calm", "n1", "Running", Some(T0), 0, T0), pod("crashy", "n2", "Running", Some(T0), 5, T0)];
+    let restarts = vec![
+        pod("calm", "n1", "Running", Some(T0), 0, T0),
+        pod("crashy", "n2", "Running", Some(T0), 5, T0),
+    ];
     assert_eq!(names(&pods_to_delete(&restarts, 1)), ["crashy"]);
     // Newer first.
-    let age = vec![pod("older", "n1", "Running", Some(T0), 0, T0), pod("newer", "n2", "Running", Some(T0), 0, T1)];
+    let age = vec![
+        pod("older", "n1", "Running", Some(T0), 0, T0),
+        pod("newer", "n2", "Running", Some(T0), 0, T1),
+    ];
     assert_eq!(names(&pods_to_delete(&age, 1)), ["newer"]);
 }
 
@@ -81,28 +103,63 @@ fn status_should_count_ready_and_available_pods_with_min_ready_seconds() {
     let c = compute(&rs(60), &pods, None, now);
     assert_eq!(c.status.replicas, 3);
     assert_eq!(c.status.ready_replicas, Some(2));
-    assert_eq!(c.status.available_replicas, Some(1), "b is ready for 30 s of 60");
-    assert_eq!(c.status.fully_labeled_replicas, Some(0), "no pod has tier=x");
+    assert_eq!(
+        c.status.available_replicas,
+        Some(1),
+        "b is ready for 30 s of 60"
+    );
+    assert_eq!(
+        c.status.fully_labeled_replicas,
+        Some(0),
+        "no pod has tier=x"
+    );
     assert_eq!(c.status.observed_generation, Some(3));
-    assert_eq!(c.recheck_at, Some("2026-01-01T00:02:00Z".parse().expect("t")));
+    assert_eq!(
+        c.recheck_at,
+        Some("2026-01-01T00:02:00Z".parse().expect("t"))
+    );
     assert!(same_status(Some(&c.status), &c.status));
     let failed = compute(&rs(0), &pods, Some("quota"), now);
-    let cond = failed.status.conditions.as_ref().and_then(|c| c.first()).expect("condition");
-    assert_eq!((cond.type_.as_str(), cond.message.as_deref()), ("ReplicaFailure", Some("quota")));
+    let cond = failed
+        .status
+        .conditions
+        .as_ref()
+        .and_then(|c| c.first())
+        .expect("condition");
+    assert_eq!(
+        (cond.type_.as_str(), cond.message.as_deref()),
+        ("ReplicaFailure", Some("quota"))
+    );
     assert!(!same_status(Some(&c.status), &failed.status));
 }
 
 #[tokio::test(start_paused = true)]
 async fn expectations_should_wait_for_the_cache_or_the_timeout() {
     let mut e = Expectations::default();
-    e.expect("ns/w", vec!["w-a".into()], vec![("w-b".into(), "uid-b".into())]);
+    e.expect(
+        "ns/w",
+        vec!["w-a".into()],
+        vec![("w-b".into(), "uid-b".into())],
+    );
     let timeout = Duration::from_secs(30);
     let cache = |seen: &'static [(&'static str, &'static str, bool)]| {
-        move |n: &str| seen.iter().find(|(name, _, _)| *name == n).map(|(_, u, d)| (u.to_string(), *d))
+        move |n: &str| {
+            seen.iter()
+                .find(|(name, _, _)| *name == n)
+                .map(|(_, u, d)| (u.to_string(), *d))
+        }
     };
     assert!(!e.satisfied("ns/w", timeout, cache(&[("w-b", "uid-b", false)])));
-    assert!(!e.satisfied("ns/w", timeout, cache(&[("w-a", "uid-a", false), ("w-b", "uid-b", false)])));
-    assert!(e.satisfied("ns/w", timeout, cache(&[("w-a", "uid-a", false), ("w-b", "uid-b", true)])));
+    assert!(!e.satisfied(
+        "ns/w",
+        timeout,
+        cache(&[("w-a", "uid-a", false), ("w-b", "uid-b", false)])
+    ));
+    assert!(e.satisfied(
+        "ns/w",
+        timeout,
+        cache(&[("w-a", "uid-a", false), ("w-b", "uid-b", true)])
+    ));
     e.expect("ns/w", vec!["w-c".into()], Vec::new());
     tokio::time::advance(Duration::from_secs(31)).await;
     assert!(e.satisfied("ns/w", timeout, cache(&[])), "timed out");
@@ -125,6 +182,10 @@ async fn create_backoff_should_grow_with_failures_and_reset_when_healthy() {
     tokio::time::advance(Duration::from_secs(4)).await;
     b.observe("w", 9, true);
     b.observe("w", 10, false);
-    assert_eq!(b.wait("w"), Some(Duration::from_secs(1)), "reset after a healthy round");
+    assert_eq!(
+        b.wait("w"),
+        Some(Duration::from_secs(1)),
+        "reset after a healthy round"
+    );
     let _: Value = json!(null);
 }
