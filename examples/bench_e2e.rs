@@ -63,6 +63,10 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// After stopping the started server, run `mock_k8 verify --data-dir` on its data directory
+    /// and report the NKO audit's throughput (transitions/s).
+    #[arg(long)]
+    verify_after: bool,
 }
 
 /// What the watch records: the moment each pod was first seen Running.
@@ -398,7 +402,27 @@ async fn main() -> Res<()> {
     if let Err(e) = &result {
         eprintln!("bench_e2e failed: {e}\n{}", server.log_tail());
     }
+    if let (true, Ok(()), Some(data)) = (a.verify_after, &result, &server._data) {
+        verify_after(&a, &data.path().join("data"))?;
+    }
     result
+}
+
+/// Runs `mock_k8 verify --data-dir DIR` and prints its summary and wall time.
+fn verify_after(a: &Args, dir: &std::path::Path) -> Res<()> {
+    let started = Instant::now();
+    let out = std::process::Command::new(&a.bin)
+        .args(["verify", "--quiet", "--data-dir"])
+        .arg(dir)
+        .output()?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("\nmock_k8 verify --data-dir ({secs:.2} s wall, process included):");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err("the history did not verify".into());
+    }
+    Ok(())
 }
 
 async fn run(a: &Args, server: &Server) -> Res<()> {

@@ -9,6 +9,7 @@ mod cli;
 mod kube_client;
 mod kubectl;
 mod manifests;
+mod nko;
 mod orchestrator;
 mod restart;
 mod support;
