@@ -29,6 +29,10 @@ fn verify(args: &[&str]) -> (bool, String, String) {
 /// Creates pod `name` bound to `node` (by `spec.nodeName`) and waits until it runs.
 async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
     let mut p = pod(name, &[("app", "nko")], "nginx");
+    // Scheduled by the built-in scheduler (support::pod names an unserved one).
+    if let Some(spec) = p["spec"].as_object_mut() {
+        spec.remove("schedulerName");
+    }
     if let Some(node) = node {
         p["spec"]["nodeName"] = json!(node);
     }
