@@ -37,9 +37,9 @@ async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
         p["spec"]["nodeName"] = json!(node);
     }
     c.server.create("/api/v1/namespaces/default/pods", &p).await;
-    let path = format!("/api/v1/namespaces/default/pods/{name}");
-    c.wait_for(&format!("{name} Running"), READY, || async {
-        let (_, p) = c.server.get(&path).await;
+    let path = &format!("/api/v1/namespaces/default/pods/{name}");
+    c.wait_for(&format!("{name} Running"), READY, || async move {
+        let (_, p) = c.server.get(path).await;
         match p["status"]["phase"].as_str() {
             Some("Running") => Ok(()),
             other => Err(format!("phase {other:?}")),
