@@ -58,14 +58,17 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(ok.success());
 }
 
-/// Flips one byte of the value at `key` in `space` of the store under `data_dir`.
-fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) {
+/// Flips one byte of the value at `key` in `space` of the store under `data_dir`; returns the
+/// value before.
+fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
     let b = SledBackend::open(&data_dir.join("raft")).expect("open copy");
-    let mut v = b.get(space, key).unwrap().expect("value to tamper with");
+    let before = b.get(space, key).unwrap().expect("value to tamper with");
+    let mut v = before.clone();
     let at = at.min(v.len() - 1);
     v[at] ^= 0x01;
     b.write(space, vec![Op::Put(key.to_vec(), v)]).unwrap();
     b.sync().unwrap();
+    before
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
