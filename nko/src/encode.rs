@@ -224,7 +224,7 @@ pub fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// Parses hex of any even length into bytes; `None` for odd length or a non-hex digit.
 pub fn unhex_vec(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

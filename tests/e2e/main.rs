@@ -11,6 +11,7 @@ mod docker;
 mod kube_client;
 mod kubectl;
 mod manifests;
+mod nko;
 mod orchestrator;
 mod restart;
 mod support;

@@ -1,0 +1,227 @@
+//! NKO end to end: the real binary with simulated nodes signs every write; `mock_k8 verify`
+//! accepts the history live (`--server`) and after stop (`--data-dir`), and fails on a tampered
+//! copy naming the revision; identity claims outside a node's authority are 403.
+
+use crate::orchestrator::{Cluster, READY};
+use crate::support::pod;
+use mock_k8::store::backend::{Backend, Op, SledBackend, Space};
+use mock_k8_nko::encode::unhex;
+use mock_k8_nko::keys::SecretKey;
+use mock_k8_nko::record::digest;
+use mock_k8_nko::request::RequestClaim;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+
+/// `mock_k8 verify ARGS`: (success, stdout, stderr).
+fn verify(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mock_k8"))
+        .arg("verify")
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .expect("run mock_k8 verify");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Creates pod `name` bound to `node` (by `spec.nodeName`) and waits until it runs.
+async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
+    let mut p = pod(name, &[("app", "nko")], "nginx");
+    // Scheduled by the built-in scheduler (support::pod names an unserved one).
+    if let Some(spec) = p["spec"].as_object_mut() {
+        spec.remove("schedulerName");
+    }
+    if let Some(node) = node {
+        p["spec"]["nodeName"] = json!(node);
+    }
+    c.server.create("/api/v1/namespaces/default/pods", &p).await;
+    let path = &format!("/api/v1/namespaces/default/pods/{name}");
+    c.wait_for(&format!("{name} Running"), READY, || async move {
+        let (_, p) = c.server.get(path).await;
+        match p["status"]["phase"].as_str() {
+            Some("Running") => Ok(()),
+            other => Err(format!("phase {other:?}")),
+        }
+    })
+    .await;
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Flips one byte of the value at `key` in `space` of the store under `data_dir`; returns the
+/// value before.
+fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
+    let b = SledBackend::open(&data_dir.join("raft")).expect("open copy");
+    let before = b.get(space, key).unwrap().expect("value to tamper with");
+    let mut v = before.clone();
+    let at = at.min(v.len() - 1);
+    v[at] ^= 0x01;
+    b.write(space, vec![Op::Put(key.to_vec(), v)]).unwrap();
+    b.sync().unwrap();
+    before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_history_should_verify_live_and_offline_and_fail_where_tampered() {
+    let mut c = Cluster::start(&[]).await;
+    running_pod(&c, "web-1", None).await;
+    running_pod(&c, "web-2", None).await;
+    let (_, keys) = c.server.get("/nko/v1/keys").await;
+    assert_eq!(keys["verificationEnabled"], true);
+    let (ok, out, err) = verify(&["--server", &c.server.base()]);
+    assert!(ok, "verify --server: {out}\n{err}");
+    assert!(
+        out.contains("controller:kube-controller-manager") && out.contains("node:"),
+        "{out}"
+    );
+    let (code, rec) = c.server.get("/nko/v1/records/3").await;
+    assert_eq!(code, StatusCode::OK, "{rec}");
+    assert_eq!(rec["revision"], 3);
+    c.server.stop().await;
+
+    let dir = c.server.data_dir().to_path_buf();
+    let (ok, out, err) = verify(&["--data-dir", dir.to_str().unwrap()]);
+    assert!(ok, "verify --data-dir: {out}\n{err}");
+    assert!(out.contains("stored state matches"), "{out}");
+
+    // A flipped byte in record 7 fails verification at exactly revision 7.
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = scratch.path().join("record");
+    copy_dir(&dir, &copy);
+    let key = [b"r".as_slice(), &7u64.to_be_bytes()].concat();
+    flip(&copy, Space::Records, &key, 60);
+    let (ok, out, err) = verify(&["--data-dir", copy.to_str().unwrap()]);
+    assert!(!ok, "a tampered record must fail: {out}");
+    assert!(err.contains("revision 7:"), "{err}");
+
+    // A flipped byte in a stored object fails at that object's resourceVersion.
+    let copy = scratch.path().join("object");
+    copy_dir(&dir, &copy);
+    let b = SledBackend::open(&copy.join("raft")).unwrap();
+    let v = b
+        .get(Space::State, b"o/core/pods/default/web-1")
+        .unwrap()
+        .expect("web-1");
+    let rv = u64::from_be_bytes(v[..8].try_into().unwrap());
+    drop(b);
+    flip(&copy, Space::State, b"o/core/pods/default/web-1", 20);
+    let (ok, _, err) = verify(&["--data-dir", copy.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains(&format!("revision {rv}:")), "{err}");
+}
+
+/// A request signed as `actor` with `key`: (status, body).
+async fn signed_patch(
+    c: &Cluster,
+    path: &str,
+    actor: &str,
+    key: &SecretKey,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let claim = RequestClaim {
+        actor: actor.into(),
+        key: key.public(),
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+        method: "PATCH".into(),
+        path: path.into(),
+        body_digest: digest(&bytes),
+        proof: Vec::new(),
+    };
+    let sig = claim.sign(key);
+    let mut req = c
+        .server
+        .http()
+        .patch(c.server.url(path))
+        .header("content-type", "application/merge-patch+json")
+        .body(bytes);
+    for (name, value) in claim.headers(&sig) {
+        req = req.header(name, value);
+    }
+    c.server.send(req).await
+}
+
+fn node_key(data_dir: &Path, node: &str) -> SecretKey {
+    let text = std::fs::read_to_string(data_dir.join("keys/agents.key")).unwrap();
+    SecretKey::from_seed(&unhex::<32>(text.trim()).unwrap()).derive(node)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_writes_outside_their_authority_should_be_forbidden_and_user_writes_admitted() {
+    let c = Cluster::start(&[]).await;
+    running_pod(&c, "pinned", Some("sim-node-1")).await;
+    let dir = c.server.data_dir();
+    let (a, b) = (node_key(dir, "sim-node-1"), node_key(dir, "sim-node-2"));
+    let path = "/api/v1/namespaces/default/pods/pinned/status";
+    let patch = json!({"status": {"message": "hello"}});
+
+    let (code, s) = signed_patch(&c, path, "node:sim-node-2", &b, &patch).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(s["reason"], "Forbidden");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("bound to sim-node-1"),
+        "{s}"
+    );
+    let (code, s) = signed_patch(&c, path, "node:sim-node-1", &b, &patch).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "B's key is not A's: {s}");
+    let stranger = SecretKey::generate().unwrap();
+    let (code, _) = signed_patch(&c, path, "controller:evil", &stranger, &patch).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    // A valid signature over another body does not transfer.
+    let mut req = c
+        .server
+        .http()
+        .patch(c.server.url(path))
+        .header("content-type", "application/merge-patch+json");
+    req = req.header("x-nko-actor", "node:sim-node-1").body("{}");
+    let (code, _) = c.server.send(req).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "malformed claim");
+
+    let (code, s) = signed_patch(&c, path, "node:sim-node-1", &a, &patch).await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    let (code, s) = c
+        .server
+        .patch(path, "application/merge-patch+json", &patch)
+        .await;
+    assert_eq!(code, StatusCode::OK, "unsigned = user request: {s}");
+    let (ok, out, err) = verify(&["--server", &c.server.base()]);
+    assert!(ok, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_verification_disabled_bad_claims_should_be_recorded_not_rejected() {
+    let mut c = Cluster::start(&["--verification-enabled", "false"]).await;
+    running_pod(&c, "pinned", Some("sim-node-1")).await;
+    let b = node_key(c.server.data_dir(), "sim-node-2");
+    let path = "/api/v1/namespaces/default/pods/pinned/status";
+    let (code, s) = signed_patch(
+        &c,
+        path,
+        "node:sim-node-2",
+        &b,
+        &json!({"status": {"message": "x"}}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    c.server.stop().await;
+    let (ok, out, err) = verify(&["--data-dir", c.server.data_dir().to_str().unwrap()]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("admitted with verification disabled"), "{out}");
+    assert!(out.contains("bound to sim-node-1"), "{out}");
+}
