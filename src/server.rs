@@ -6,6 +6,7 @@ use crate::inproc;
 use crate::manager::Reconcilers;
 use crate::store::{Store, StoreConfig};
 use std::future::Future;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Namespaces that exist in every cluster (Kubernetes creates the same four at start-up).
@@ -62,7 +63,14 @@ pub async fn run(
         store.shutdown().await;
         return Err(e);
     }
-    let state = ApiState::new(store.clone(), options, token.clone());
+    let mut state = ApiState::new(store.clone(), options, token.clone());
+    // The node agents `run` starts serve container logs on loopback; the API server proxies
+    // `pods/{name}/log` to them with a per-process bearer token.
+    let log_token = crate::node_logs::new_token();
+    if config.controllers.enabled {
+        let proxy = crate::node_logs::NodeLogProxy::new("127.0.0.1", &log_token);
+        state = state.with_log_source(Arc::new(proxy));
+    }
     for ns in SYSTEM_NAMESPACES {
         if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
             store.shutdown().await;
@@ -71,7 +79,15 @@ pub async fn run(
     }
     let reconcilers = if config.controllers.enabled {
         let client = inproc::in_process_client(api::router(state.clone()));
-        match Reconcilers::start(client, &identity.node_name, &config.controllers, &token).await {
+        match Reconcilers::start(
+            client,
+            &identity.node_name,
+            &config.controllers,
+            &log_token,
+            &token,
+        )
+        .await
+        {
             Ok(r) => Some(r),
             Err(e) => {
                 store.shutdown().await;

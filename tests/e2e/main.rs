@@ -9,6 +9,7 @@ mod cli;
 mod docker;
 mod kube_client;
 mod kubectl;
+mod logs;
 mod manifests;
 mod orchestrator;
 mod restart;
