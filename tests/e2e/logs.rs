@@ -20,11 +20,21 @@ async fn kubectl_logs_returns_the_simulated_output_and_follows_it() {
         "spec": {"restartPolicy": "Never", "containers": [{"name": "app", "image": "busybox:1.36", "command": ["echo", "hi"]}]}
     });
     server.create("/api/v1/namespaces/default/pods", &pod).await;
-    let node = server.get("/api/v1/nodes/logs-node").await.1;
-    let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
-        .as_i64()
-        .unwrap_or(0);
-    assert!(port > 0 && port != 10250, "the agent publishes its log port: {node}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let port = loop {
+        let node = server.get("/api/v1/nodes/logs-node").await.1;
+        let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+            .as_i64()
+            .unwrap_or(0);
+        if port > 0 && port != 10250 {
+            break port;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent publishes its log port: {node}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let kubectl = Kubectl::new(&server);
     // Follow from the start: the stream ends when the simulated process exits.
     let mut follow = kubectl.spawn(&["logs", "-f", "sim"]);

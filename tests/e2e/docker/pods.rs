@@ -371,10 +371,10 @@ async fn kubectl_logs_shows_and_follows_container_output() {
         .ok()
         .stdout_has("first line");
     kubectl
-        .run(&["logs", "talk"])
+        .run(&["logs", "talk", "-c", "nope"])
         .await
         .failed()
-        .stderr_has("a container name must be specified");
+        .stderr_has("container nope is not valid for pod talk");
     let mut follow = kubectl.spawn(&["logs", "-f", "talk", "-c", "talker"]);
     follow
         .wait_line("a line printed after the request", Duration::from_secs(15), |l| {
