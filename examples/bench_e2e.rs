@@ -63,6 +63,14 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The pods' image (with `--runtime docker` on the server: a local image that runs until
+    /// stopped, e.g. mock-k8:latest, whose default command is `pause`).
+    #[arg(long, default_value = "registry.k8s.io/pause:3.10")]
+    image: String,
+    /// Create the pods bound to this node (`spec.nodeName`): the latency is then bound → Running,
+    /// without the scheduler.
+    #[arg(long)]
+    node: Option<String>,
 }
 
 /// What the watch records: the moment each pod was first seen Running.
@@ -339,6 +347,7 @@ async fn create_pods(c: Arc<dyn Client>, a: &Args, run: &str) -> Res<Created> {
             run.to_string(),
             a.pods,
         );
+        let (image, node) = (a.image.clone(), a.node.clone());
         workers.spawn(async move {
             let mut sent = Vec::new();
             let mut errors: Vec<String> = Vec::new();
@@ -348,12 +357,15 @@ async fn create_pods(c: Arc<dyn Client>, a: &Args, run: &str) -> Res<Created> {
                     break;
                 }
                 let name = format!("{run}-{i}");
-                let pod = json!({
+                let mut pod = json!({
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": name, "namespace": ns, "labels": {"bench-run": run}},
-                    "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
+                    "spec": {"containers": [{"name": "app", "image": image,
                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]},
                 });
+                if let Some(node) = &node {
+                    pod["spec"]["nodeName"] = json!(node);
+                }
                 let t0 = Instant::now();
                 match c.create(pods, Some(&ns), pod).await {
                     Ok(_) => sent.push((name, t0)),
