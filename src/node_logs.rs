@@ -120,7 +120,9 @@ async fn container_logs(
         let msg = if previous {
             format!("previous terminated container \"{container}\" in pod \"{pod}\" not found")
         } else {
-            format!("container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating")
+            format!(
+                "container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating"
+            )
         };
         return status_response(Status::bad_request(msg));
     };
@@ -135,9 +137,7 @@ async fn container_logs(
     }
     match server.runtime.logs(&chosen.id).await {
         Ok(lines) => {
-            let skip = q
-                .tail_lines
-                .map_or(0, |n| lines.len().saturating_sub(n));
+            let skip = q.tail_lines.map_or(0, |n| lines.len().saturating_sub(n));
             let text: String = lines[skip..].iter().map(|l| format!("{l}\n")).collect();
             (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
         }

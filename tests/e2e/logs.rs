@@ -39,7 +39,9 @@ async fn kubectl_logs_returns_the_simulated_output_and_follows_it() {
     // Follow from the start: the stream ends when the simulated process exits.
     let mut follow = kubectl.spawn(&["logs", "-f", "sim"]);
     follow
-        .wait_line("the start", Duration::from_secs(15), |l| l.starts_with("started busybox:1.36 echo hi"))
+        .wait_line("the start", Duration::from_secs(15), |l| {
+            l.starts_with("started busybox:1.36 echo hi")
+        })
         .await;
     follow
         .wait_line("the exit", Duration::from_secs(15), |l| l == "exited 0")

@@ -377,11 +377,15 @@ async fn kubectl_logs_shows_and_follows_container_output() {
         .stderr_has("container nope is not valid for pod talk");
     let mut follow = kubectl.spawn(&["logs", "-f", "talk", "-c", "talker"]);
     follow
-        .wait_line("a line printed after the request", Duration::from_secs(15), |l| {
-            l.strip_prefix("tick ")
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n >= 12)
-        })
+        .wait_line(
+            "a line printed after the request",
+            Duration::from_secs(15),
+            |l| {
+                l.strip_prefix("tick ")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n >= 12)
+            },
+        )
         .await;
     follow.kill().await;
 }

@@ -455,9 +455,7 @@ impl ContainerRuntime for MockDocker {
                     loop {
                         let (chunk, logged, finished) = {
                             let state = inner.lock();
-                            let Some(e) = state.containers.get(&id) else {
-                                return None;
-                            };
+                            let e = state.containers.get(&id)?;
                             let new = usize::try_from(e.logged - sent).unwrap_or(usize::MAX);
                             let skip = e.logs.len().saturating_sub(new);
                             let chunk: String =
