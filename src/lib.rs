@@ -10,6 +10,7 @@
 //! - [`api`]: the HTTP API (axum): Kubernetes REST semantics, discovery, OpenAPI, tables, watch.
 //! - [`nko`]: signed transitions in the server: key files, admission (403 checks), `verify`.
 //! - [`manager`]: the reconcile loops `run` starts (built-in controllers, node agent pool).
+//! - [`node_logs`]: the node agent's container log endpoint and the API server's proxy to it.
 //! - [`server`]: wires store and API together and runs them until shutdown.
 //! - [`inproc`]: the in-process [`mock_k8_controllers::Client`]: the API router called without a
 //!   socket, for the controllers that run inside the server.
@@ -22,5 +23,6 @@ pub mod config;
 pub mod inproc;
 pub mod manager;
 pub mod nko;
+pub mod node_logs;
 pub mod server;
 pub mod store;

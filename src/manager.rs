@@ -3,6 +3,8 @@
 //! on the in-process client, so they see exactly the API semantics kubectl sees.
 
 use crate::config::ControllerSettings;
+use crate::node_logs::NodeLogServer;
+use k8s_openapi::api::core::v1::{DaemonEndpoint, NodeDaemonEndpoints};
 use mock_k8_controllers::Client;
 use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
 use mock_k8_controllers::builtin::{self, ControllerManagerConfig};
@@ -49,6 +51,7 @@ impl Reconcilers {
         client: Arc<dyn Client>,
         own_node: &str,
         settings: &ControllerSettings,
+        log_token: &str,
         shutdown: &CancellationToken,
         signers: Option<Signers>,
     ) -> Result<Reconcilers, String> {
@@ -80,9 +83,25 @@ impl Reconcilers {
         let runtime = connect_runtime(settings.runtime, mock_docker.clone(), docker)
             .await
             .map_err(|e| e.to_string())?;
+        // The agents' container log endpoint (see `node_logs`), on an ephemeral loopback port
+        // every served node publishes in `status.daemonEndpoints.kubeletEndpoint.Port`.
+        let log_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("binding the node log endpoint: {e}"))?;
+        let log_port = log_listener
+            .local_addr()
+            .map_err(|e| format!("binding the node log endpoint: {e}"))?
+            .port();
         for node in &mut nodes {
-            if let Some(info) = node.node.status.as_mut().and_then(|s| s.node_info.as_mut()) {
-                info.container_runtime_version = runtime.version();
+            if let Some(status) = node.node.status.as_mut() {
+                if let Some(info) = status.node_info.as_mut() {
+                    info.container_runtime_version = runtime.version();
+                }
+                status.daemon_endpoints = Some(NodeDaemonEndpoints {
+                    kubelet_endpoint: Some(DaemonEndpoint {
+                        port: i32::from(log_port),
+                    }),
+                });
             }
         }
         let mut controller_client = client.clone();
@@ -135,6 +154,16 @@ impl Reconcilers {
         tasks.spawn(async move {
             if let Err(e) = builtin::run_all(c, manager, h, t).await {
                 tracing::error!(error = %e, "built-in controllers stopped");
+            }
+        });
+        let logs = NodeLogServer::new(runtime.clone(), log_token).router();
+        let t = token.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(log_listener, logs)
+                .with_graceful_shutdown(async move { t.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "node log endpoint stopped");
             }
         });
         let t = token.clone();

@@ -6,6 +6,7 @@ use crate::inproc;
 use crate::manager::Reconcilers;
 use crate::store::{Store, StoreConfig};
 use std::future::Future;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Namespaces that exist in every cluster (Kubernetes creates the same four at start-up).
@@ -74,7 +75,14 @@ pub async fn run(
         enforced: config.verification_enabled,
         controllers: [controller_key.public()].into(),
     };
-    let state = ApiState::new(store.clone(), options, token.clone()).with_nko_policy(policy);
+    let mut state = ApiState::new(store.clone(), options, token.clone()).with_nko_policy(policy);
+    // The node agents `run` starts serve container logs on loopback; the API server proxies
+    // `pods/{name}/log` to them with a per-process bearer token.
+    let log_token = crate::node_logs::new_token();
+    if config.controllers.enabled {
+        let proxy = crate::node_logs::NodeLogProxy::new("127.0.0.1", &log_token);
+        state = state.with_log_source(Arc::new(proxy));
+    }
     let signers = crate::manager::Signers {
         router: api::router(state.clone()),
         controllers: controller_key,
@@ -92,6 +100,7 @@ pub async fn run(
             client,
             &identity.node_name,
             &config.controllers,
+            &log_token,
             &token,
             Some(signers),
         )

@@ -8,6 +8,7 @@
 use super::Ctx;
 use super::crud;
 use super::error::ApiError;
+use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
@@ -31,15 +32,19 @@ pub struct LogRequest {
     pub tail_lines: Option<u64>,
     /// `previous`: the previous instance of a restarted container.
     pub previous: bool,
+    /// `follow`: keep streaming as the container writes.
+    pub follow: bool,
+    /// The node's `status.daemonEndpoints.kubeletEndpoint.Port` (where its agent serves logs).
+    pub kubelet_port: Option<i32>,
 }
 
 /// Where container logs come from (the node agents). Implemented by whoever runs them.
 pub trait LogSource: Send + Sync {
-    /// The log text of `req.container`.
+    /// The log text of `req.container` as a response body (streamed with `follow`).
     ///
     /// # Errors
     /// An [`ApiError`] to answer as is (e.g. 400 when the container has not started).
-    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<String, ApiError>>;
+    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<Body, ApiError>>;
 }
 
 /// `GET .../pods/{name}/log`.
@@ -103,6 +108,19 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
         .with_object("", "pods/log", &r.name)
         .into());
     };
+    let kubelet_port = mock_k8_schemas::resource::by_kind("v1", "Node")
+        .and_then(|resource| {
+            let path = super::routes::ResourcePath {
+                resource,
+                namespace: None,
+                name: Some(node.clone()),
+                subresource: None,
+            };
+            crud::resolve(&ctx.state, &path).ok()
+        })
+        .and_then(|(_, obj)| crud::parse_stored(&obj).ok())
+        .and_then(|n| n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_i64())
+        .and_then(|p| i32::try_from(p).ok());
     let req = LogRequest {
         namespace: r.namespace.clone(),
         pod: r.name.clone(),
@@ -113,7 +131,9 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
         container,
         tail_lines: ctx.params.tail_lines,
         previous: ctx.params.previous,
+        follow: ctx.params.follow,
+        kubelet_port,
     };
-    let text = source.logs(req).await?;
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response())
+    let body = source.logs(req).await?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response())
 }

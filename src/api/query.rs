@@ -71,6 +71,7 @@ pub struct Params {
     pub tail_lines: Option<u64>,
     /// `previous=true` on `pods/{name}/log`: the previous instance of a restarted container.
     pub previous: bool,
+
     /// `follow=true` on `pods/{name}/log`: keep streaming.
     pub follow: bool,
 }
@@ -141,6 +142,7 @@ impl Params {
                 "container" => p.container = non_empty(),
                 "tailLines" => p.tail_lines = parse_num("tailLines", &v)?,
                 "previous" => p.previous = is_true(&v),
+
                 "follow" => p.follow = is_true(&v),
                 "dryRun" => match v.as_str() {
                     "All" => p.dry_run = true,

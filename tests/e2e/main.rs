@@ -10,6 +10,7 @@ mod cli;
 mod docker;
 mod kube_client;
 mod kubectl;
+mod logs;
 mod manifests;
 mod nko;
 mod orchestrator;

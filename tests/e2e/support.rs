@@ -264,6 +264,14 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL and reaps it, if it runs (for clean-up in `Drop`).
+    pub fn kill_if_running(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Kills the process with SIGKILL (no chance to flush anything) and reaps it.
     pub fn kill9(&mut self) {
         let mut child = self.child.take().expect("server is not running");

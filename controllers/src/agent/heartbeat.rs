@@ -156,6 +156,7 @@ async fn register(pool: &Pool, node: &NodeState) -> Result<Node, AgentError> {
             && s.allocatable == status.allocatable
             && s.addresses == status.addresses
             && s.node_info == status.node_info
+            && s.daemon_endpoints == status.daemon_endpoints
             && ready_status(&stored) == Some("True")
     });
     if !unchanged {

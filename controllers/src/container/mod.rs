@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 
 pub use config::{Behaviour, ConfigError, ImageRule, MockDockerConfig};
@@ -327,6 +328,17 @@ pub trait ContainerRuntime: Send + Sync {
     /// # Errors
     /// [`RuntimeError::NotFound`].
     fn logs<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<String>, RuntimeError>>;
+
+    /// The container's output from its first line on, continuing as it prints more, until it has
+    /// exited (or is removed, or the runtime shuts down): `kubectl logs -f`. Items are chunks of
+    /// text, each one or more whole lines ending in `\n`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::NotFound`].
+    fn follow_logs<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, String>, RuntimeError>>;
 
     /// Subscribes to container events from now on.
     ///

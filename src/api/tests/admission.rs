@@ -397,8 +397,8 @@ impl LogSource for FixedLogs {
     fn logs(
         &self,
         req: LogRequest,
-    ) -> BoxFuture<'static, Result<String, crate::api::error::ApiError>> {
-        Box::pin(async move { Ok(format!("{} on {}\n", req.container, req.node)) })
+    ) -> BoxFuture<'static, Result<axum::body::Body, crate::api::error::ApiError>> {
+        Box::pin(async move { Ok(format!("{} on {}\n", req.container, req.node).into()) })
     }
 }
 

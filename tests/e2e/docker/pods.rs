@@ -102,6 +102,8 @@ impl DockerCluster {
 
 impl Drop for DockerCluster {
     fn drop(&mut self) {
+        // The agent first, or it would recreate what is being removed.
+        self.server.kill_if_running();
         remove_node_objects(&self.node);
     }
 }
@@ -342,4 +344,48 @@ async fn killed_and_restarted_agent_adopts_its_containers() {
         3,
         "two containers and one sandbox"
     );
+}
+
+#[tokio::test]
+async fn kubectl_logs_shows_and_follows_container_output() {
+    if !crate::support::require_kubectl("docker::pods::logs") {
+        return;
+    }
+    let Some(c) = DockerCluster::start("docker::pods::logs").await else {
+        return;
+    };
+    c.create(
+        "talk",
+        json!({"containers": [
+            {"name": "talker", "image": c.images.busybox,
+             "command": ["sh", "-c", "echo first line; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.3; done"]},
+            {"name": "quiet", "image": c.images.busybox, "command": ["sleep", "3600"]}
+        ]}),
+    )
+    .await;
+    c.wait_running("talk").await;
+    let kubectl = crate::support::Kubectl::new(&c.server);
+    kubectl
+        .run(&["logs", "talk", "-c", "talker"])
+        .await
+        .ok()
+        .stdout_has("first line");
+    kubectl
+        .run(&["logs", "talk", "-c", "nope"])
+        .await
+        .failed()
+        .stderr_has("container nope is not valid for pod talk");
+    let mut follow = kubectl.spawn(&["logs", "-f", "talk", "-c", "talker"]);
+    follow
+        .wait_line(
+            "a line printed after the request",
+            Duration::from_secs(15),
+            |l| {
+                l.strip_prefix("tick ")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n >= 12)
+            },
+        )
+        .await;
+    follow.kill().await;
 }

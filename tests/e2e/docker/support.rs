@@ -176,6 +176,17 @@ fn sandbox_image() -> String {
     )
     .expect("write Dockerfile");
     build(&tag, ctx.path());
+    // Older builds of the test sandbox image are garbage now (about 100 MB each).
+    if let Ok(tags) = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "mock-k8-test-pause",
+    ]) {
+        for old in tags.lines().filter(|t| *t != tag) {
+            let _ = docker(&["rmi", old]);
+        }
+    }
     tag
 }
 

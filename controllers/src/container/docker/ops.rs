@@ -8,6 +8,7 @@ use bollard::query_parameters::{
     LogsOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::broadcast;
 
@@ -536,6 +537,33 @@ impl ContainerRuntime for DockerRuntime {
                 .lines()
                 .map(str::to_string)
                 .collect())
+        }
+        .boxed()
+    }
+
+    fn follow_logs<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, String>, RuntimeError>> {
+        async move {
+            self.inspect(id).await?;
+            let options = LogsOptions {
+                follow: true,
+                stdout: true,
+                stderr: true,
+                tail: "all".into(),
+                ..Default::default()
+            };
+            let docker = self.docker.clone();
+            let stream = docker
+                .logs(id, Some(options))
+                .take_while(|chunk| futures::future::ready(chunk.is_ok()))
+                .filter_map(|chunk| async move {
+                    chunk
+                        .ok()
+                        .map(|c| String::from_utf8_lossy(c.as_ref()).into_owned())
+                });
+            Ok(stream.boxed())
         }
         .boxed()
     }

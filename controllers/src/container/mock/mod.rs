@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -200,6 +201,7 @@ impl ContainerRuntime for MockDocker {
                 phase: Phase::Created,
                 created_at: now,
                 logs: VecDeque::new(),
+                logged: 0,
                 process: inner.shutdown.child_token(),
                 stopping: false,
                 exited,
@@ -429,6 +431,51 @@ impl ContainerRuntime for MockDocker {
                 .get(id)
                 .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
             Ok(entry.logs.iter().cloned().collect())
+        }
+        .boxed()
+    }
+
+    fn follow_logs<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, String>, RuntimeError>> {
+        async move {
+            if !self.inner.lock().containers.contains_key(id) {
+                return Err(RuntimeError::NotFound(id.into()));
+            }
+            // Polls the simulated output: new lines are sent every 100 ms until the container
+            // has exited (or is removed) and everything it printed was sent.
+            let (inner, id) = (Arc::clone(&self.inner), id.to_string());
+            let stream = futures::stream::unfold((0u64, false), move |(sent, done)| {
+                let (inner, id) = (Arc::clone(&inner), id.clone());
+                async move {
+                    if done {
+                        return None;
+                    }
+                    loop {
+                        let (chunk, logged, finished) = {
+                            let state = inner.lock();
+                            let e = state.containers.get(&id)?;
+                            let new = usize::try_from(e.logged - sent).unwrap_or(usize::MAX);
+                            let skip = e.logs.len().saturating_sub(new);
+                            let chunk: String =
+                                e.logs.iter().skip(skip).map(|l| format!("{l}\n")).collect();
+                            (chunk, e.logged, matches!(e.phase, Phase::Exited { .. }))
+                        };
+                        if !chunk.is_empty() {
+                            return Some((chunk, (logged, finished)));
+                        }
+                        if finished || inner.shutdown.is_cancelled() {
+                            return None;
+                        }
+                        tokio::select! {
+                            _ = inner.shutdown.cancelled() => return None,
+                            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        }
+                    }
+                }
+            });
+            Ok(stream.boxed())
         }
         .boxed()
     }

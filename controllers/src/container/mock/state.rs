@@ -63,6 +63,8 @@ pub(super) struct Entry {
     pub(super) phase: Phase,
     pub(super) created_at: SystemTime,
     pub(super) logs: VecDeque<String>,
+    /// Lines logged in total (also those dropped from `logs`): where a follower is.
+    pub(super) logged: u64,
     /// Cancels the simulated process (its scheduled start and exit).
     pub(super) process: CancellationToken,
     /// True once a SIGTERM was sent.
@@ -77,6 +79,7 @@ impl Entry {
             self.logs.pop_front();
         }
         self.logs.push_back(line);
+        self.logged += 1;
     }
 
     pub(super) fn state(&self) -> ContainerState {
