@@ -356,13 +356,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 mod tests {
     use super::*;
     use crate::store::WriteOp;
+    use crate::store::types::Proposal;
     use openraft::{CommittedLeaderId, EntryPayload};
 
     fn entry(index: u64, ops: usize) -> Entry {
-        let op = WriteOp::Delete {
-            key: format!("k{index}"),
-            expected_rv: None,
-            expected_uid: None,
+        let op = Proposal {
+            op: WriteOp::Delete {
+                key: format!("k{index}"),
+                expected_rv: None,
+                expected_uid: None,
+            },
+            intent: Vec::new(),
         };
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
