@@ -9,6 +9,7 @@
 //!   `resourceVersion`, an in-memory object cache and the watch history.
 //! - [`api`]: the HTTP API (axum): Kubernetes REST semantics, discovery, OpenAPI, tables, watch.
 //! - [`manager`]: the reconcile loops `run` starts (built-in controllers, node agent pool).
+//! - [`cluster`]: the control-plane cluster over HTTP: Raft RPCs, joining, members.
 //! - [`server`]: wires store and API together and runs them until shutdown.
 //! - [`inproc`]: the in-process [`mock_k8_controllers::Client`]: the API router called without a
 //!   socket, for the controllers that run inside the server.
@@ -17,8 +18,10 @@
 //! [`mock_k8_schemas`].
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod inproc;
 pub mod manager;
+pub mod node_agent;
 pub mod server;
 pub mod store;

@@ -6,6 +6,7 @@
 //! repository (or `$MOCK_K8_MANIFESTS_DIR`).
 
 mod cli;
+mod cluster;
 mod kube_client;
 mod kubectl;
 mod manifests;
