@@ -104,7 +104,8 @@ pub struct ClusterArgs {
     #[arg(long, env = "MOCK_K8_JOIN", value_name = "URL")]
     pub join: Option<String>,
 
-    /// The cluster's join token (printed by `init`; in <data-dir>/cluster.json), for --join.
+    /// The cluster's join token: the one --join presents; on the first member of a new cluster,
+    /// the token to create it with [default: a random one, printed once].
     #[arg(
         long,
         env = "MOCK_K8_TOKEN",

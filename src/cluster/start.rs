@@ -36,7 +36,8 @@ pub fn advertise_addr(config: &Config, bound: SocketAddr) -> String {
 }
 
 /// Reads `config.data_dir` or initializes it: with `--join` (and no identity yet) by joining the
-/// cluster at that URL; otherwise as the first member of a new cluster.
+/// cluster at that URL; otherwise as the first member of a new cluster, whose join token is
+/// `--token` when given (16+ printable characters), else a new random one.
 ///
 /// # Errors
 /// Data directory failures, or a refused or failed join, as text.
@@ -50,9 +51,26 @@ pub async fn prepare(config: &Config, bound: SocketAddr) -> Result<Startup, Stri
     if initialized && config.join.is_some() {
         tracing::info!("the data directory is initialized already: --join is ignored");
     }
+    // The first member may be given the token (compose files share one): it must be hard to guess.
+    let mut preset = false;
+    if !initialized
+        && let Some(t) = &config.token
+    {
+        if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("--token: a cluster token needs 16 or more printable characters".into());
+        }
+        if secrets::load(dir)?.is_none() {
+            config::create_private_dir(dir).map_err(|e| e.to_string())?;
+            let mut s = Secrets::generate()?;
+            s.token = t.clone();
+            secrets::store(dir, &s)?;
+            preset = true;
+        }
+    }
     let identity =
         config::load_or_init(dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
     let (secrets, fresh) = secrets::load_or_create(dir)?;
+    let fresh = fresh && !preset;
     Ok(Startup {
         identity,
         bootstrap: secrets.join_url.is_none(),

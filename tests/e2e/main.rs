@@ -7,6 +7,7 @@
 
 mod cli;
 mod cluster;
+mod docker_cluster;
 mod kube_client;
 mod kubectl;
 mod manifests;
