@@ -53,9 +53,7 @@ pub async fn prepare(config: &Config, bound: SocketAddr) -> Result<Startup, Stri
     }
     // The first member may be given the token (compose files share one): it must be hard to guess.
     let mut preset = false;
-    if !initialized
-        && let Some(t) = &config.token
-    {
+    if !initialized && let Some(t) = &config.token {
         if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
             return Err("--token: a cluster token needs 16 or more printable characters".into());
         }

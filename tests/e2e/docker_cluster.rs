@@ -44,7 +44,9 @@ fn image_or_skip(test: &str) -> Option<String> {
     let why = if !docker(&["info", "--format", "{{.ServerVersion}}"]).0 {
         Some("no Docker Engine is reachable".to_string())
     } else if !docker(&["image", "inspect", &image]).0 {
-        Some(format!("image {image} is missing (build it: examples/docker/build-image.sh)"))
+        Some(format!(
+            "image {image} is missing (build it: examples/docker/build-image.sh)"
+        ))
     } else {
         None
     };
@@ -126,8 +128,19 @@ impl Lab {
         let ctl = self.name("ctl");
         let raft = self.name("raft");
         let mut cmd = vec![
-            "run", "-d", "--name", &name, "--hostname", short, "--network", &ctl, "-p", &publish,
-            "-e", "RUST_LOG=info,openraft=error", &self.image,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--hostname",
+            short,
+            "--network",
+            &ctl,
+            "-p",
+            &publish,
+            "-e",
+            "RUST_LOG=info,openraft=error",
+            &self.image,
         ];
         cmd.extend_from_slice(args);
         must(&cmd);
@@ -153,7 +166,11 @@ impl Lab {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "{short} not ready:\n{}", self.logs(short));
+            assert!(
+                Instant::now() < deadline,
+                "{short} not ready:\n{}",
+                self.logs(short)
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -219,6 +236,7 @@ impl Lab {
 /// acknowledged name and fails on any non-retryable answer.
 fn start_checker(
     lab: Arc<Lab>,
+    prefix: &'static str,
     members: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<(Vec<String>, Vec<String>)> {
@@ -228,11 +246,13 @@ fn start_checker(
         while !stop.load(Ordering::Relaxed) {
             let targets = members.lock().expect("members").clone();
             let target = &targets[i % targets.len()];
-            let name = format!("chk-{i}");
+            let name = format!("{prefix}-{i}");
             let (code, body, _) = lab.create(target, &name).await;
             match code {
                 StatusCode::CREATED => acked.push(name),
-                StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY => {}
+                StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                | StatusCode::BAD_GATEWAY => {}
                 // A retried create whose first attempt was committed: not an error of ours.
                 StatusCode::CONFLICT => {}
                 other => errors.push(format!("{target}: {other} {body}")),
@@ -245,8 +265,9 @@ fn start_checker(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
-    let test = "docker_cluster_should_survive_leader_death_partition_and_agent_loss";
+async fn docker_cluster_should_survive_leader_death_partition_agent_loss_and_rolling_restart() {
+    let test =
+        "docker_cluster_should_survive_leader_death_partition_agent_loss_and_rolling_restart";
     let Some(image) = image_or_skip(test) else {
         return;
     };
@@ -263,7 +284,15 @@ async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
         .to_string();
     for m in ["m2", "m3"] {
         let addr = format!("{m}:8080");
-        let mut args = vec!["run", "--advertise-addr", &addr, "--join", "http://m1:8080", "--token", &token];
+        let mut args = vec![
+            "run",
+            "--advertise-addr",
+            &addr,
+            "--join",
+            "http://m1:8080",
+            "--token",
+            &token,
+        ];
         args.extend_from_slice(MEMBER_FLAGS);
         lab.start(m, &args);
     }
@@ -272,15 +301,27 @@ async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
     }
     let servers = "http://m1:8080,http://m2:8080,http://m3:8080";
     for a in ["a1", "a2"] {
-        lab.start(a, &["agent", "--server", servers, "--token", &token, "--node-name", a,
-            "--node-lease-renew-interval", "1s"]);
+        lab.start(
+            a,
+            &[
+                "agent",
+                "--server",
+                servers,
+                "--token",
+                &token,
+                "--node-name",
+                a,
+                "--node-lease-renew-interval",
+                "1s",
+            ],
+        );
     }
     let lab = Arc::new(lab);
 
     // 1. Kill the leader under a stream of writes.
     let members = Arc::new(Mutex::new(vec!["m1".to_string(), "m2".into(), "m3".into()]));
     let stop = Arc::new(AtomicBool::new(false));
-    let checker = start_checker(lab.clone(), members.clone(), stop.clone());
+    let checker = start_checker(lab.clone(), "kill", members.clone(), stop.clone());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let leader = lab.leader(&token, &["m1", "m2", "m3"]).await;
     members.lock().expect("members").retain(|m| *m != leader);
@@ -288,11 +329,19 @@ async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
     must(&["kill", &lab.name(&leader)]);
     let killed = Instant::now();
     let failover = loop {
-        let (code, body, _) = lab.create(&survivor, &format!("failover-{}", killed.elapsed().as_millis())).await;
+        let (code, body, _) = lab
+            .create(
+                &survivor,
+                &format!("failover-{}", killed.elapsed().as_millis()),
+            )
+            .await;
         if code == StatusCode::CREATED {
             break killed.elapsed();
         }
-        assert!(killed.elapsed() < Duration::from_secs(10), "no write accepted 10 s after the leader died: {code} {body}");
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "no write accepted 10 s after the leader died: {code} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     println!("docker failover: leader {leader} killed -> first accepted write after {failover:?}");
@@ -314,14 +363,20 @@ async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
             .iter()
             .filter_map(|p| p["metadata"]["name"].as_str())
             .collect();
-        let lost: Vec<&String> = acked.iter().filter(|n| !names.contains(n.as_str())).collect();
+        let lost: Vec<&String> = acked
+            .iter()
+            .filter(|n| !names.contains(n.as_str()))
+            .collect();
         assert!(lost.is_empty(), "{m} lost acknowledged writes: {lost:?}");
     }
     let mut last = BTreeMap::new();
     for _ in 0..3 {
         for m in ["m1", "m2", "m3"] {
             let (_, list, _) = lab.get(m, "/api/v1/namespaces/default/pods?limit=1").await;
-            let now: u64 = list["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let now: u64 = list["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             let before = last.insert(m, now).unwrap_or(0);
             assert!(now >= before, "{m} went back in time: {now} < {before}");
         }
@@ -330,8 +385,14 @@ async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
     // 2. Partition a follower: it refuses writes with a retryable error naming the leader; the
     // majority goes on; healed, it catches up.
     let leader = lab.leader(&token, &["m1", "m2", "m3"]).await;
-    let cut = ["m1", "m2", "m3"].into_iter().find(|m| *m != leader).expect("a follower");
-    let other = ["m1", "m2", "m3"].into_iter().find(|m| *m != leader && *m != cut).expect("another");
+    let cut = ["m1", "m2", "m3"]
+        .into_iter()
+        .find(|m| *m != leader)
+        .expect("a follower");
+    let other = ["m1", "m2", "m3"]
+        .into_iter()
+        .find(|m| *m != leader && *m != cut)
+        .expect("another");
     must(&["network", "disconnect", &lab.name("raft"), &lab.name(cut)]);
     let (code, body, retry) = lab.create(cut, "partitioned").await;
     assert!(
@@ -340,40 +401,103 @@ async fn docker_cluster_should_survive_leader_death_partition_and_agent_loss() {
     );
     assert_eq!(retry, "1", "with Retry-After");
     let message = body["message"].as_str().unwrap_or_default();
-    assert!(message.contains("leader"), "the error names the leader: {message}");
+    assert!(
+        message.contains("leader"),
+        "the error names the leader: {message}"
+    );
     let (code, majority, _) = lab.create(other, "majority-write").await;
-    assert_eq!(code, StatusCode::CREATED, "the majority goes on: {majority}");
-    must(&["network", "connect", "--alias", cut, &lab.name("raft"), &lab.name(cut)]);
+    assert_eq!(
+        code,
+        StatusCode::CREATED,
+        "the majority goes on: {majority}"
+    );
+    must(&[
+        "network",
+        "connect",
+        "--alias",
+        cut,
+        &lab.name("raft"),
+        &lab.name(cut),
+    ]);
     let healed = Instant::now();
     loop {
-        let (code, got, _) = lab.get(cut, "/api/v1/namespaces/default/pods/majority-write").await;
+        let (code, got, _) = lab
+            .get(cut, "/api/v1/namespaces/default/pods/majority-write")
+            .await;
         if code == StatusCode::OK {
             assert_eq!(rv(&got), rv(&majority));
             break;
         }
-        assert!(healed.elapsed() < Duration::from_secs(20), "{cut} did not catch up: {code} {got}");
+        assert!(
+            healed.elapsed() < Duration::from_secs(20),
+            "{cut} did not catch up: {code} {got}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // 3. Stop an agent: its node goes NotReady and its pod is evicted; started again, Ready.
     let p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-a1"},
         "spec": {"nodeName": "a1", "containers": [{"name": "c", "image": "nginx"}]}});
-    let r = lab.http.post(lab.url(other, "/api/v1/namespaces/default/pods")).json(&p).send().await.expect("create");
+    let r = lab
+        .http
+        .post(lab.url(other, "/api/v1/namespaces/default/pods"))
+        .json(&p)
+        .send()
+        .await
+        .expect("create");
     assert_eq!(r.status(), StatusCode::CREATED);
     wait_node(&lab, other, "a1", "True", Duration::from_secs(30)).await;
     must(&["stop", "-t", "1", &lab.name("a1")]);
     wait_node(&lab, other, "a1", "Unknown", Duration::from_secs(20)).await;
     let evicted = Instant::now();
     loop {
-        let (code, got, _) = lab.get(other, "/api/v1/namespaces/default/pods/on-a1").await;
+        let (code, got, _) = lab
+            .get(other, "/api/v1/namespaces/default/pods/on-a1")
+            .await;
         if code == StatusCode::NOT_FOUND || !got["metadata"]["deletionTimestamp"].is_null() {
             break;
         }
-        assert!(evicted.elapsed() < Duration::from_secs(20), "pod not evicted: {got}");
+        assert!(
+            evicted.elapsed() < Duration::from_secs(20),
+            "pod not evicted: {got}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     must(&["start", &lab.name("a1")]);
     wait_node(&lab, other, "a1", "True", Duration::from_secs(30)).await;
+
+    // 4. Rolling restart of all three members under load: only retryable errors, nothing lost.
+    let members = Arc::new(Mutex::new(vec!["m1".to_string(), "m2".into(), "m3".into()]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let checker = start_checker(lab.clone(), "roll", members, stop.clone());
+    for m in ["m1", "m2", "m3"] {
+        must(&["restart", "-t", "5", &lab.name(m)]);
+        lab.ready(m, Duration::from_secs(30)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (acked, errors) = checker.await.expect("checker");
+    assert!(
+        errors.is_empty(),
+        "non-retryable errors during the rolling restart: {errors:?}"
+    );
+    for m in ["m1", "m2", "m3"] {
+        let (_, list, _) = lab.get(m, "/api/v1/namespaces/default/pods").await;
+        let names: std::collections::HashSet<&str> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|p| p["metadata"]["name"].as_str())
+            .collect();
+        let lost: Vec<&String> = acked
+            .iter()
+            .filter(|n| !names.contains(n.as_str()))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{m} lost acknowledged writes after the rolling restart: {lost:?}"
+        );
+    }
 }
 
 async fn wait_node(lab: &Lab, via: &str, node: &str, ready: &str, within: Duration) {
@@ -389,7 +513,11 @@ async fn wait_node(lab: &Lab, via: &str, node: &str, ready: &str, within: Durati
         if status == ready {
             return;
         }
-        assert!(Instant::now() < deadline, "node {node} not Ready={ready} (is {status:?}):\n{}", lab.logs(node));
+        assert!(
+            Instant::now() < deadline,
+            "node {node} not Ready={ready} (is {status:?}):\n{}",
+            lab.logs(node)
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
