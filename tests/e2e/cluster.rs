@@ -257,3 +257,60 @@ async fn three_members_should_join_replicate_and_fail_over() {
         .await;
     assert_eq!(code, StatusCode::CREATED);
 }
+
+/// `mock_k8 agent` as its own process: it registers its Node with the token, keeps it Ready and
+/// runs the pods bound to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_process_should_register_its_node_and_run_its_pods() {
+    let server = Server::start_with(&["--no-local-node", "--node-monitor-period", "1s"]).await;
+    let token = token(&server);
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_mock_k8"))
+        .args([
+            "agent",
+            "--server",
+            &server.base(),
+            "--token",
+            &token,
+            "--node-name",
+            "agent-1",
+            "--node-lease-renew-interval",
+            "1s",
+        ])
+        .env_remove("MOCK_K8_NODE_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn agent");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = |n: &Value| {
+        n["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .is_some_and(|c| c["status"] == "True")
+    };
+    loop {
+        let (code, node) = server.get("/api/v1/nodes/agent-1").await;
+        if code == StatusCode::OK && ready(&node) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "agent-1 not Ready: {node}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-agent"},
+        "spec": {"nodeName": "agent-1", "containers": [{"name": "c", "image": "nginx"}]}});
+    server.create("/api/v1/namespaces/default/pods", &p).await;
+    loop {
+        let (_, pod) = server.get("/api/v1/namespaces/default/pods/on-agent").await;
+        if pod["status"]["phase"] == "Running" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pod not Running on the agent: {pod}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
