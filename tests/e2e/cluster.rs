@@ -202,7 +202,7 @@ async fn three_members_should_join_replicate_and_fail_over() {
     assert_eq!(code, StatusCode::OK);
 
     // Kill the leader: a survivor accepts a write within 10 s.
-    let mut servers = vec![m1, m2, m3];
+    let mut servers = [m1, m2, m3];
     let leader = leader_id(&members(&servers[0], &token).await);
     let li = (leader - 1) as usize;
     servers[li].kill9();
