@@ -127,17 +127,24 @@ impl Lab {
         let publish = format!("127.0.0.1:{port}:8080");
         let ctl = self.name("ctl");
         let raft = self.name("raft");
+        // No --hostname (Docker would resolve it on every network, bypassing a partition); DNS
+        // answers for names that are gone (a killed member) fail fast instead of waiting on
+        // upstream resolvers this sandbox has none of.
         let mut cmd = vec![
             "run",
             "-d",
             "--name",
             &name,
-            "--hostname",
-            short,
             "--network",
             &ctl,
             "-p",
             &publish,
+            "--dns",
+            "127.0.0.1",
+            "--dns-opt",
+            "timeout:1",
+            "--dns-opt",
+            "attempts:1",
             "-e",
             "RUST_LOG=info,openraft=error",
             &self.image,
