@@ -119,12 +119,12 @@ pub struct ClusterArgs {
     #[arg(long, env = "MOCK_K8_ADVERTISE_ADDR", value_name = "HOST:PORT")]
     pub advertise_addr: Option<String>,
 
-    /// How often the Raft leader sends heartbeats.
-    #[arg(long, env = "MOCK_K8_RAFT_HEARTBEAT_INTERVAL", default_value = "150ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    /// How often the Raft leader sends heartbeats (also the timeout of one AppendEntries RPC).
+    #[arg(long, env = "MOCK_K8_RAFT_HEARTBEAT_INTERVAL", default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub raft_heartbeat_interval: Duration,
 
     /// How long a follower waits without hearing a leader before an election (randomized up to twice this).
-    #[arg(long, env = "MOCK_K8_RAFT_ELECTION_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "MOCK_K8_RAFT_ELECTION_TIMEOUT", default_value = "1500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub raft_election_timeout: Duration,
 
     /// Take a snapshot (and compact the log) every this many Raft log entries.

@@ -90,11 +90,13 @@ pub struct RaftTuning {
 }
 
 impl Default for RaftTuning {
-    /// 150 ms heartbeats, 1 s election timeout, a snapshot every 10 000 entries keeping 1 000.
+    /// 300 ms heartbeats, 1.5 s election timeout, a snapshot every 10 000 entries keeping 1 000.
+    /// openraft also uses the heartbeat interval as the timeout of each AppendEntries RPC, so it
+    /// must leave room for a loaded machine.
     fn default() -> Self {
         RaftTuning {
-            heartbeat_ms: 150,
-            election_timeout_ms: 1000,
+            heartbeat_ms: 300,
+            election_timeout_ms: 1500,
             snapshot_logs: 10_000,
             keep_logs: 1_000,
         }

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 const FAST: &[&str] = &[
     "--api-only",
     "--raft-heartbeat-interval",
-    "50ms",
+    "200ms",
     "--raft-election-timeout",
-    "400ms",
+    "800ms",
     "--snapshot-threshold",
     "20",
     "--snapshot-keep-logs",

@@ -84,9 +84,9 @@ impl Drop for Lab {
 const MEMBER_FLAGS: &[&str] = &[
     "--no-local-node",
     "--raft-heartbeat-interval",
-    "100ms",
+    "200ms",
     "--raft-election-timeout",
-    "600ms",
+    "1s",
     "--node-monitor-period",
     "1s",
     "--node-monitor-grace-period",
