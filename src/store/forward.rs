@@ -21,6 +21,11 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// How long a forwarded write may take at the leader (commit and apply on a quorum).
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a follower waits for the leader's read index: a leader that does not answer in this
+/// time (dead, or cut off: a connection to a vanished host hangs) makes the read fail retryably
+/// instead of holding it (and every read coalesced behind it).
+const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long a follower waits to apply an entry the leader committed for it.
 const APPLY_WAIT: Duration = Duration::from_secs(10);
 
@@ -196,7 +201,7 @@ impl Router {
                         &node.addr,
                         "/raft/read-index",
                         &(),
-                        FORWARD_TIMEOUT,
+                        READ_INDEX_TIMEOUT,
                     )
                     .await;
                     match answer {
