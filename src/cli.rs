@@ -1,4 +1,4 @@
-//! The command line: `mock_k8 run | init | version | help` (clap 4, derive + env).
+//! The command line: `mock_k8 run | init | members | agent | version | help` (clap 4, derive + env).
 //!
 //! Every flag of `run` and `init` can also be set with an environment variable (the seed README's
 //! contract: `MOCK_K8_DATA_DIR`, `MOCK_K8_API_ADDR`, `MOCK_K8_NODE_NAME`,
@@ -27,8 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the Mock-K8 Orchestrator (initializes an empty data directory first).
     Run(ServerArgs),
-    /// Initialize the data directory (refuses to overwrite an initialized one).
+    /// Initialize the data directory (refuses to overwrite an initialized one); prints the new
+    /// cluster's join token once.
     Init(ServerArgs),
+    /// Manage the control-plane members of a cluster.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Run a node agent (kubelet-like) for one node, against a cluster over HTTP.
+    Agent(AgentArgs),
     /// Display version information (product and Kubernetes API version served).
     Version,
     /// Verify the signed transition history (every signature, hash link, state commitment and
@@ -112,6 +118,169 @@ pub struct ServerArgs {
     /// The reconcile loops' settings (scheduler, node health, node agents).
     #[command(flatten)]
     pub controllers: ControllerArgs,
+
+    /// The control-plane cluster settings (joining, Raft timing, snapshots).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Flags of the control-plane cluster.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Join the cluster of the member at this URL (e.g. http://10.0.0.1:8080) instead of starting
+    /// a new one; only on an uninitialized data directory.
+    #[arg(long, env = "MOCK_K8_JOIN", value_name = "URL")]
+    pub join: Option<String>,
+
+    /// The cluster's join token: the one --join presents; on the first member of a new cluster,
+    /// the token to create it with [default: a random one, printed once].
+    #[arg(
+        long,
+        env = "MOCK_K8_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// host:port other members and agents reach this member at [default: the API address, with
+    /// 0.0.0.0 replaced by the host name].
+    #[arg(long, env = "MOCK_K8_ADVERTISE_ADDR", value_name = "HOST:PORT")]
+    pub advertise_addr: Option<String>,
+
+    /// How often the Raft leader sends heartbeats (also the timeout of one AppendEntries RPC).
+    #[arg(long, env = "MOCK_K8_RAFT_HEARTBEAT_INTERVAL", default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub raft_heartbeat_interval: Duration,
+
+    /// How long a follower waits without hearing a leader before an election (randomized up to twice this).
+    #[arg(long, env = "MOCK_K8_RAFT_ELECTION_TIMEOUT", default_value = "1500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub raft_election_timeout: Duration,
+
+    /// Take a snapshot (and compact the log) every this many Raft log entries.
+    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), value_name = "ENTRIES")]
+    pub snapshot_threshold: u64,
+
+    /// Log entries kept behind a snapshot for lagging members.
+    #[arg(
+        long,
+        env = "MOCK_K8_SNAPSHOT_KEEP_LOGS",
+        default_value_t = 1_000,
+        value_name = "ENTRIES"
+    )]
+    pub snapshot_keep_logs: u64,
+}
+
+/// Flags of `mock_k8 agent`.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Control-plane member URLs, comma-separated (e.g. http://m1:8080,http://m2:8080); the
+    /// agent moves to the next one when a member does not answer.
+    #[arg(
+        long,
+        env = "MOCK_K8_SERVER",
+        value_delimiter = ',',
+        required = true,
+        value_name = "URL"
+    )]
+    pub server: Vec<String>,
+
+    /// The cluster's join token.
+    #[arg(
+        long,
+        env = "MOCK_K8_TOKEN",
+        required = true,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+
+    /// The name of the Node this agent registers and serves.
+    #[arg(long, env = "MOCK_K8_NODE_NAME", value_name = "NAME")]
+    pub node_name: String,
+
+    /// The node's index, which picks its pod CIDR and InternalIP [default: derived from the name].
+    #[arg(long, env = "MOCK_K8_NODE_INDEX", value_parser = clap::value_parser!(u32).range(1..=65_000), value_name = "N")]
+    pub node_index: Option<u32>,
+
+    /// MockDocker runtime config (YAML or JSON): per-image delays, exit codes, pull failures.
+    #[arg(long, env = "MOCK_K8_RUNTIME_CONFIG", value_name = "FILE")]
+    pub runtime_config: Option<PathBuf>,
+
+    /// How often the agent renews its node's Lease.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub node_lease_renew_interval: Duration,
+
+    /// The Lease's leaseDurationSeconds.
+    #[arg(long, default_value_t = 40, value_name = "SECONDS")]
+    pub node_lease_duration_seconds: i32,
+
+    /// First CrashLoopBackOff delay (doubles per restart).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub crash_loop_backoff_initial: Duration,
+
+    /// Largest CrashLoopBackOff delay.
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub crash_loop_backoff_max: Duration,
+}
+
+impl AgentArgs {
+    /// The resolved agent options.
+    pub fn to_options(&self) -> mock_k8::node_agent::AgentOptions {
+        mock_k8::node_agent::AgentOptions {
+            servers: self.server.clone(),
+            token: self.token.clone(),
+            node_name: self.node_name.clone(),
+            node_index: self.node_index,
+            runtime_config: self.runtime_config.clone(),
+            lease_renew_interval: self.node_lease_renew_interval,
+            lease_duration_seconds: self.node_lease_duration_seconds,
+            crash_loop_backoff: (self.crash_loop_backoff_initial, self.crash_loop_backoff_max),
+        }
+    }
+}
+
+/// `mock_k8 members ...`: talks to a running member with the join token.
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// List the members: id, address, role, leader.
+    List(MembersArgs),
+    /// Remove member ID from the cluster.
+    Remove {
+        /// The member's Raft node id (see `members list`).
+        id: u64,
+        #[command(flatten)]
+        args: MembersArgs,
+    },
+}
+
+/// Where `members` connects and with which token.
+#[derive(Debug, Clone, Args)]
+pub struct MembersArgs {
+    /// A member's URL.
+    #[arg(
+        long,
+        env = "MOCK_K8_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub server: String,
+
+    /// The join token [default: the one in <data-dir>/cluster.json].
+    #[arg(
+        long,
+        env = "MOCK_K8_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// The data directory to read the token from when --token is not given.
+    #[arg(
+        long,
+        env = "MOCK_K8_DATA_DIR",
+        default_value = "./mock-k8-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
 }
 
 /// Flags of the reconcile loops: every timing has Kubernetes' default and takes a duration such as
@@ -207,6 +376,11 @@ pub struct ControllerArgs {
     /// the pod reports ErrImagePull.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub image_pull_timeout: Duration,
+
+    /// Run no node agent for this instance's own node (control-plane members whose nodes are
+    /// `mock_k8 agent`s).
+    #[arg(long, env = "MOCK_K8_NO_LOCAL_NODE")]
+    pub no_local_node: bool,
 }
 
 impl ControllerArgs {
@@ -231,6 +405,7 @@ impl ControllerArgs {
             runtime: self.runtime.parse().unwrap_or_default(),
             sandbox_image: self.sandbox_image.clone(),
             image_pull_timeout: self.image_pull_timeout,
+            local_node: !self.no_local_node,
         }
     }
 }
@@ -247,8 +422,22 @@ impl ServerArgs {
             max_batch: to_usize(self.max_batch),
             max_body_bytes: to_usize(self.max_body_bytes),
             controllers: self.controllers.to_settings(),
+            join: self.cluster.join.clone(),
+            token: self.cluster.token.clone(),
+            advertise_addr: self.cluster.advertise_addr.clone(),
+            raft: mock_k8::store::RaftTuning {
+                heartbeat_ms: millis(self.cluster.raft_heartbeat_interval),
+                election_timeout_ms: millis(self.cluster.raft_election_timeout),
+                snapshot_logs: self.cluster.snapshot_threshold,
+                keep_logs: self.cluster.snapshot_keep_logs,
+            },
         }
     }
+}
+
+/// A duration in whole milliseconds (at least 1).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 /// Saturating conversion: a value beyond `usize` (only on 32-bit targets) means "as large as possible".

@@ -34,6 +34,16 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Settings of the reconcile loops `run` starts (scheduler, endpoints, node health, node agents).
     pub controllers: ControllerSettings,
+    /// `--join URL`: join the cluster a member at `URL` belongs to (on an uninitialized data
+    /// directory; ignored once initialized).
+    pub join: Option<String>,
+    /// `--token`: the join token `--join` presents.
+    pub token: Option<String>,
+    /// `--advertise-addr`: `host:port` other members and agents reach this member at (default: the
+    /// bound address, `0.0.0.0` replaced by the host name).
+    pub advertise_addr: Option<String>,
+    /// Raft timing and log compaction.
+    pub raft: crate::store::RaftTuning,
 }
 
 /// Settings of the reconcile loops started by `mock_k8 run`. Every timing is a flag with
@@ -84,6 +94,9 @@ pub struct ControllerSettings {
     pub sandbox_image: String,
     /// The Docker runtime's pull timeout for a missing image (`--image-pull-timeout`, 5 s).
     pub image_pull_timeout: Duration,
+    /// Whether this instance runs a node agent for its own node (`--no-local-node` turns it off,
+    /// for control-plane members whose nodes are `mock_k8 agent`s elsewhere).
+    pub local_node: bool,
 }
 
 impl Default for ControllerSettings {
@@ -107,6 +120,7 @@ impl Default for ControllerSettings {
             runtime: mock_k8_controllers::container::RuntimeKind::Mock,
             sandbox_image: mock_k8_controllers::container::docker::DEFAULT_SANDBOX_IMAGE.into(),
             image_pull_timeout: Duration::from_secs(5),
+            local_node: true,
         }
     }
 }
@@ -167,6 +181,22 @@ pub fn identity_path(data_dir: &Path) -> PathBuf {
 /// [`ConfigError::AlreadyInitialized`] if `dir` holds an identity already;
 /// [`ConfigError::InvalidNodeName`] for a name that is not a DNS subdomain; I/O errors.
 pub fn init_data_dir(dir: &Path, node_name: Option<&str>) -> Result<Identity, ConfigError> {
+    let cluster_id =
+        random_hex(16).map_err(|e| io_err(dir, std::io::Error::other(e.to_string())))?;
+    init_data_dir_as(dir, node_name, 1, &cluster_id)
+}
+
+/// Initializes `dir` like [`init_data_dir`], with a given Raft node id and cluster id (a member
+/// joining an existing cluster takes both from the join answer).
+///
+/// # Errors
+/// As [`init_data_dir`].
+pub fn init_data_dir_as(
+    dir: &Path,
+    node_name: Option<&str>,
+    node_id: u64,
+    cluster_id: &str,
+) -> Result<Identity, ConfigError> {
     let name = match node_name {
         Some(n) => n.to_string(),
         None => host_name().unwrap_or_else(|| FALLBACK_NODE_NAME.to_string()),
@@ -181,9 +211,8 @@ pub fn init_data_dir(dir: &Path, node_name: Option<&str>) -> Result<Identity, Co
     }
     let identity = Identity {
         node_name: name,
-        node_id: 1,
-        cluster_id: random_hex(16)
-            .map_err(|e| io_err(dir, std::io::Error::other(e.to_string())))?,
+        node_id,
+        cluster_id: cluster_id.to_string(),
         created: jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .map(|t| t.to_string())
@@ -290,7 +319,7 @@ fn io_err(path: &Path, source: std::io::Error) -> ConfigError {
 }
 
 /// Creates `dir` (and missing parents) with mode 0700; an existing directory keeps its mode.
-fn create_private_dir(dir: &Path) -> Result<(), ConfigError> {
+pub fn create_private_dir(dir: &Path) -> Result<(), ConfigError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -32,6 +32,9 @@ impl Cluster {
             advertise_addr: "127.0.0.1:0".into(),
             watch_history,
             max_batch: 64,
+            rpc_key: String::new(),
+            bootstrap: true,
+            raft: Default::default(),
         })
         .await
         .expect("store opens");

@@ -11,6 +11,7 @@
 //! - [`nko`]: signed transitions in the server: key files, admission (403 checks), `verify`.
 //! - [`manager`]: the reconcile loops `run` starts (built-in controllers, node agent pool).
 //! - [`node_logs`]: the node agent's container log endpoint and the API server's proxy to it.
+//! - [`cluster`]: the control-plane cluster over HTTP: Raft RPCs, joining, members.
 //! - [`server`]: wires store and API together and runs them until shutdown.
 //! - [`inproc`]: the in-process [`mock_k8_controllers::Client`]: the API router called without a
 //!   socket, for the controllers that run inside the server.
@@ -19,10 +20,12 @@
 //! [`mock_k8_schemas`].
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod inproc;
 pub mod manager;
 pub mod nko;
 pub mod node_logs;
+pub mod node_agent;
 pub mod server;
 pub mod store;

@@ -6,7 +6,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, ServerArgs, VerifyArgs};
+use cli::{Cli, Command, MembersArgs, MembersCommand, ServerArgs, VerifyArgs};
 use mock_k8::config::{self, ConfigError, Identity};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -30,6 +30,14 @@ fn main() -> ExitCode {
         Command::Init(args) => report(init(&args)),
         Command::Verify(args) => report(verify(&args)),
         Command::Pause => report(pause()),
+        Command::Members(cmd) => report(members(cmd)),
+        Command::Agent(args) => {
+            init_logging();
+            report(block_on(mock_k8::node_agent::run(
+                args.to_options(),
+                cancel_on_signal(),
+            )))
+        }
         Command::Run(args) => {
             init_logging();
             report(run(&args))
@@ -107,10 +115,87 @@ fn verify(args: &VerifyArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `mock_k8 init`: creates the data directory and its identity; fails on an initialized one.
+/// Runs `fut` on a new multi-threaded runtime.
+fn block_on<F: std::future::Future<Output = Result<(), String>>>(fut: F) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(fut)
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM (spawned on the current runtime when first polled).
+fn cancel_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let t = token.clone();
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(shutdown_signal());
+        }
+        t.cancel();
+    });
+    token
+}
+
+/// `mock_k8 members list|remove`.
+fn members(cmd: MembersCommand) -> Result<(), String> {
+    let token_of = |args: &MembersArgs| -> Result<String, String> {
+        if let Some(t) = &args.token {
+            return Ok(t.clone());
+        }
+        match mock_k8::cluster::secrets::load(&args.data_dir)? {
+            Some(s) => Ok(s.token),
+            None => Err(format!(
+                "no --token given and no {} to read it from",
+                mock_k8::cluster::secrets::secrets_path(&args.data_dir).display()
+            )),
+        }
+    };
+    match cmd {
+        MembersCommand::List(args) => {
+            let token = token_of(&args)?;
+            let (cluster, members) =
+                block_on_value(mock_k8::cluster::client::list_members(&args.server, &token))?;
+            println!("cluster {cluster}");
+            println!("{:<6} {:<28} {:<8} LEADER", "ID", "ADDRESS", "ROLE");
+            for m in members {
+                let leader = if m.leader { "*" } else { "" };
+                println!("{:<6} {:<28} {:<8} {leader}", m.id, m.addr, m.role);
+            }
+            Ok(())
+        }
+        MembersCommand::Remove { id, args } => {
+            let token = token_of(&args)?;
+            block_on_value(mock_k8::cluster::client::remove_member(
+                &args.server,
+                &token,
+                id,
+            ))?;
+            println!("member {id} removed");
+            Ok(())
+        }
+    }
+}
+
+fn block_on_value<T, F: std::future::Future<Output = Result<T, String>>>(
+    fut: F,
+) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(fut)
+}
+
+/// `mock_k8 init`: creates the data directory, its identity and the cluster's join token (printed
+/// once); fails on an initialized one.
 fn init(args: &ServerArgs) -> Result<(), String> {
     match config::init_data_dir(&args.data_dir, args.node_name.as_deref()) {
         Ok(id) => {
+            let (secrets, _) = mock_k8::cluster::secrets::load_or_create(&args.data_dir)?;
             for name in [
                 mock_k8::nko::keyfiles::MEMBER,
                 mock_k8::nko::keyfiles::CONTROLLERS,
@@ -123,6 +208,10 @@ fn init(args: &ServerArgs) -> Result<(), String> {
                 args.data_dir.display(),
                 id.node_name,
                 id.cluster_id
+            );
+            println!(
+                "cluster join token (keep it secret; it is shown only once): {}",
+                secrets.token
             );
             Ok(())
         }

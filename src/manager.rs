@@ -5,6 +5,7 @@
 use crate::config::ControllerSettings;
 use crate::node_logs::NodeLogServer;
 use k8s_openapi::api::core::v1::{DaemonEndpoint, NodeDaemonEndpoints};
+use crate::store::Store;
 use mock_k8_controllers::Client;
 use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
 use mock_k8_controllers::builtin::{self, ControllerManagerConfig};
@@ -13,6 +14,7 @@ use mock_k8_controllers::controller::{NoopHook, ResultHook};
 use mock_k8_controllers::kubelet::CrashLoopBackoff;
 use mock_k8_controllers::scheduler::Policy;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -46,11 +48,18 @@ impl Reconcilers {
     ///
     /// # Errors
     /// An unknown scheduler policy, an unreadable node template or runtime config, an unreachable
-    /// Docker Engine with `--runtime docker`, or a node list the agent refuses (e.g. an invalid own node name), as text.
+    /// Docker Engine with `--runtime docker`, or a node list the agent refuses (e.g. an invalid
+    /// own node name), as text.
+    ///
+    /// With `leadership` (the store of a cluster member), the built-in controllers run only while
+    /// this member is the Raft leader, so that a cluster runs one scheduler and one node lifecycle
+    /// controller (like kube-controller-manager's leader election); the node agent runs on every
+    /// member.
     pub async fn start(
         client: Arc<dyn Client>,
         own_node: &str,
         settings: &ControllerSettings,
+        leadership: Option<Store>,
         log_token: &str,
         shutdown: &CancellationToken,
         signers: Option<Signers>,
@@ -64,7 +73,10 @@ impl Reconcilers {
             Some(path) => MockDockerConfig::from_file(path).map_err(|e| e.to_string())?,
             None => MockDockerConfig::default(),
         };
-        let mut nodes = vec![NodeSpec::new(own_node, 0).map_err(|e| e.to_string())?];
+        let mut nodes = Vec::new();
+        if settings.local_node {
+            nodes.push(NodeSpec::new(own_node, 0).map_err(|e| e.to_string())?);
+        }
         nodes.extend(
             agent::simulated_nodes(
                 settings.simulated_nodes,
@@ -152,26 +164,34 @@ impl Reconcilers {
         let mut tasks = JoinSet::new();
         let (c, h, t) = (controller_client, hook.clone(), token.clone());
         tasks.spawn(async move {
-            if let Err(e) = builtin::run_all(c, manager, h, t).await {
-                tracing::error!(error = %e, "built-in controllers stopped");
+            match leadership {
+                None => {
+                    if let Err(e) = builtin::run_all(c, manager, h, t).await {
+                        tracing::error!(error = %e, "built-in controllers stopped");
+                    }
+                }
+                Some(store) => while_leader(store, c, manager, h, t).await,
             }
         });
-        let logs = NodeLogServer::new(runtime.clone(), log_token).router();
-        let t = token.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(log_listener, logs)
-                .with_graceful_shutdown(async move { t.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "node log endpoint stopped");
-            }
-        });
-        let t = token.clone();
-        tasks.spawn(async move {
-            if let Err(e) = agent::run_pool(client, runtime, nodes, agent_config, hook, t).await {
-                tracing::error!(error = %e, "node agent pool stopped");
-            }
-        });
+        if !nodes.is_empty() {
+            let logs = NodeLogServer::new(runtime.clone(), log_token).router();
+            let t = token.clone();
+            tasks.spawn(async move {
+                let served = axum::serve(log_listener, logs)
+                    .with_graceful_shutdown(async move { t.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "node log endpoint stopped");
+                }
+            });
+            let t = token.clone();
+            tasks.spawn(async move {
+                if let Err(e) = agent::run_pool(client, runtime, nodes, agent_config, hook, t).await
+                {
+                    tracing::error!(error = %e, "node agent pool stopped");
+                }
+            });
+        }
         Ok(Reconcilers { tasks, token })
     }
 
@@ -182,6 +202,60 @@ impl Reconcilers {
             if let Err(e) = res {
                 tracing::error!(error = %e, "reconcile task panicked");
             }
+        }
+    }
+}
+
+/// How often leadership is checked for starting or stopping the built-in controllers.
+const LEADERSHIP_POLL: Duration = Duration::from_millis(200);
+
+/// Runs the built-in controllers whenever `store` leads, stopping them when it stops leading,
+/// until `shutdown`.
+async fn while_leader(
+    store: Store,
+    client: Arc<dyn Client>,
+    manager: ControllerManagerConfig,
+    hook: Arc<dyn ResultHook>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        while !store.is_leader() {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(LEADERSHIP_POLL) => {}
+            }
+        }
+        tracing::info!("this member leads: starting the built-in controllers");
+        let term = shutdown.child_token();
+        let (c, m, h, t) = (client.clone(), manager.clone(), hook.clone(), term.clone());
+        let mut running = tokio::spawn(async move { builtin::run_all(c, m, h, t).await });
+        let ended = loop {
+            tokio::select! {
+                res = &mut running => break Some(res),
+                () = tokio::time::sleep(LEADERSHIP_POLL) => {
+                    if !store.is_leader() || shutdown.is_cancelled() {
+                        break None;
+                    }
+                }
+            }
+        };
+        term.cancel();
+        let res = match ended {
+            Some(res) => res,
+            None => running.await,
+        };
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "built-in controllers stopped"),
+            Err(e) => tracing::error!(error = %e, "built-in controllers panicked"),
+        }
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tracing::info!("built-in controllers stopped (leadership lost or failure)");
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

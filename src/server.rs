@@ -1,9 +1,11 @@
 //! Wires the store, the API and the reconcile loops together and runs them until shutdown.
 
 use crate::api::{self, ApiOptions, ApiState};
-use crate::config::{Config, load_or_init, raft_dir};
+use crate::cluster::{self, ClusterState};
+use crate::config::{Config, raft_dir};
 use crate::inproc;
 use crate::manager::Reconcilers;
+use crate::store::network::Credentials;
 use crate::store::{Store, StoreConfig};
 use std::future::Future;
 use std::sync::Arc;
@@ -17,8 +19,11 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 /// accepting requests, end watches, stop Raft, flush storage.
 ///
 /// Start-up: binds `config.api_addr` (so a port in use fails before anything is written), reads
-/// (or initializes) the data directory, opens the store under `<data-dir>/raft` (recording the
-/// bound address in the Raft membership), creates the system namespaces if missing, then serves.
+/// the data directory or initializes it (a new cluster, or with `--join` a member of an existing
+/// one: [`cluster::start::prepare`]), opens the store under `<data-dir>/raft` (recording the
+/// advertised address in the Raft membership), creates the system namespaces if missing (when it
+/// leads at once), then serves the API and the cluster routes ([`cluster::router`]). A joined
+/// member asks the leader to make it a voter in the background.
 ///
 /// `on_listening` is called with the bound address once the API accepts connections (useful with
 /// port 0).
@@ -34,11 +39,15 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .map_err(|e| format!("binding {}: {e}", config.api_addr))?;
-    let identity =
-        load_or_init(&config.data_dir, config.node_name.as_deref()).map_err(|e| e.to_string())?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("reading the bound address: {e}"))?;
+    let startup = cluster::start::prepare(&config, addr).await?;
+    if let Some(token) = &startup.new_token {
+        // Shown once: it stays in <data-dir>/cluster.json, readable by the owner only.
+        println!("cluster join token (keep it secret; it is shown only once): {token}");
+    }
+    let identity = startup.identity;
     let key = |name| {
         crate::nko::keyfiles::load_or_create(&config.data_dir, name)
             .map_err(|e| format!("loading the NKO {name} key: {e}"))
@@ -50,12 +59,16 @@ pub async fn run(
         member_key: Some(member_key),
         dir: raft_dir(&config.data_dir),
         node_id: identity.node_id,
-        advertise_addr: addr.to_string(),
+        advertise_addr: startup.advertise.clone(),
         watch_history: config.watch_history,
         max_batch: config.max_batch,
+        rpc_key: startup.secrets.member_key.clone(),
+        bootstrap: startup.bootstrap,
+        raft: config.raft.clone(),
     })
     .await
     .map_err(|e| format!("opening the store: {e}"))?;
+    store.seed_members(startup.secrets.seeds.clone());
     let token = CancellationToken::new();
     let settings = &config.controllers;
     let options = ApiOptions {
@@ -88,18 +101,33 @@ pub async fn run(
         controllers: controller_key,
         agents: agents_key,
     };
-    for ns in SYSTEM_NAMESPACES {
-        if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
-            store.shutdown().await;
-            return Err(format!("creating namespace {ns}: {e}"));
+    // A single-member cluster leads by now and creates what is missing; in a larger cluster the
+    // namespaces were created when it was founded.
+    if store.is_leader() {
+        for ns in SYSTEM_NAMESPACES {
+            if let Err(e) = api::crud::ensure_namespace(&state, ns).await {
+                store.shutdown().await;
+                return Err(format!("creating namespace {ns}: {e}"));
+            }
         }
     }
+    let creds = Credentials {
+        id: identity.node_id,
+        key: startup.secrets.member_key.clone(),
+    };
+    let promotion = tokio::spawn(cluster::client::promote_loop(
+        store.clone(),
+        creds,
+        startup.advertise.clone(),
+        token.child_token(),
+    ));
     let reconcilers = if config.controllers.enabled {
         let client = inproc::in_process_client(api::router(state.clone()));
         let started = Reconcilers::start(
             client,
             &identity.node_name,
             &config.controllers,
+            Some(store.clone()),
             &log_token,
             &token,
             Some(signers),
@@ -108,6 +136,8 @@ pub async fn run(
         match started {
             Ok(r) => Some(r),
             Err(e) => {
+                token.cancel();
+                let _ = promotion.await;
                 store.shutdown().await;
                 return Err(format!("starting the reconcile loops: {e}"));
             }
@@ -115,10 +145,13 @@ pub async fn run(
     } else {
         None
     };
-    tracing::info!(%addr, node = %identity.node_name, "mock_k8 API listening");
+    tracing::info!(%addr, node = %identity.node_name, member = identity.node_id, "mock_k8 API listening");
     on_listening(addr);
     let stop = token.clone();
-    let served = axum::serve(listener, api::router(state))
+    let cluster_state =
+        ClusterState::new(store.clone(), &startup.secrets.token, &identity.cluster_id);
+    let app = api::router(state).merge(cluster::router(cluster_state));
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Shutdown order: stop the reconcile loops (they write through the store), then end
@@ -130,6 +163,7 @@ pub async fn run(
         })
         .await;
     token.cancel();
+    let _ = promotion.await;
     store.shutdown().await;
     tracing::info!("mock_k8 stopped");
     served.map_err(|e| format!("serving: {e}"))
@@ -150,6 +184,10 @@ mod tests {
             max_batch: 16,
             max_body_bytes: 1024 * 1024,
             controllers: crate::config::ControllerSettings::default(),
+            join: None,
+            token: None,
+            advertise_addr: None,
+            raft: Default::default(),
         }
     }
 

@@ -14,6 +14,9 @@ async fn server() -> (tempfile::TempDir, ApiState, Arc<dyn Client>) {
         advertise_addr: "127.0.0.1:0".into(),
         watch_history: 1000,
         max_batch: 64,
+        rpc_key: String::new(),
+        bootstrap: true,
+        raft: Default::default(),
     })
     .await
     .expect("store opens");

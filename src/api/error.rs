@@ -131,7 +131,7 @@ impl ApiError {
                 let mut s = Status::new(
                     503,
                     "ServiceUnavailable",
-                    "the store is unavailable; retry later",
+                    format!("the store is unavailable: {detail}"),
                 );
                 s.details
                     .get_or_insert_with(Default::default)
@@ -159,7 +159,16 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.0.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        super::respond::json_value(code, &self.0.to_json())
+        let retry = self.0.details.as_ref().and_then(|d| d.retry_after_seconds);
+        let mut resp = super::respond::json_value(code, &self.0.to_json());
+        // Kubernetes sends the Status' retryAfterSeconds as a Retry-After header too.
+        if let Some(seconds) = retry
+            && let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 

@@ -1,26 +1,45 @@
 //! Health endpoints, as kube-apiserver serves them: `/livez` and `/healthz` answer `ok` while the
-//! process serves HTTP; `/readyz` answers `ok` only once the store has a Raft leader (503 before).
+//! process serves HTTP; `/readyz` answers `ok` only once the member has a leader and has caught
+//! up (503 before).
 
 use super::ApiState;
 use super::respond;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use std::time::Duration;
 
 /// `GET /livez` and `GET /healthz`: `ok`.
 pub async fn livez() -> Response {
     respond::text(StatusCode::OK, "ok")
 }
 
-/// `GET /readyz`: `ok` when the store has a leader and has applied its log, else 503.
+/// How long `/readyz` waits for the leader's read index before answering 503.
+pub const READY_WAIT: Duration = Duration::from_secs(2);
+
+/// `GET /readyz`: `ok` when this member is in the membership, has a leader that confirms its
+/// leadership with a quorum, and has applied everything committed before the check (the read
+/// barrier); 503 with the reason otherwise.
 pub async fn readyz(State(state): State<ApiState>) -> Response {
-    let stats = state.store.stats();
-    if stats.raft_leader.is_some() || stats.raft_state == "Leader" {
-        respond::text(StatusCode::OK, "ok")
-    } else {
-        respond::text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store not ready: no Raft leader",
-        )
+    let store = &state.store;
+    if store.member(store.node_id()).is_none() {
+        return not_ready("this member has not received the cluster membership yet".into());
     }
+    match tokio::time::timeout(READY_WAIT, store.read_barrier()).await {
+        Ok(Ok(())) => respond::text(StatusCode::OK, "ok"),
+        Ok(Err(e)) => not_ready(e.to_string()),
+        Err(_) => not_ready("the leader did not confirm the read index in time".into()),
+    }
+}
+
+fn not_ready(reason: String) -> Response {
+    let mut resp = axum::response::IntoResponse::into_response((
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("store not ready: {reason}"),
+    ));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }

@@ -363,7 +363,9 @@ async fn handle_resource(
         verb: verb.metric_name(&ctx),
         resource,
     };
-    let result = if verb == Verb::Watch {
+    let result = if let Err(e) = consistent(&ctx, verb).await {
+        Err(e)
+    } else if verb == Verb::Watch {
         watch::watch(&ctx).await
     } else {
         let timeout = ctx.state.options.request_timeout;
@@ -375,6 +377,44 @@ async fn handle_resource(
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     resp.extensions_mut().insert(info);
     resp
+}
+
+/// Makes the member's state fresh enough for the request, so that no member serves older state
+/// than a client has seen (Kubernetes' "Resource versions" semantics, over Raft):
+/// - a get, list or watch without `resourceVersion` is linearizable: it waits for the leader's
+///   read index ([`crate::store::Store::read_barrier`]);
+/// - with `resourceVersion=N` (N > 0) it waits until this member has applied revision N (a watch
+///   does so itself); `resourceVersion=0` is served from whatever this member has;
+/// - a write on a follower waits for the read index too, so that the state its admission and
+///   preconditions read is current (on the leader it is already).
+///
+/// # Errors
+/// 503 (with `Retry-After`, naming the leader as far as known) when no leader can be reached; 504
+/// when revision N is not reached in time.
+async fn consistent(ctx: &Ctx, verb: Verb) -> Result<(), ApiError> {
+    let store = &ctx.state.store;
+    let rv = ctx.params.resource_version.as_deref();
+    let read = matches!(verb, Verb::Get | Verb::List | Verb::Watch);
+    let barrier = match (read, rv) {
+        (true, Some("0")) => false,
+        (true, Some(n)) => {
+            if verb != Verb::Watch
+                && let Ok(n) = n.parse::<u64>()
+            {
+                watch::wait_for_revision(&ctx.state, n).await?;
+            }
+            false
+        }
+        (true, None) => true,
+        (false, _) => !store.is_leader(),
+    };
+    if barrier {
+        store
+            .read_barrier()
+            .await
+            .map_err(|e| ApiError::from_store(e, ctx.path.resource, ""))?;
+    }
+    Ok(())
 }
 
 /// Reads the body (when the verb takes one) and runs the handler for `verb` and the subresource.

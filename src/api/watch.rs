@@ -163,7 +163,7 @@ pub const TOO_LARGE_RV_WAIT: Duration = Duration::from_secs(3);
 /// # Errors
 /// 504 `Timeout` (`Too large resource version: requested N, current M`, cause
 /// `ResourceVersionTooLarge`) when it does not in time.
-async fn wait_for_revision(state: &super::ApiState, revision: u64) -> Result<(), ApiError> {
+pub async fn wait_for_revision(state: &super::ApiState, revision: u64) -> Result<(), ApiError> {
     let deadline = tokio::time::Instant::now() + TOO_LARGE_RV_WAIT;
     loop {
         let current = state.store.revision();

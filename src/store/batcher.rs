@@ -3,15 +3,15 @@
 //! openraft 0.9 appends and flushes once per `client_write`, serially, which caps a durable log at
 //! a few thousand writes per second (`/work/shared/DEPENDENCIES.md`). So [`crate::store::Store::write`]
 //! queues each op into a bounded channel, and one batcher task takes up to `max_batch` queued ops,
-//! proposes them as one entry, and answers each op with its own result. While one entry is in
+//! proposes them as one entry (on a follower: forwards them to the leader), and answers each op with its own result. While one entry is in
 //! flight the next batch accumulates in the queue.
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::StoreError;
-use super::types::{OpResult, Proposal, Raft};
+use super::forward::Router;
+use super::types::{OpResult, Proposal};
 
 /// Queued writes before `Store::write` waits for room (backpressure).
 pub const QUEUE_CAPACITY: usize = 4096;
@@ -22,7 +22,7 @@ pub type Request = (Proposal, oneshot::Sender<OpResult>);
 /// Starts the batcher task. It ends when `cancel` fires (after finishing the entry in flight) or
 /// every sender is gone; requests still queued then are dropped, so their writers get `Unavailable`.
 pub fn spawn(
-    raft: Raft,
+    raft: Router,
     rx: mpsc::Receiver<Request>,
     max_batch: usize,
     cancel: CancellationToken,
@@ -31,7 +31,7 @@ pub fn spawn(
 }
 
 async fn run(
-    raft: Raft,
+    raft: Router,
     mut rx: mpsc::Receiver<Request>,
     max_batch: usize,
     cancel: CancellationToken,
@@ -56,28 +56,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let count = ops.len();
-        let results: Vec<OpResult> = match raft.client_write(ops).await {
-            Ok(response) if response.data.len() == count => response.data,
-            Ok(response) => {
-                let e = format!(
-                    "store: entry returned {} results for {count} writes",
-                    response.data.len()
-                );
-                tracing::error!("{e}");
-                vec![Err(StoreError::Unavailable(e)); count]
-            }
-            Err(e) => {
-                let message = match e.forward_to_leader::<openraft::BasicNode>() {
-                    Some(f) => format!(
-                        "this member is not the Raft leader (leader: {:?})",
-                        f.leader_id
-                    ),
-                    None => format!("raft: {e}"),
-                };
-                vec![Err(StoreError::Unavailable(message)); count]
-            }
-        };
+        let results: Vec<OpResult> = raft.commit(ops).await;
         for (reply, result) in replies.into_iter().zip(results) {
             // The writer may have gone away (client disconnected); the write still happened.
             let _ = reply.send(result);

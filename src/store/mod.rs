@@ -8,16 +8,21 @@
 //! - [`log_store`]: the durable Raft log (`RaftLogStorage`).
 //! - [`state_machine`] + `apply`: the state machine (`RaftStateMachine`), snapshots, op semantics.
 //! - [`cache`]: the in-memory objects serving reads; [`watch`]: the history and watch fan-out.
-//! - `batcher`: group commit of concurrent writes into one entry; [`network`]: the single-voter
-//!   Raft network.
+//! - `batcher`: group commit of concurrent writes into one entry; [`forward`]: where a batch goes
+//!   (proposed here on the leader, forwarded to the leader from a follower).
+//! - [`network`]: the Raft network over HTTP; [`membership`]: members, leader, RPC authentication
+//!   and membership changes; [`read_index`]: linearizable reads.
 
 mod apply;
 pub mod backend;
 mod batcher;
 pub mod cache;
+pub mod forward;
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod records;
+pub mod read_index;
 pub mod state_machine;
 #[cfg(test)]
 mod tests;
@@ -25,7 +30,7 @@ pub mod types;
 pub mod watch;
 
 use mock_k8_schemas::watch::EventType;
-use openraft::{BasicNode, ServerState};
+use openraft::ServerState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -39,11 +44,13 @@ use tokio_util::sync::CancellationToken;
 
 use backend::{Backend, SledBackend};
 use cache::Cache;
+use forward::Router;
 use log_store::LogStore;
 use mock_k8_nko::keys::SecretKey;
-use network::SingleVoterNetwork;
+use network::{Credentials, HttpNetwork};
+use read_index::ReadIndex;
 use state_machine::StateMachine;
-use types::Raft;
+use types::{Member, NodeId, Raft};
 use watch::WatchHub;
 pub use watch::WatchReceiver;
 
@@ -63,6 +70,42 @@ pub struct StoreConfig {
     /// This member's NKO key: signs the intents of the writes it admits and its checkpoints.
     /// `None`: a random key for this process (tests; no verifier will trust it).
     pub member_key: Option<SecretKey>,
+    /// This member's RPC key, recorded in the membership; peers authenticate its RPCs with it.
+    pub rpc_key: String,
+    /// `true` for the first member of a new cluster: an uninitialized store initializes the
+    /// cluster with this member as its only voter. `false` for a member joining a cluster: it
+    /// waits for the leader to replicate the log (or a snapshot) to it.
+    pub bootstrap: bool,
+    /// Raft timing and log compaction.
+    pub raft: RaftTuning,
+}
+
+/// Raft timing and log compaction settings (`--raft-*` and `--snapshot-*` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftTuning {
+    /// How often the leader sends heartbeats, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in `[min, 2 × min)` milliseconds starts
+    /// an election.
+    pub election_timeout_ms: u64,
+    /// A snapshot is taken every this many log entries since the last one.
+    pub snapshot_logs: u64,
+    /// Log entries kept behind a snapshot (for lagging members), then purged.
+    pub keep_logs: u64,
+}
+
+impl Default for RaftTuning {
+    /// 300 ms heartbeats, 1.5 s election timeout, a snapshot every 10 000 entries keeping 1 000.
+    /// openraft also uses the heartbeat interval as the timeout of each AppendEntries RPC, so it
+    /// must leave room for a loaded machine.
+    fn default() -> Self {
+        RaftTuning {
+            heartbeat_ms: 300,
+            election_timeout_ms: 1500,
+            snapshot_logs: 10_000,
+            keep_logs: 1_000,
+        }
+    }
 }
 
 /// One stored object: its key, revision and serialized JSON (with `metadata.resourceVersion` set).
@@ -160,6 +203,9 @@ pub struct Store {
 struct Inner {
     node_id: u64,
     raft: Raft,
+    router: Router,
+    read_index: Arc<ReadIndex>,
+    seeds: Mutex<BTreeMap<NodeId, Member>>,
     cache: Arc<Cache>,
     hub: Arc<WatchHub>,
     backend: Arc<dyn Backend>,
@@ -173,17 +219,18 @@ struct Inner {
 /// How long `open` waits for this member to become leader and catch up.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Raft timing for a single member: it elects itself at the first tick, so the timeouts only matter
-/// once there are peers. Snapshots every 10 000 entries; the log keeps 1 000 entries behind a
-/// snapshot and is purged beyond that.
-fn raft_config() -> Result<openraft::Config, StoreError> {
+/// openraft's configuration from `tuning`. Elections wait `[t, 2t)` after the last heartbeat; a
+/// single voter elects itself at once, so the timeouts only matter once there are peers.
+fn raft_config(tuning: &RaftTuning) -> Result<openraft::Config, StoreError> {
+    let election = tuning.election_timeout_ms.max(tuning.heartbeat_ms * 2 + 1);
     openraft::Config {
         cluster_name: "mock_k8".into(),
-        heartbeat_interval: 100,
-        election_timeout_min: 300,
-        election_timeout_max: 600,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
-        max_in_snapshot_log_to_keep: 1_000,
+        heartbeat_interval: tuning.heartbeat_ms.max(1),
+        election_timeout_min: election,
+        election_timeout_max: election * 2,
+        install_snapshot_timeout: 10_000,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(tuning.snapshot_logs.max(1)),
+        max_in_snapshot_log_to_keep: tuning.keep_logs,
         purge_batch_size: 1_000,
         ..Default::default()
     }
@@ -230,12 +277,14 @@ async fn open_storage(
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 impl Store {
-    /// Opens (or creates) the store under `cfg.dir`, starts the single-voter Raft member and waits
-    /// until it is leader and has applied its log.
+    /// Opens (or creates) the store under `cfg.dir` and starts this Raft member.
     ///
-    /// On first start the cluster is initialized with the one voter
-    /// `{cfg.node_id: BasicNode(cfg.advertise_addr)}`; on restart the recorded membership is kept
-    /// and the member re-elects itself.
+    /// - An uninitialized store with `cfg.bootstrap` initializes a new cluster with the one voter
+    ///   `{cfg.node_id: Member(cfg.advertise_addr, cfg.member_key)}` and waits until it leads.
+    /// - A store whose recorded cluster has this member as its only voter waits until it leads
+    ///   (a restarted single-member cluster).
+    /// - Otherwise (a joining member, or one of several) it returns at once; the member follows
+    ///   the leader once one reaches it, and writes fail with `Unavailable` until then.
     ///
     /// # Errors
     /// I/O or Raft start-up failures (including another process holding `cfg.dir`), as
@@ -248,49 +297,73 @@ impl Store {
         let (backend, sm) = open_storage(&cfg, &member_key).await?;
         let (cache, hub) = (sm.cache(), sm.hub());
         let log_store = LogStore::new(backend.clone()).map_err(|e| unavailable("store open", e))?;
-        let config = Arc::new(raft_config()?);
-        let raft = Raft::new(cfg.node_id, config, SingleVoterNetwork, log_store, sm)
+        let config = Arc::new(raft_config(&cfg.raft)?);
+        let creds = Credentials {
+            id: cfg.node_id,
+            key: cfg.rpc_key.clone(),
+        };
+        let network = HttpNetwork::new(creds.clone());
+        let raft = Raft::new(cfg.node_id, config, network, log_store, sm)
             .await
             .map_err(|e| unavailable("raft start", e))?;
-        if !raft
+        let initialized = raft
             .is_initialized()
             .await
-            .map_err(|e| unavailable("raft start", e))?
-        {
-            let members = BTreeMap::from([(cfg.node_id, BasicNode::new(&cfg.advertise_addr))]);
-            raft.initialize(members)
+            .map_err(|e| unavailable("raft start", e))?;
+        if !initialized && cfg.bootstrap {
+            let me = Member {
+                addr: cfg.advertise_addr.clone(),
+                key: cfg.rpc_key.clone(),
+            };
+            raft.initialize(BTreeMap::from([(cfg.node_id, me)]))
                 .await
                 .map_err(|e| unavailable("raft initialize", e))?;
         }
         let id = cfg.node_id;
-        let voters: Vec<u64> = raft
-            .with_raft_state(|st| st.membership_state.effective().voter_ids().collect())
+        let (voters, nodes): (Vec<u64>, Vec<u64>) = raft
+            .with_raft_state(|st| {
+                let m = st.membership_state.effective();
+                (
+                    m.voter_ids().collect(),
+                    m.nodes().map(|(i, _)| *i).collect(),
+                )
+            })
             .await
             .map_err(|e| unavailable("raft start", e))?;
-        if !voters.contains(&id) {
+        if (initialized || cfg.bootstrap) && !nodes.contains(&id) {
             let _ = raft.shutdown().await;
             let message = format!(
-                "raft start: node id {id} is not a voter of the recorded cluster {voters:?}"
+                "raft start: node id {id} is not a member of the recorded cluster (voters {voters:?}); \
+                 it was removed, or the data directory belongs to another member"
             );
             return Err(StoreError::Unavailable(message));
         }
-        raft.wait(Some(START_TIMEOUT))
-            .metrics(
-                |m| {
-                    m.state == ServerState::Leader
-                        && m.current_leader == Some(id)
-                        && m.last_applied.map(|l| l.index) >= m.last_log_index
-                },
-                "leader with its log applied",
-            )
-            .await
-            .map_err(|e| unavailable("raft start: waiting for leadership", e))?;
+        if voters == [id] {
+            raft.wait(Some(START_TIMEOUT))
+                .metrics(
+                    |m| {
+                        m.state == ServerState::Leader
+                            && m.current_leader == Some(id)
+                            && m.last_applied.map(|l| l.index) >= m.last_log_index
+                    },
+                    "leader with its log applied",
+                )
+                .await
+                .map_err(|e| unavailable("raft start: waiting for leadership", e))?;
+        }
+        let router = Router {
+            raft: raft.clone(),
+            creds,
+        };
         let (queue, rx) = mpsc::channel(batcher::QUEUE_CAPACITY);
         let cancel = CancellationToken::new();
-        let handle = batcher::spawn(raft.clone(), rx, cfg.max_batch, cancel.clone());
+        let handle = batcher::spawn(router.clone(), rx, cfg.max_batch, cancel.clone());
         let inner = Inner {
             node_id: cfg.node_id,
             raft,
+            read_index: ReadIndex::new(router.clone()),
+            router,
+            seeds: Mutex::new(BTreeMap::new()),
             cache,
             hub,
             backend,
@@ -303,6 +376,53 @@ impl Store {
         Ok(Store {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Waits until this member's cache reflects every write acknowledged (by any member) before
+    /// the call: a linearizable read may follow. Free when this member is the only voter and
+    /// leads; otherwise one leader round trip, shared by concurrent callers.
+    ///
+    /// # Errors
+    /// `Unavailable` (retryable) when no leader can confirm its leadership or this member cannot
+    /// catch up in time; the message names the leader as far as known.
+    pub async fn read_barrier(&self) -> Result<(), StoreError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store is shut down".into()));
+        }
+        let sole_leader = {
+            let m = self.inner.raft.metrics();
+            let m = m.borrow();
+            let mut voters = m.membership_config.membership().voter_ids();
+            m.current_leader == Some(self.inner.node_id)
+                && voters.next() == Some(self.inner.node_id)
+                && voters.next().is_none()
+        };
+        if sole_leader {
+            return Ok(());
+        }
+        self.inner.read_index.barrier().await
+    }
+
+    /// Proposes `ops` as one entry on this member, which must be the leader (the target of a
+    /// forwarded batch).
+    ///
+    /// # Errors
+    /// `Unavailable` starting with [`forward::NOT_LEADER`] on a follower.
+    pub async fn propose(&self, ops: Vec<types::Proposal>) -> Result<forward::Forwarded, StoreError> {
+        self.inner.router.propose(ops).await
+    }
+
+    /// The leader's read index (for a follower's linearizable read).
+    ///
+    /// # Errors
+    /// `Unavailable` starting with [`forward::NOT_LEADER`] on a follower.
+    pub async fn read_index_here(&self) -> Result<u64, StoreError> {
+        self.inner.router.read_index_here().await
+    }
+
+    /// The Raft member, for the RPC handlers.
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
     }
 
     /// Commits one write through Raft (batched with concurrent writes into one entry) and returns

@@ -34,7 +34,7 @@ const REVISION_KEY: &[u8] = b"m/revision";
 const SNAPSHOT_META_KEY: &[u8] = b"m/snapshot_meta";
 const SNAPSHOT_DATA_KEY: &[u8] = b"m/snapshot_data";
 
-type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
+type Meta = SnapshotMeta<NodeId, super::types::Member>;
 
 /// The snapshot payload (the meta carries applied log id and membership).
 #[derive(Serialize, Deserialize)]

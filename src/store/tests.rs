@@ -44,6 +44,9 @@ fn config(dir: &TempDir, watch_history: usize) -> StoreConfig {
         advertise_addr: "127.0.0.1:8080".into(),
         watch_history,
         max_batch: 512,
+        rpc_key: String::new(),
+        bootstrap: true,
+        raft: Default::default(),
     }
 }
 
@@ -448,7 +451,7 @@ async fn store_should_refuse_a_node_id_outside_the_recorded_cluster() {
     };
     let err = Store::open(other).await.err().unwrap();
     assert!(
-        matches!(&err, StoreError::Unavailable(m) if m.contains("not a voter")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("not a member")),
         "{err}"
     );
 }

@@ -40,11 +40,34 @@ pub type OpResult = Result<Arc<StoredObject>, StoreError>;
 openraft::declare_raft_types!(
     /// openraft's type configuration: a log entry carries a batch of [`Proposal`]s (group commit)
     /// and applying it returns one [`OpResult`] per op, in order. Node ids are `u64`, nodes are
-    /// `BasicNode { addr }`, snapshots are in-memory JSON buffers.
+    /// [`Member`] (`{addr, key}`), snapshots are in-memory JSON buffers.
     pub TypeConfig:
         D = Vec<Proposal>,
         R = Vec<OpResult>,
+        Node = Member,
 );
+
+/// A member as the Raft membership records it: where its API (and Raft RPC) listens, and the key
+/// it authenticates its Raft RPCs with.
+///
+/// Stored as JSON `{"addr": "host:port", "key": "..."}`; a membership written before keys existed
+/// (`{"addr": ...}`, openraft's `BasicNode`) reads back with an empty key, which authenticates
+/// nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    /// `host:port` of the member's HTTP listener.
+    pub addr: String,
+    /// The member's secret RPC key (hex), sent as a bearer credential on every Raft RPC.
+    #[serde(default)]
+    pub key: String,
+}
+
+impl std::fmt::Display for Member {
+    /// Shows the address only: the key is a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.addr)
+    }
+}
 
 /// The Raft node id type.
 pub type NodeId = u64;
@@ -53,7 +76,7 @@ pub type Entry = openraft::Entry<TypeConfig>;
 /// A log id of this store.
 pub type LogId = openraft::LogId<NodeId>;
 /// Membership as the state machine stores it.
-pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, Member>;
 /// Storage errors in openraft's terms.
 pub type StorageError = openraft::StorageError<NodeId>;
 /// The running Raft member.
@@ -72,6 +95,19 @@ pub fn from_be(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_should_read_a_basic_node_without_key() {
+        let m: Member = serde_json::from_str(r#"{"addr":"127.0.0.1:1"}"#).expect("json");
+        assert_eq!(
+            m,
+            Member {
+                addr: "127.0.0.1:1".into(),
+                key: String::new()
+            }
+        );
+        assert_eq!(m.to_string(), "127.0.0.1:1");
+    }
 
     #[test]
     fn be_key_should_order_bytes_like_numbers() {

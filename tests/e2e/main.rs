@@ -8,6 +8,8 @@
 mod bench;
 mod cli;
 mod docker;
+mod cluster;
+mod docker_cluster;
 mod kube_client;
 mod kubectl;
 mod logs;

@@ -81,6 +81,8 @@ pub struct Server {
     _owned_data: Option<TempDir>,
     log_dir: TempDir,
     http: reqwest::Client,
+    /// Restart on the same port (cluster members keep their address).
+    keep_port: bool,
 }
 
 impl Server {
@@ -104,9 +106,29 @@ impl Server {
                 .timeout(HTTP_TIMEOUT)
                 .build()
                 .expect("http client"),
+            keep_port: false,
         };
         server.launch(extra).await;
         server
+    }
+
+    /// Like [`Server::restart`], on the same port as before (a cluster member keeps its address).
+    pub async fn restart_same_port(&mut self, extra: &[&str]) {
+        assert!(self.child.is_none(), "restart while the server still runs");
+        self.keep_port = true;
+        self.spawn(extra);
+        self.keep_port = false;
+        if let Err(status) = self.wait_ready().await {
+            panic!(
+                "mock_k8 exited during restart ({status}); log:\n{}",
+                self.log_tail(60)
+            );
+        }
+    }
+
+    /// Whether the process runs (not stopped or killed through this handle).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// The data directory this server uses.
@@ -174,7 +196,9 @@ impl Server {
     }
 
     fn spawn(&mut self, extra: &[&str]) {
-        self.port = free_port();
+        if !self.keep_port {
+            self.port = free_port();
+        }
         let log_path = self.log_dir.path().join("server.log");
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -1,0 +1,160 @@
+//! `mock_k8 agent`: the node agent (kubelet-like) for one node, out of process, over HTTP.
+//!
+//! It is the same agent `run` starts in-process ([`mock_k8_controllers::agent::run_pool`] with one
+//! node): it registers its Node, renews its Lease, watches the pods bound to it, runs them through
+//! MockDocker and reports their status. Its API client talks to the control-plane members given by
+//! `--server` (a comma-separated list: on a connection failure it moves to the next one) with the
+//! join token as bearer credential. When no member answers, its pods keep running and the agent
+//! retries; once a member answers again it renews its Lease and re-syncs its pods.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, header};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use mock_k8_controllers::Client;
+use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
+use mock_k8_controllers::client::transport::ByteStream;
+use mock_k8_controllers::client::{HyperTransport, RestClient, Transport, TransportError};
+use mock_k8_controllers::container::{ContainerRuntime, MockDocker, MockDockerConfig};
+use mock_k8_controllers::controller::{NoopHook, ResultHook};
+use mock_k8_controllers::kubelet::CrashLoopBackoff;
+use tokio_util::sync::CancellationToken;
+
+/// What `mock_k8 agent` needs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Member URLs (`http://host:port`), tried in order.
+    pub servers: Vec<String>,
+    /// The cluster's join token (sent as `Authorization: Bearer`).
+    pub token: String,
+    /// The Node's name (an RFC 1123 subdomain).
+    pub node_name: String,
+    /// The node's index: picks its podCIDR `10.244+.x.0/24` and InternalIP; default: derived
+    /// from the name.
+    pub node_index: Option<u32>,
+    /// MockDocker config file.
+    pub runtime_config: Option<std::path::PathBuf>,
+    /// Lease renewal interval.
+    pub lease_renew_interval: Duration,
+    /// Lease duration in seconds.
+    pub lease_duration_seconds: i32,
+    /// First and largest CrashLoopBackOff delays.
+    pub crash_loop_backoff: (Duration, Duration),
+}
+
+/// A [`Transport`] over several members: requests go to the current one; a request that gets no
+/// answer moves the client on to the next member (the request itself fails, and the caller's
+/// retry goes to the next member).
+pub struct FailoverTransport {
+    members: Vec<HyperTransport>,
+    urls: Vec<String>,
+    current: Arc<AtomicUsize>,
+}
+
+impl FailoverTransport {
+    /// A transport over `urls`, each request carrying `Authorization: Bearer <token>`.
+    ///
+    /// # Errors
+    /// No URL, or one that is not `http://host:port`.
+    pub fn new(urls: &[String], token: &str) -> Result<FailoverTransport, String> {
+        if urls.is_empty() {
+            return Err("no --server given".into());
+        }
+        let auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the token is not a valid header value".to_string())?;
+        let members = urls
+            .iter()
+            .map(|u| {
+                HyperTransport::new(u)
+                    .map(|t| t.with_header(header::AUTHORIZATION, auth.clone()))
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FailoverTransport {
+            members,
+            urls: urls.to_vec(),
+            current: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+}
+
+impl Transport for FailoverTransport {
+    fn send(
+        &self,
+        req: axum::http::Request<Bytes>,
+    ) -> BoxFuture<'static, Result<axum::http::Response<ByteStream>, TransportError>> {
+        let n = self.members.len();
+        let i = self.current.load(Ordering::Relaxed) % n;
+        let fut = self.members[i].send(req);
+        let url = self.urls[i].clone();
+        let current = self.current.clone();
+        Box::pin(async move {
+            let r = fut.await;
+            if r.is_err() {
+                // No answer from this member: the next request tries the next one.
+                let _ =
+                    current.compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+            }
+            r.map_err(|e| TransportError(format!("{url}: {}", e.0)))
+        })
+    }
+}
+
+/// The agent's API client: the one place it is built, so that request signing can wrap the
+/// transport here.
+///
+/// # Errors
+/// Bad URLs or token.
+pub fn agent_client(servers: &[String], token: &str) -> Result<Arc<dyn Client>, String> {
+    let transport = FailoverTransport::new(servers, token)?;
+    Ok(Arc::new(RestClient::new(transport)))
+}
+
+/// A node index from `name` (FNV-1a, folded into the podCIDR range), so that agents with
+/// different names get different pod CIDRs without configuration.
+pub fn index_for(name: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    1000 + h % 60_000
+}
+
+/// Runs the agent until `shutdown` is cancelled.
+///
+/// # Errors
+/// Bad options (URL, node name, runtime config), as text. API failures while running are retried.
+pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(), String> {
+    crate::config::validate_node_name(&options.node_name)
+        .map_err(|r| format!("invalid node name {:?}: {r}", options.node_name))?;
+    let client = agent_client(&options.servers, &options.token)?;
+    let mock_docker = match &options.runtime_config {
+        Some(path) => MockDockerConfig::from_file(path).map_err(|e| e.to_string())?,
+        None => MockDockerConfig::default(),
+    };
+    let index = options
+        .node_index
+        .unwrap_or_else(|| index_for(&options.node_name));
+    let node = NodeSpec::new(&options.node_name, index).map_err(|e| e.to_string())?;
+    let config = AgentConfig {
+        lease_renew_interval: options.lease_renew_interval,
+        lease_duration_seconds: options.lease_duration_seconds,
+        crash_loop: CrashLoopBackoff {
+            initial: options.crash_loop_backoff.0,
+            max: options.crash_loop_backoff.1,
+            ..CrashLoopBackoff::default()
+        },
+        mock_docker: mock_docker.clone(),
+        ..AgentConfig::default()
+    };
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(MockDocker::new(mock_docker));
+    let hook: Arc<dyn ResultHook> = Arc::new(NoopHook);
+    tracing::info!(node = %options.node_name, servers = ?options.servers, "node agent starting");
+    agent::run_pool(client, runtime, vec![node], config, hook, shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}
