@@ -79,7 +79,7 @@ pub(super) async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Actio
     let paused = d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
     let mut outcome = Outcome::default();
     if !is_deleting(&d.metadata) {
-        if paused || is_scaling_event(&d, &plan, new_set.as_ref(), &old) {
+        if paused || is_scaling_event(&plan, new_set.as_ref(), &old) {
             scale(&ctx, &d, &plan, &mut new_set, &mut old).await?;
             if paused {
                 sets::cleanup(&ctx, &d, &old).await?;
@@ -103,12 +103,10 @@ pub(super) async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Actio
 
 /// `true` when an active set was last scaled for another `spec.replicas` (`isScalingEvent`).
 fn is_scaling_event(
-    d: &Deployment,
     plan: &Plan,
     new_set: Option<&Arc<ReplicaSet>>,
     old: &[Arc<ReplicaSet>],
 ) -> bool {
-    let _ = d;
     new_set
         .into_iter()
         .chain(old)
@@ -140,11 +138,10 @@ async fn scale(
         }
         return Ok(());
     }
-    if let Some(n) = new_set
+    if new_set
         .as_ref()
-        .filter(|n| replicas(n) == desired && available(n) == desired)
+        .is_some_and(|n| replicas(n) == desired && available(n) == desired)
     {
-        let _ = n;
         for i in active {
             old[i] = sets::scale(ctx, d, &old[i], 0, desired, max_total, None).await?;
         }
