@@ -358,14 +358,14 @@ async fn write_status(
                 &mut st,
                 status::condition("Progressing", "True", NEW_RS_CREATED, &msg, now),
             );
-        } else if current_reason.is_none() {
-            if let Some(n) = new_name {
-                let msg = format!("Found new replica set \"{n}\"");
-                status::set_condition(
-                    &mut st,
-                    status::condition("Progressing", "True", "FoundNewReplicaSet", &msg, now),
-                );
-            }
+        } else if current_reason.is_none()
+            && let Some(n) = new_name
+        {
+            let msg = format!("Found new replica set \"{n}\"");
+            status::set_condition(
+                &mut st,
+                status::condition("Progressing", "True", "FoundNewReplicaSet", &msg, now),
+            );
         }
         status::progress(d, &mut st, new_name, now);
     }
@@ -379,12 +379,13 @@ async fn write_status(
         }
     }
     let mut requeue = outcome.requeue;
-    if !paused && !status::is_complete(d, &st) {
-        if let Some(t) = status::deadline(d, &st) {
-            let left = Duration::try_from(t.duration_since(now)).unwrap_or_default()
-                + Duration::from_millis(500);
-            requeue = Some(requeue.map_or(left, |r| r.min(left)));
-        }
+    if !paused
+        && !status::is_complete(d, &st)
+        && let Some(t) = status::deadline(d, &st)
+    {
+        let left = Duration::try_from(t.duration_since(now)).unwrap_or_default()
+            + Duration::from_millis(500);
+        requeue = Some(requeue.map_or(left, |r| r.min(left)));
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
