@@ -181,10 +181,10 @@ async fn build_graph(shared: Arc<Shared>, shutdown: CancellationToken) {
                 }
             };
             for (k, key) in triggers {
-                if let Some(tx) = shared.triggers.get(k) {
-                    if tx.send(key).await.is_err() {
-                        return;
-                    }
+                if let Some(tx) = shared.triggers.get(k)
+                    && tx.send(key).await.is_err()
+                {
+                    return;
                 }
             }
         }

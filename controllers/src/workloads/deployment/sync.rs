@@ -79,7 +79,7 @@ pub(super) async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Actio
     let paused = d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
     let mut outcome = Outcome::default();
     if !is_deleting(&d.metadata) {
-        if paused || is_scaling_event(&d, &plan, new_set.as_ref(), &old) {
+        if paused || is_scaling_event(&plan, new_set.as_ref(), &old) {
             scale(&ctx, &d, &plan, &mut new_set, &mut old).await?;
             if paused {
                 sets::cleanup(&ctx, &d, &old).await?;
@@ -103,12 +103,10 @@ pub(super) async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Actio
 
 /// `true` when an active set was last scaled for another `spec.replicas` (`isScalingEvent`).
 fn is_scaling_event(
-    d: &Deployment,
     plan: &Plan,
     new_set: Option<&Arc<ReplicaSet>>,
     old: &[Arc<ReplicaSet>],
 ) -> bool {
-    let _ = d;
     new_set
         .into_iter()
         .chain(old)
@@ -140,11 +138,10 @@ async fn scale(
         }
         return Ok(());
     }
-    if let Some(n) = new_set
+    if new_set
         .as_ref()
-        .filter(|n| replicas(n) == desired && available(n) == desired)
+        .is_some_and(|n| replicas(n) == desired && available(n) == desired)
     {
-        let _ = n;
         for i in active {
             old[i] = sets::scale(ctx, d, &old[i], 0, desired, max_total, None).await?;
         }
@@ -361,14 +358,14 @@ async fn write_status(
                 &mut st,
                 status::condition("Progressing", "True", NEW_RS_CREATED, &msg, now),
             );
-        } else if current_reason.is_none() {
-            if let Some(n) = new_name {
-                let msg = format!("Found new replica set \"{n}\"");
-                status::set_condition(
-                    &mut st,
-                    status::condition("Progressing", "True", "FoundNewReplicaSet", &msg, now),
-                );
-            }
+        } else if current_reason.is_none()
+            && let Some(n) = new_name
+        {
+            let msg = format!("Found new replica set \"{n}\"");
+            status::set_condition(
+                &mut st,
+                status::condition("Progressing", "True", "FoundNewReplicaSet", &msg, now),
+            );
         }
         status::progress(d, &mut st, new_name, now);
     }
@@ -382,12 +379,13 @@ async fn write_status(
         }
     }
     let mut requeue = outcome.requeue;
-    if !paused && !status::is_complete(d, &st) {
-        if let Some(t) = status::deadline(d, &st) {
-            let left = Duration::try_from(t.duration_since(now)).unwrap_or_default()
-                + Duration::from_millis(500);
-            requeue = Some(requeue.map_or(left, |r| r.min(left)));
-        }
+    if !paused
+        && !status::is_complete(d, &st)
+        && let Some(t) = status::deadline(d, &st)
+    {
+        let left = Duration::try_from(t.duration_since(now)).unwrap_or_default()
+            + Duration::from_millis(500);
+        requeue = Some(requeue.map_or(left, |r| r.min(left)));
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
