@@ -48,14 +48,18 @@ pub enum Command {
 
 /// Flags of `verify`: exactly one of `--data-dir` and `--server`.
 #[derive(Debug, Clone, Args)]
-#[group(required = true, multiple = false, id = "source")]
 pub struct VerifyArgs {
     /// Data directory of a stopped member (its store is locked while the server runs).
-    #[arg(long, value_name = "DIR", group = "source")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "server",
+        required_unless_present = "server"
+    )]
     pub data_dir: Option<PathBuf>,
 
     /// Base URL of a running server, e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL", group = "source")]
+    #[arg(long, value_name = "URL")]
     pub server: Option<String>,
 
     /// Also trust this member or controller key id (64 hex digits); repeatable.
