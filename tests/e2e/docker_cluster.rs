@@ -4,7 +4,7 @@
 //! to seconds.
 //!
 //! Needs a Docker Engine and the image (`examples/docker/build-image.sh`, tag from
-//! `MOCK_K8_TEST_IMAGE`, default `mock-k8:latest`): skipped with a message when either is missing,
+//! `MOCK_K8_TEST_IMAGE`, which must be set): skipped with a message when either is missing,
 //! failed instead when `MOCK_K8_REQUIRE_DOCKER=1`. Container and network names carry a per-run
 //! suffix and are removed at the end, also on failure.
 
@@ -39,9 +39,12 @@ fn must(args: &[&str]) -> String {
 
 /// The image to test, or `None` (after printing why) when the test must skip.
 fn image_or_skip(test: &str) -> Option<String> {
-    let image = std::env::var("MOCK_K8_TEST_IMAGE").unwrap_or_else(|_| "mock-k8:latest".into());
+    // An explicit image only: a stale `mock-k8:latest` from another build must not be tested.
+    let image = std::env::var("MOCK_K8_TEST_IMAGE").unwrap_or_default();
     let required = std::env::var("MOCK_K8_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
-    let why = if !docker(&["info", "--format", "{{.ServerVersion}}"]).0 {
+    let why = if image.is_empty() {
+        Some("MOCK_K8_TEST_IMAGE (an image built from this commit) is not set".to_string())
+    } else if !docker(&["info", "--format", "{{.ServerVersion}}"]).0 {
         Some("no Docker Engine is reachable".to_string())
     } else if !docker(&["image", "inspect", &image]).0 {
         Some(format!(
