@@ -20,7 +20,7 @@ async fn kubectl_logs_returns_the_simulated_output_and_follows_it() {
         "spec": {"restartPolicy": "Never", "containers": [{"name": "app", "image": "busybox:1.36", "command": ["echo", "hi"]}]}
     });
     server.create("/api/v1/namespaces/default/pods", &pod).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let port = loop {
         let node = server.get("/api/v1/nodes/logs-node").await.1;
         let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
@@ -35,6 +35,15 @@ async fn kubectl_logs_returns_the_simulated_output_and_follows_it() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Logs exist once the container does (before, the agent answers "waiting to start").
+    loop {
+        let pod = server.get("/api/v1/namespaces/default/pods/sim").await.1;
+        if pod["status"]["containerStatuses"][0]["containerID"].is_string() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no container: {pod}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let kubectl = Kubectl::new(&server);
     // Follow from the start: the stream ends when the simulated process exits.
     let mut follow = kubectl.spawn(&["logs", "-f", "sim"]);

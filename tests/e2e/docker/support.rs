@@ -203,16 +203,21 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// Removes every container and the network of node `node` (best effort).
+/// Removes every container and the network of node `node` (best effort). A create the engine
+/// was still processing when the agent was killed can land after a pass, so passes repeat until
+/// one finds nothing (at most 5).
 pub fn remove_node_objects(node: &str) {
     let filter = format!("label=mock-k8.io/node={node}");
-    if let Ok(ids) = docker(&["ps", "-aq", "--filter", &filter]) {
+    for _ in 0..5 {
+        let ids = docker(&["ps", "-aq", "--filter", &filter]).unwrap_or_default();
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(ids);
-            let _ = docker(&args);
+        if ids.is_empty() {
+            break;
         }
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(ids);
+        let _ = docker(&args);
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
     let _ = docker(&["network", "rm", &format!("mock-k8-{node}")]);
 }
