@@ -25,7 +25,7 @@ pub mod config;
 pub mod inproc;
 pub mod manager;
 pub mod nko;
-pub mod node_logs;
 pub mod node_agent;
+pub mod node_logs;
 pub mod server;
 pub mod store;

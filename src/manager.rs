@@ -4,8 +4,8 @@
 
 use crate::config::ControllerSettings;
 use crate::node_logs::NodeLogServer;
-use k8s_openapi::api::core::v1::{DaemonEndpoint, NodeDaemonEndpoints};
 use crate::store::Store;
+use k8s_openapi::api::core::v1::{DaemonEndpoint, NodeDaemonEndpoints};
 use mock_k8_controllers::Client;
 use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
 use mock_k8_controllers::builtin::{self, ControllerManagerConfig};

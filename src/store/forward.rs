@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::network::{Credentials, post_json};
 use super::StoreError;
+use super::network::{Credentials, post_json};
 use super::types::{Member, NodeId, OpResult, Proposal, Raft};
 
 /// How long a member without a known leader waits for one before failing a request.

@@ -21,8 +21,8 @@ pub mod forward;
 pub mod log_store;
 pub mod membership;
 pub mod network;
-pub mod records;
 pub mod read_index;
+pub mod records;
 pub mod state_machine;
 #[cfg(test)]
 mod tests;
@@ -408,7 +408,10 @@ impl Store {
     ///
     /// # Errors
     /// `Unavailable` starting with [`forward::NOT_LEADER`] on a follower.
-    pub async fn propose(&self, ops: Vec<types::Proposal>) -> Result<forward::Forwarded, StoreError> {
+    pub async fn propose(
+        &self,
+        ops: Vec<types::Proposal>,
+    ) -> Result<forward::Forwarded, StoreError> {
         self.inner.router.propose(ops).await
     }
 

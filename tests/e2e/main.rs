@@ -7,8 +7,8 @@
 
 mod bench;
 mod cli;
-mod docker;
 mod cluster;
+mod docker;
 mod docker_cluster;
 mod kube_client;
 mod kubectl;
