@@ -209,6 +209,9 @@ pub struct AgentArgs {
     #[arg(long, env = "MOCK_K8_RUNTIME_CONFIG", value_name = "FILE")]
     pub runtime_config: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub container_runtime: RuntimeArgs,
+
     /// How often the agent renews its node's Lease.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub node_lease_renew_interval: Duration,
@@ -235,6 +238,9 @@ impl AgentArgs {
             node_name: self.node_name.clone(),
             node_index: self.node_index,
             runtime_config: self.runtime_config.clone(),
+            runtime: self.container_runtime.kind(),
+            sandbox_image: self.container_runtime.sandbox_image.clone(),
+            image_pull_timeout: self.container_runtime.image_pull_timeout,
             lease_renew_interval: self.node_lease_renew_interval,
             lease_duration_seconds: self.node_lease_duration_seconds,
             crash_loop_backoff: (self.crash_loop_backoff_initial, self.crash_loop_backoff_max),
@@ -361,25 +367,8 @@ pub struct ControllerArgs {
         value_name = "true|false"
     )]
     pub workload_controllers: bool,
-    /// The container runtime of the node agents: `mock` (MockDocker, simulated) or `docker` (real
-    /// containers on the Docker Engine at DOCKER_HOST, default /var/run/docker.sock).
-    #[arg(long, env = "MOCK_K8_RUNTIME", default_value = "mock", value_parser = ["mock", "docker"], value_name = "RUNTIME")]
-    pub runtime: String,
-
-    /// The pod sandbox image of the Docker runtime; it runs `<image> pause`
-    /// (`examples/docker/build-image.sh` builds mock-k8:latest locally).
-    #[arg(
-        long,
-        env = "MOCK_K8_SANDBOX_IMAGE",
-        default_value = "mock-k8:latest",
-        value_name = "IMAGE"
-    )]
-    pub sandbox_image: String,
-
-    /// How long the Docker runtime's one pull attempt for an image missing locally may take before
-    /// the pod reports ErrImagePull.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub image_pull_timeout: Duration,
+    #[command(flatten)]
+    pub container_runtime: RuntimeArgs,
 
     /// Run no node agent for this instance's own node (control-plane members whose nodes are
     /// `mock_k8 agent`s).
@@ -406,9 +395,9 @@ impl ControllerArgs {
             service_cluster_ip_range: self.service_cluster_ip_range.clone(),
             service_node_port_range: self.service_node_port_range.clone(),
             workload_controllers: self.workload_controllers,
-            runtime: self.runtime.parse().unwrap_or_default(),
-            sandbox_image: self.sandbox_image.clone(),
-            image_pull_timeout: self.image_pull_timeout,
+            runtime: self.container_runtime.kind(),
+            sandbox_image: self.container_runtime.sandbox_image.clone(),
+            image_pull_timeout: self.container_runtime.image_pull_timeout,
             local_node: !self.no_local_node,
         }
     }
@@ -539,5 +528,36 @@ mod tests {
         let text = version_text();
         assert!(text.contains(env!("CARGO_PKG_VERSION")));
         assert!(text.contains("v1.32"));
+    }
+}
+
+/// The container runtime flags shared by `run` (its in-process node agents) and `agent`.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// The container runtime of the node agents: `mock` (MockDocker, simulated) or `docker` (real
+    /// containers on the Docker Engine at DOCKER_HOST, default /var/run/docker.sock).
+    #[arg(long, env = "MOCK_K8_RUNTIME", default_value = "mock", value_parser = ["mock", "docker"], value_name = "RUNTIME")]
+    pub runtime: String,
+
+    /// The pod sandbox image of the Docker runtime; it runs `<image> pause`
+    /// (`examples/docker/build-image.sh` builds mock-k8:latest locally).
+    #[arg(
+        long,
+        env = "MOCK_K8_SANDBOX_IMAGE",
+        default_value = "mock-k8:latest",
+        value_name = "IMAGE"
+    )]
+    pub sandbox_image: String,
+
+    /// How long the Docker runtime's one pull attempt for an image missing locally may take before
+    /// the pod reports ErrImagePull.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub image_pull_timeout: Duration,
+}
+
+impl RuntimeArgs {
+    /// The runtime `--runtime` names (clap has already restricted it to `mock` or `docker`).
+    pub fn kind(&self) -> mock_k8_controllers::container::RuntimeKind {
+        self.runtime.parse().unwrap_or_default()
     }
 }

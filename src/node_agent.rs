@@ -18,7 +18,9 @@ use mock_k8_controllers::Client;
 use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
 use mock_k8_controllers::client::transport::ByteStream;
 use mock_k8_controllers::client::{HyperTransport, RestClient, Transport, TransportError};
-use mock_k8_controllers::container::{ContainerRuntime, MockDocker, MockDockerConfig};
+use mock_k8_controllers::container::{
+    DockerConfig, MockDockerConfig, RuntimeKind, connect_runtime,
+};
 use mock_k8_controllers::controller::{NoopHook, ResultHook};
 use mock_k8_controllers::kubelet::CrashLoopBackoff;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +39,12 @@ pub struct AgentOptions {
     pub node_index: Option<u32>,
     /// MockDocker config file.
     pub runtime_config: Option<std::path::PathBuf>,
+    /// The container runtime (`--runtime mock|docker`).
+    pub runtime: RuntimeKind,
+    /// The Docker runtime's pod sandbox image (`--sandbox-image`).
+    pub sandbox_image: String,
+    /// The Docker runtime's pull timeout for a missing image (`--image-pull-timeout`).
+    pub image_pull_timeout: Duration,
     /// Lease renewal interval.
     pub lease_renew_interval: Duration,
     /// Lease duration in seconds.
@@ -127,7 +135,8 @@ pub fn index_for(name: &str) -> u32 {
 /// Runs the agent until `shutdown` is cancelled.
 ///
 /// # Errors
-/// Bad options (URL, node name, runtime config), as text. API failures while running are retried.
+/// Bad options (URL, node name, runtime config) or an unreachable Docker Engine with
+/// `--runtime docker`, as text. API failures while running are retried.
 pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(), String> {
     crate::config::validate_node_name(&options.node_name)
         .map_err(|r| format!("invalid node name {:?}: {r}", options.node_name))?;
@@ -139,7 +148,7 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
     let index = options
         .node_index
         .unwrap_or_else(|| index_for(&options.node_name));
-    let node = NodeSpec::new(&options.node_name, index).map_err(|e| e.to_string())?;
+    let mut node = NodeSpec::new(&options.node_name, index).map_err(|e| e.to_string())?;
     let config = AgentConfig {
         lease_renew_interval: options.lease_renew_interval,
         lease_duration_seconds: options.lease_duration_seconds,
@@ -151,7 +160,18 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
         mock_docker: mock_docker.clone(),
         ..AgentConfig::default()
     };
-    let runtime: Arc<dyn ContainerRuntime> = Arc::new(MockDocker::new(mock_docker));
+    let docker = DockerConfig {
+        sandbox_image: options.sandbox_image.clone(),
+        pull_timeout: options.image_pull_timeout,
+        nodes: vec![options.node_name.clone()],
+        ..DockerConfig::default()
+    };
+    let runtime = connect_runtime(options.runtime, mock_docker, docker)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(info) = node.node.status.as_mut().and_then(|s| s.node_info.as_mut()) {
+        info.container_runtime_version = runtime.version();
+    }
     let hook: Arc<dyn ResultHook> = Arc::new(NoopHook);
     tracing::info!(node = %options.node_name, servers = ?options.servers, "node agent starting");
     agent::run_pool(client, runtime, vec![node], config, hook, shutdown)

@@ -389,3 +389,60 @@ async fn kubectl_logs_shows_and_follows_container_output() {
         .await;
     follow.kill().await;
 }
+
+/// `mock_k8 agent --runtime docker`: the out-of-process node agent runs its pods as real
+/// containers (sandbox + container labelled with its node) and reports them Running.
+#[tokio::test]
+async fn agent_process_runs_pods_as_docker_containers() {
+    let Some((_lock, images)) = require_docker("docker::pods::agent_process").await else {
+        return;
+    };
+    let server = Server::start_with(&["--no-local-node"]).await;
+    let cluster: Value = serde_json::from_slice(
+        &std::fs::read(server.data_dir().join("cluster.json")).expect("cluster.json"),
+    )
+    .expect("cluster.json is JSON");
+    let token = cluster["token"].as_str().expect("token").to_string();
+    let node = unique("e2e-agent");
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_mock_k8"))
+        .args(["agent", "--server", &server.base(), "--token", &token])
+        .args(["--node-name", &node, "--node-lease-renew-interval", "1s"])
+        .args(["--runtime", "docker", "--sandbox-image", &images.sandbox])
+        .env_remove("MOCK_K8_NODE_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn mock_k8 agent");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-agent"},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "app", "image": images.busybox, "command": ["sleep", "3600"]}]}});
+    server.create(PODS, &pod).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let running = loop {
+        let (_, p) = server.get(&format!("{PODS}/on-agent")).await;
+        if p["status"]["phase"] == "Running" {
+            break p;
+        }
+        if Instant::now() > deadline {
+            let _ = agent.kill();
+            let _ = agent.wait();
+            remove_node_objects(&node);
+            panic!("pod not Running on the Docker agent: {p:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let sandboxes = containers_of(&node, "sandbox", Some("on-agent"));
+    let containers = containers_of(&node, "container", Some("on-agent"));
+    let _ = agent.kill();
+    let _ = agent.wait();
+    remove_node_objects(&node);
+    assert_eq!(sandboxes.len(), 1, "one sandbox: {running:#}");
+    assert_eq!(containers.len(), 1, "one container: {running:#}");
+    let version = server.get(&format!("/api/v1/nodes/{node}")).await.1["status"]["nodeInfo"]
+        ["containerRuntimeVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(version.starts_with("docker://"), "{version}");
+}
