@@ -19,6 +19,10 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use mock_k8_schemas::selector;
 use std::collections::BTreeMap;
 
+use crate::reflector::{ObjectRef, Store};
+use k8s_openapi::Metadata;
+use serde::de::DeserializeOwned;
+
 /// The controller reference of an object: its `ownerReferences` entry with `controller: true`.
 pub fn controller_ref(meta: &ObjectMeta) -> Option<&OwnerReference> {
     meta.owner_references
@@ -56,6 +60,37 @@ pub fn selector_of(sel: &LabelSelector) -> Option<selector::LabelSelector> {
     let v = serde_json::to_value(sel).ok()?;
     let s = selector::LabelSelector::from_json(&v).ok()?;
     (!s.is_empty()).then_some(s)
+}
+
+/// The owners of kind `owner_kind` (apps/v1) that an event of a child concerns: the child's
+/// controller when it is of that kind, none when its controller is of another kind, or — for a
+/// child without a controller — every owner in the child's namespace whose selector (`selector`
+/// of the owner's spec) matches the child's labels (adoption, as Kubernetes' controllers do).
+pub fn owners_of_child<O: DeserializeOwned + Metadata<Ty = ObjectMeta>>(
+    owners: &Store<O>,
+    child: &ObjectMeta,
+    owner_kind: &str,
+    selector: impl Fn(&O) -> Option<&LabelSelector>,
+) -> Vec<ObjectRef> {
+    let ns = child.namespace.as_deref().unwrap_or("default");
+    if let Some(r) = controller_ref(child) {
+        return if r.kind == owner_kind && r.api_version == "apps/v1" {
+            vec![ObjectRef::new(&r.name).within(ns)]
+        } else {
+            Vec::new()
+        };
+    }
+    let labels = labels(child);
+    owners
+        .by_namespace(ns)
+        .iter()
+        .filter(|o| {
+            selector(o)
+                .and_then(selector_of)
+                .is_some_and(|sel| sel.matches(&labels))
+        })
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
 }
 
 /// The labels of an object (empty when none).

@@ -26,7 +26,6 @@ mod sets;
 pub mod status;
 mod sync;
 
-use super::controller_ref;
 use crate::builtin::{Error, drain};
 use crate::client::Client;
 use crate::controller::{self, Controller, ResultHook};
@@ -81,26 +80,9 @@ pub struct DeploymentController {
 /// The Deployments a ReplicaSet event concerns: its controller, or — for an orphan — those in its
 /// namespace whose selector matches it.
 fn set_to_deployments(deployments: &Store<Deployment>, rs: &ReplicaSet) -> Vec<ObjectRef> {
-    let ns = rs.metadata.namespace.as_deref().unwrap_or("default");
-    if let Some(r) = controller_ref(&rs.metadata) {
-        return if r.kind == "Deployment" && r.api_version == "apps/v1" {
-            vec![ObjectRef::new(&r.name).within(ns)]
-        } else {
-            Vec::new()
-        };
-    }
-    let labels = super::labels(&rs.metadata);
-    deployments
-        .by_namespace(ns)
-        .iter()
-        .filter(|d| {
-            d.spec
-                .as_ref()
-                .and_then(|s| super::selector_of(&s.selector))
-                .is_some_and(|sel| sel.matches(&labels))
-        })
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
+    super::owners_of_child(deployments, &rs.metadata, "Deployment", |o: &Deployment| {
+        o.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 impl DeploymentController {

@@ -26,7 +26,6 @@ pub mod rank;
 pub mod status;
 mod sync;
 
-use super::controller_ref;
 use crate::builtin::{Error, drain};
 use crate::client::Client;
 use crate::controller::{self, Controller, ResultHook};
@@ -91,25 +90,9 @@ pub struct ReplicaSetController {
 /// The sets a pod event concerns: its controller (a ReplicaSet), or — for a pod without a
 /// controller — every set in its namespace whose selector matches it (adoption).
 fn pod_to_sets(sets: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef> {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-    if let Some(r) = controller_ref(&pod.metadata) {
-        return if r.kind == "ReplicaSet" && r.api_version == "apps/v1" {
-            vec![ObjectRef::new(&r.name).within(ns)]
-        } else {
-            Vec::new()
-        };
-    }
-    let labels = super::labels(&pod.metadata);
-    sets.by_namespace(ns)
-        .iter()
-        .filter(|rs| {
-            rs.spec
-                .as_ref()
-                .and_then(|s| super::selector_of(&s.selector))
-                .is_some_and(|sel| sel.matches(&labels))
-        })
-        .map(|rs| ObjectRef::from_obj(rs.as_ref()))
-        .collect()
+    super::owners_of_child(sets, &pod.metadata, "ReplicaSet", |o: &ReplicaSet| {
+        o.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 impl ReplicaSetController {
