@@ -231,7 +231,7 @@ pub fn namespace_and_name(
 }
 
 /// Drains a [`Controller::run`](crate::controller::Controller::run) stream, logging failures at `warn`
-/// with the controller's `name`.
+/// with the controller's `name` (conflicts, HTTP 409 from the API, at `debug`: they are retried).
 pub async fn drain<S, E>(name: &'static str, stream: S)
 where
     S: Stream<Item = Result<(crate::ObjectRef, crate::Action), controller::Error<E>>>,
@@ -244,6 +244,15 @@ where
                     tracing::trace!(controller = name, %obj, ?action, "reconciled")
                 }
                 Err(controller::Error::ObjectNotFound(_)) => {}
+                // A 409 means the object changed under the reconcile: routine under concurrency,
+                // retried with the fresh object, so not worth a warning.
+                Err(controller::Error::ReconcilerFailed(ref inner, ref obj))
+                    if (inner as &dyn std::error::Error)
+                        .downcast_ref::<crate::client::ClientError>()
+                        .is_some_and(|c| c.is_conflict()) =>
+                {
+                    tracing::debug!(controller = name, %obj, "reconcile conflicted; retrying");
+                }
                 Err(e) => tracing::warn!(controller = name, error = %e, "reconcile failed"),
             }
         })

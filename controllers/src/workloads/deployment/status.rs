@@ -31,6 +31,12 @@ pub const PAUSED: &str = "DeploymentPaused";
 /// The Deployment was resumed.
 pub const RESUMED: &str = "DeploymentResumed";
 
+/// `Some(v)` unless `v` is 0: Kubernetes' status counters are `omitempty`, so a zero is left out
+/// of the object (readers take a missing counter as 0).
+fn non_zero(v: i32) -> Option<i32> {
+    (v != 0).then_some(v)
+}
+
 fn sum(sets: &[&ReplicaSet], f: impl Fn(&ReplicaSet) -> i32) -> i32 {
     sets.iter().map(|rs| f(rs)).sum()
 }
@@ -53,11 +59,11 @@ pub fn counters(
     let total = sum(all, spec_replicas);
     let mut status = DeploymentStatus {
         observed_generation: d.metadata.generation,
-        replicas: Some(sum(all, |rs| st(rs).replicas)),
-        updated_replicas: Some(new_set.map_or(0, |rs| st(rs).replicas)),
-        ready_replicas: Some(sum(all, |rs| st(rs).ready_replicas.unwrap_or(0))),
-        available_replicas: Some(available),
-        unavailable_replicas: Some((total - available).max(0)),
+        replicas: non_zero(sum(all, |rs| st(rs).replicas)),
+        updated_replicas: non_zero(new_set.map_or(0, |rs| st(rs).replicas)),
+        ready_replicas: non_zero(sum(all, |rs| st(rs).ready_replicas.unwrap_or(0))),
+        available_replicas: non_zero(available),
+        unavailable_replicas: non_zero((total - available).max(0)),
         collision_count: d.status.as_ref().and_then(|s| s.collision_count),
         conditions: d.status.as_ref().and_then(|s| s.conditions.clone()),
         ..DeploymentStatus::default()
@@ -135,9 +141,10 @@ pub fn set_condition(status: &mut DeploymentStatus, mut cond: DeploymentConditio
 /// (`DeploymentComplete`).
 pub fn is_complete(d: &Deployment, s: &DeploymentStatus) -> bool {
     let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    s.updated_replicas == Some(replicas)
-        && s.replicas == Some(replicas)
-        && s.available_replicas == Some(replicas)
+    let n = |v: Option<i32>| v.unwrap_or(0);
+    n(s.updated_replicas) == replicas
+        && n(s.replicas) == replicas
+        && n(s.available_replicas) == replicas
         && s.observed_generation >= d.metadata.generation
 }
 

@@ -74,6 +74,8 @@ impl Default for ReplicaSetConfig {
 /// What every reconcile shares.
 struct Ctx {
     client: Arc<dyn Client>,
+    /// The sets as last observed: a create batch re-checks its set here before it runs.
+    sets: Store<ReplicaSet>,
     pods: Store<Pod>,
     expectations: Mutex<Expectations>,
     backoff: Mutex<CreateBackoff>,
@@ -116,6 +118,7 @@ impl ReplicaSetController {
         let controller =
             Controller::<ReplicaSet>::new(self.client.clone(), sets, watcher::Config::default());
         let set_store = controller.store();
+        let sets_for_ctx = set_store.clone();
         let (pod_store, pod_writer) = reflector::store::<Pod>();
         let triggers = reflector::reflector(
             pod_writer,
@@ -139,6 +142,7 @@ impl ReplicaSetController {
         });
         let ctx = Arc::new(Ctx {
             client: self.client.clone(),
+            sets: sets_for_ctx,
             pods: pod_store,
             expectations: Mutex::default(),
             backoff: Mutex::new(CreateBackoff::new(

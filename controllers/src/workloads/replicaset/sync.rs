@@ -193,8 +193,18 @@ async fn event(ctx: &Ctx, rs: &ReplicaSet, ev: EventSpec) {
     }
 }
 
-/// Creates `n` pods in slow-start batches (1, 2, 4, …), stopping at the first failed batch.
-async fn create_pods(
+/// Whether `rs` is still wanted as last observed: present in the set cache with the same uid and
+/// not being deleted. A slow-start creation checks it before every batch after the first, so a
+/// set deleted mid-creation stops creating pods (its garbage collector would only delete them).
+fn still_wanted(ctx: &Ctx, rs: &ReplicaSet) -> bool {
+    ctx.sets
+        .get(&ObjectRef::from_obj(rs))
+        .is_some_and(|seen| seen.metadata.uid == rs.metadata.uid && !is_deleting(&seen.metadata))
+}
+
+/// Creates `n` pods in slow-start batches (1, 2, 4, …), stopping at the first failed batch and
+/// before any batch once the set is gone or being deleted ([`still_wanted`]).
+pub(super) async fn create_pods(
     ctx: &Ctx,
     rs: &ReplicaSet,
     key: &str,
@@ -207,6 +217,13 @@ async fn create_pods(
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let (mut done, mut batch) = (0, 1);
     while done < n {
+        if done > 0 && !still_wanted(ctx, rs) {
+            tracing::debug!(
+                set = key,
+                "replicaset: set deleted during creation; stopping"
+            );
+            return Ok(());
+        }
         let size = batch.min(n - done);
         let results = join_all((0..size).map(|_| api.create(&pod))).await;
         let mut created = Vec::new();

@@ -189,3 +189,57 @@ async fn create_backoff_should_grow_with_failures_and_reset_when_healthy() {
     );
     let _: Value = json!(null);
 }
+
+/// A [`super::Ctx`] over `client` whose set cache holds `sets` (and no pods).
+fn ctx_with_sets(
+    client: Arc<crate::client::testing::FakeClient>,
+    sets: &[ReplicaSet],
+) -> (super::Ctx, crate::reflector::Writer<ReplicaSet>) {
+    let (set_store, mut writer) = crate::reflector::store::<ReplicaSet>();
+    for s in sets {
+        let obj = serde_json::to_value(s).expect("set json");
+        writer.apply_watcher_event(&crate::watcher::Event::Apply(obj));
+    }
+    let (pods, _) = crate::reflector::store::<Pod>();
+    let ctx = super::Ctx {
+        client: client.clone(),
+        sets: set_store,
+        pods,
+        expectations: Default::default(),
+        backoff: std::sync::Mutex::new(CreateBackoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )),
+        recorder: crate::events::Recorder::new(
+            client,
+            crate::events::Reporter {
+                component: super::REPLICASET_CONTROLLER.into(),
+                instance: None,
+            },
+        ),
+        config: super::ReplicaSetConfig::default(),
+    };
+    (ctx, writer)
+}
+
+#[tokio::test]
+async fn creation_should_stop_between_batches_once_the_set_is_gone() {
+    let pods = crate::builtin::resource("v1", "Pod").expect("pods");
+    let mut set = rs(0);
+    set.metadata.namespace = Some("default".into());
+    set.metadata.uid = Some("uid-w".into());
+
+    let client = Arc::new(crate::client::testing::FakeClient::new());
+    let (live, _w) = ctx_with_sets(client.clone(), std::slice::from_ref(&set));
+    super::sync::create_pods(&live, &set, "default/w", "default", 7)
+        .await
+        .expect("create");
+    assert_eq!(client.objects(pods).len(), 7, "batches 1 + 2 + 4");
+
+    let client = Arc::new(crate::client::testing::FakeClient::new());
+    let (gone, _w) = ctx_with_sets(client.clone(), &[]);
+    super::sync::create_pods(&gone, &set, "default/w", "default", 7)
+        .await
+        .expect("create");
+    assert_eq!(client.objects(pods).len(), 1, "only the first batch");
+}
