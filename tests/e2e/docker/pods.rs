@@ -161,10 +161,13 @@ async fn http_pod_is_served_at_its_pod_ip_and_containers_share_localhost() {
         status_of(&pod, "probe")["state"]["terminated"]["reason"],
         "Completed"
     );
+    // The runtime's own scheme and Docker's 64-hex-digit container ID.
+    let id = status_of(&pod, "web")["containerID"].clone();
     assert!(
-        status_of(&pod, "web")["containerID"]
-            .as_str()
-            .is_some_and(|id| id.len() > 20)
+        id.as_str()
+            .and_then(|id| id.strip_prefix("docker://"))
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{id}"
     );
     assert_eq!(containers_of(&c.node, "sandbox", Some("web")).len(), 1);
     let node = c.server.get(&format!("/api/v1/nodes/{}", c.node)).await.1;

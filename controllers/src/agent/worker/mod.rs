@@ -215,7 +215,16 @@ impl Step<'_> {
         self.report_wait(w, wait);
         let now = self.pool.clock.now();
         let host_ip = Some(self.reg.host_ip.as_str());
-        let status = pod_status(&view, &w.obs, now, w.pod_ip.as_deref(), host_ip, &backoff);
+        let scheme = self.pool.runtime.id_scheme();
+        let status = pod_status(
+            &view,
+            &w.obs,
+            now,
+            w.pod_ip.as_deref(),
+            host_ip,
+            &backoff,
+            scheme,
+        );
         if !paused && self.needs_write(w, &view, &status) {
             match self.write_status(w, &mut view, status).await {
                 Err(AgentError::Client(e)) if e.is_not_found() => return Ok(Next::await_change()),

@@ -218,6 +218,10 @@ impl ContainerRuntime for DockerRuntime {
         format!("docker://{}", self.engine_version)
     }
 
+    fn id_scheme(&self) -> &'static str {
+        "docker"
+    }
+
     fn run_sandbox(
         &self,
         config: SandboxConfig,
