@@ -411,6 +411,7 @@ async fn agent_process_runs_pods_as_docker_containers() {
         .args(["agent", "--server", &server.base(), "--token", &token])
         .args(["--node-name", &node, "--node-lease-renew-interval", "1s"])
         .args(["--runtime", "docker", "--sandbox-image", &images.sandbox])
+        .args(["--log-addr", "127.0.0.1:0"])
         .env_remove("MOCK_K8_NODE_NAME")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -419,7 +420,8 @@ async fn agent_process_runs_pods_as_docker_containers() {
         .expect("spawn mock_k8 agent");
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-agent"},
         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
-                 "containers": [{"name": "app", "image": images.busybox, "command": ["sleep", "3600"]}]}});
+                 "containers": [{"name": "app", "image": images.busybox,
+                                 "command": ["sh", "-c", "echo hello from the agent; exec sleep 3600"]}]}});
     server.create(PODS, &pod).await;
     let deadline = Instant::now() + Duration::from_secs(40);
     let running = loop {
@@ -435,6 +437,18 @@ async fn agent_process_runs_pods_as_docker_containers() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // `pods/on-agent/log` goes through the API server's proxy to the agent process's endpoint.
+    let mut logs = String::new();
+    while Instant::now() < deadline && !logs.contains("hello from the agent") {
+        let resp = server
+            .http()
+            .get(server.url(&format!("{PODS}/on-agent/log")))
+            .send()
+            .await
+            .expect("GET log");
+        logs = resp.text().await.unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let sandboxes = containers_of(&node, "sandbox", Some("on-agent"));
     let containers = containers_of(&node, "container", Some("on-agent"));
     let _ = agent.kill();
@@ -442,6 +456,7 @@ async fn agent_process_runs_pods_as_docker_containers() {
     remove_node_objects(&node);
     assert_eq!(sandboxes.len(), 1, "one sandbox: {running:#}");
     assert_eq!(containers.len(), 1, "one container: {running:#}");
+    assert_eq!(logs, "hello from the agent\n");
     let version = server.get(&format!("/api/v1/nodes/{node}")).await.1["status"]["nodeInfo"]
         ["containerRuntimeVersion"]
         .as_str()
