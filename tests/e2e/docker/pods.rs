@@ -9,19 +9,19 @@ use serde_json::{Value, json};
 use super::support::{Images, containers_of, docker, remove_node_objects, require_docker, unique};
 use crate::support::Server;
 
-const PODS: &str = "/api/v1/namespaces/default/pods";
+pub(super) const PODS: &str = "/api/v1/namespaces/default/pods";
 
 /// A `mock_k8 run --runtime docker` serving one node with a unique name, and its Docker objects
 /// removed when dropped.
-struct DockerCluster {
-    server: Server,
-    node: String,
-    images: Images,
+pub(super) struct DockerCluster {
+    pub(super) server: Server,
+    pub(super) node: String,
+    pub(super) images: Images,
     _lock: super::support::DockerLock,
 }
 
 impl DockerCluster {
-    async fn start(test: &str) -> Option<DockerCluster> {
+    pub(super) async fn start(test: &str) -> Option<DockerCluster> {
         let (lock, images) = require_docker(test).await?;
         let node = unique("e2e");
         let server = Server::start_with(&Self::flags(&node, &images)).await;
@@ -56,17 +56,17 @@ impl DockerCluster {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
     }
 
-    async fn create(&self, name: &str, spec: Value) {
+    pub(super) async fn create(&self, name: &str, spec: Value) {
         self.server.create(PODS, &self.pod(name, spec)).await;
     }
 
-    async fn get(&self, name: &str) -> Option<Value> {
+    pub(super) async fn get(&self, name: &str) -> Option<Value> {
         let (status, body) = self.server.get(&format!("{PODS}/{name}")).await;
         (status == StatusCode::OK).then_some(body)
     }
 
     /// Polls pod `name` until `pred` holds; panics with the pod and the server log after `timeout`.
-    async fn wait(
+    pub(super) async fn wait(
         &self,
         name: &str,
         what: &str,
@@ -89,7 +89,7 @@ impl DockerCluster {
         }
     }
 
-    async fn wait_running(&self, name: &str) -> Value {
+    pub(super) async fn wait_running(&self, name: &str) -> Value {
         self.wait(name, "phase Running", Duration::from_secs(30), |p| {
             p["status"]["phase"] == "Running"
                 && p["status"]["containerStatuses"]

@@ -332,7 +332,19 @@ impl Step<'_> {
             network,
             ports,
         };
-        let status = self.pool.runtime.run_sandbox(config).await?;
+        let status = match self.pool.runtime.run_sandbox(config).await {
+            Ok(status) => status,
+            Err(e) => {
+                // As the kubelet reports it (folded into one Event with a count on retries).
+                tracing::warn!(pod = %w.uid, error = %e, "failed to create the pod sandbox");
+                let ev = EventSpec::warning(
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                );
+                self.pool.emit(self.node, view, None, ev);
+                return Err(e.into());
+            }
+        };
         if let Some(ip) = status.ip {
             w.pod_ip = Some(ip.to_string());
         }
