@@ -2,8 +2,9 @@
 //! HTTP with concurrent clients, prints a results table and writes the results as JSON.
 //!
 //! Scenarios (issue 7): 1 end to end (verification on and off), 2 durable writes beside etcd,
-//! 3 watch fan-out, 4 scale and memory, 5 restart, 6 LIST. Scenarios 1 (on), 4, 6 and 5 share one
-//! server ([`cluster`]). `--quick` runs every scenario at small sizes (CI runs it).
+//! 3 watch fan-out, 4 scale and memory, 5 restart, 6 LIST; and 7 pod start latency, MockDocker vs
+//! Docker (issue 6, [`latency`]). Scenarios 1 (on), 4, 6 and 5 share one server ([`cluster`]).
+//! `--quick` runs every scenario at small sizes (CI runs it).
 
 pub mod cluster;
 pub mod e2e;
