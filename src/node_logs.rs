@@ -323,3 +323,22 @@ impl LogSource for NodeLogProxy {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn skip_lines_should_drop_the_first_lines_across_chunks() {
+        let chunks = vec!["a\nb\n".to_string(), "c\n".into(), "d\ne\n".into()];
+        let all = |skip| {
+            let stream = futures::stream::iter(chunks.clone()).boxed();
+            skip_lines(stream, skip).collect::<Vec<String>>()
+        };
+        assert_eq!(all(0).await.concat(), "a\nb\nc\nd\ne\n");
+        assert_eq!(all(1).await, vec!["b\n", "c\n", "d\ne\n"]);
+        assert_eq!(all(3).await, vec!["d\ne\n"]);
+        assert_eq!(all(4).await, vec!["e\n"]);
+        assert!(all(9).await.is_empty());
+    }
+}
