@@ -227,6 +227,22 @@ pub struct AgentArgs {
     /// Largest CrashLoopBackOff delay.
     #[arg(long, default_value = "300s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub crash_loop_backoff_max: Duration,
+
+    /// Where the agent serves its containers' logs to the API server (`kubectl logs`); port 0
+    /// picks a free one. The port is published in the Node's
+    /// status.daemonEndpoints.kubeletEndpoint.Port.
+    #[arg(
+        long,
+        env = "MOCK_K8_LOG_ADDR",
+        default_value = "0.0.0.0:10250",
+        value_name = "HOST:PORT"
+    )]
+    pub log_addr: std::net::SocketAddr,
+
+    /// The node's InternalIP, where the API server reaches the log endpoint [default: the
+    /// --log-addr host, or when that is 0.0.0.0, this host's address on the route to --server].
+    #[arg(long, env = "MOCK_K8_NODE_IP", value_name = "IP")]
+    pub node_ip: Option<std::net::IpAddr>,
 }
 
 impl AgentArgs {
@@ -244,6 +260,8 @@ impl AgentArgs {
             lease_renew_interval: self.node_lease_renew_interval,
             lease_duration_seconds: self.node_lease_duration_seconds,
             crash_loop_backoff: (self.crash_loop_backoff_initial, self.crash_loop_backoff_max),
+            log_addr: self.log_addr,
+            node_ip: self.node_ip,
         }
     }
 }

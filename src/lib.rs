@@ -26,6 +26,8 @@ pub mod inproc;
 pub mod manager;
 pub mod nko;
 pub mod node_agent;
+pub mod node_log_endpoint;
 pub mod node_logs;
+pub mod node_logs_auth;
 pub mod server;
 pub mod store;

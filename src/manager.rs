@@ -33,6 +33,15 @@ pub struct Signers {
     pub agents: mock_k8_nko::keys::SecretKey,
 }
 
+/// The in-process agents' container log endpoint: the key requests are signed with, and the set
+/// of node names the API server's proxy dials on loopback (filled with the served nodes).
+pub struct LogEndpoint {
+    /// The cluster's log key.
+    pub key: crate::node_logs_auth::LogKey,
+    /// Filled with the names of the nodes served in this process.
+    pub local_nodes: crate::node_logs::LocalNodes,
+}
+
 /// The actor name the built-in controllers sign as.
 pub const CONTROLLER_ACTOR: &str = "controller:kube-controller-manager";
 
@@ -60,7 +69,7 @@ impl Reconcilers {
         own_node: &str,
         settings: &ControllerSettings,
         leadership: Option<Store>,
-        log_token: &str,
+        logs: LogEndpoint,
         shutdown: &CancellationToken,
         signers: Option<Signers>,
     ) -> Result<Reconcilers, String> {
@@ -174,16 +183,12 @@ impl Reconcilers {
             }
         });
         if !nodes.is_empty() {
-            let logs = NodeLogServer::new(runtime.clone(), log_token).router();
-            let t = token.clone();
-            tasks.spawn(async move {
-                let served = axum::serve(log_listener, logs)
-                    .with_graceful_shutdown(async move { t.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "node log endpoint stopped");
-                }
-            });
+            let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+            if let Ok(mut local) = logs.local_nodes.write() {
+                local.extend(names.iter().cloned());
+            }
+            let server = NodeLogServer::new(runtime.clone(), logs.key, names);
+            tasks.spawn(server.serve(log_listener, token.clone()));
             let t = token.clone();
             tasks.spawn(async move {
                 if let Err(e) = agent::run_pool(client, runtime, nodes, agent_config, hook, t).await

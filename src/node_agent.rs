@@ -5,7 +5,8 @@
 //! MockDocker and reports their status. Its API client talks to the control-plane members given by
 //! `--server` (a comma-separated list: on a connection failure it moves to the next one) with the
 //! join token as bearer credential. When no member answers, its pods keep running and the agent
-//! retries; once a member answers again it renews its Lease and re-syncs its pods.
+//! retries; once a member answers again it renews its Lease and re-syncs its pods. It serves its
+//! containers' logs on `--log-addr` ([`crate::node_log_endpoint`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +24,9 @@ use mock_k8_controllers::container::{
 };
 use mock_k8_controllers::controller::{NoopHook, ResultHook};
 use mock_k8_controllers::kubelet::CrashLoopBackoff;
+
+use crate::node_log_endpoint::AgentLogEndpoint;
+use crate::node_logs_auth::LogKey;
 use tokio_util::sync::CancellationToken;
 
 /// What `mock_k8 agent` needs.
@@ -51,6 +55,11 @@ pub struct AgentOptions {
     pub lease_duration_seconds: i32,
     /// First and largest CrashLoopBackOff delays.
     pub crash_loop_backoff: (Duration, Duration),
+    /// Where the container log endpoint listens (`--log-addr`).
+    pub log_addr: std::net::SocketAddr,
+    /// The node's published `InternalIP` (`--node-ip`); default: see
+    /// [`crate::node_log_endpoint::AgentLogEndpoint::bind`].
+    pub node_ip: Option<std::net::IpAddr>,
 }
 
 /// A [`Transport`] over several members: requests go to the current one; a request that gets no
@@ -149,6 +158,9 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
         .node_index
         .unwrap_or_else(|| index_for(&options.node_name));
     let mut node = NodeSpec::new(&options.node_name, index).map_err(|e| e.to_string())?;
+    let log_endpoint =
+        AgentLogEndpoint::bind(options.log_addr, options.node_ip, &options.servers).await?;
+    log_endpoint.publish(&mut node);
     let config = AgentConfig {
         lease_renew_interval: options.lease_renew_interval,
         lease_duration_seconds: options.lease_duration_seconds,
@@ -174,7 +186,19 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
     }
     let hook: Arc<dyn ResultHook> = Arc::new(NoopHook);
     tracing::info!(node = %options.node_name, servers = ?options.servers, "node agent starting");
-    agent::run_pool(client, runtime, vec![node], config, hook, shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    let serving = shutdown.child_token();
+    let key = LogKey::from_cluster_token(&options.token);
+    let logs = log_endpoint.serve(
+        runtime.clone(),
+        key,
+        options.node_name.clone(),
+        serving.clone(),
+    );
+    let pool = async move {
+        let r = agent::run_pool(client, runtime, vec![node], config, hook, shutdown).await;
+        serving.cancel();
+        r
+    };
+    let ((), ran) = tokio::join!(logs, pool);
+    ran.map_err(|e| e.to_string())
 }

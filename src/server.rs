@@ -89,11 +89,13 @@ pub async fn run(
         controllers: [controller_key.public()].into(),
     };
     let mut state = ApiState::new(store.clone(), options, token.clone()).with_nko_policy(policy);
-    // The node agents `run` starts serve container logs on loopback; the API server proxies
-    // `pods/{name}/log` to them with a per-process bearer token.
-    let log_token = crate::node_logs::new_token();
+    // Node agents serve container logs; the API server proxies `pods/{name}/log` to them, signed
+    // with the key derived from the join token (see `node_logs_auth`). The agents `run` starts are
+    // dialed on loopback.
+    let log_key = crate::node_logs_auth::LogKey::from_cluster_token(&startup.secrets.token);
+    let local_nodes = crate::node_logs::LocalNodes::default();
     if config.controllers.enabled {
-        let proxy = crate::node_logs::NodeLogProxy::new("127.0.0.1", &log_token);
+        let proxy = crate::node_logs::NodeLogProxy::new(log_key.clone(), local_nodes.clone());
         state = state.with_log_source(Arc::new(proxy));
     }
     let signers = crate::manager::Signers {
@@ -128,7 +130,10 @@ pub async fn run(
             &identity.node_name,
             &config.controllers,
             Some(store.clone()),
-            &log_token,
+            crate::manager::LogEndpoint {
+                key: log_key,
+                local_nodes,
+            },
             &token,
             Some(signers),
         )

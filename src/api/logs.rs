@@ -36,6 +36,8 @@ pub struct LogRequest {
     pub follow: bool,
     /// The node's `status.daemonEndpoints.kubeletEndpoint.Port` (where its agent serves logs).
     pub kubelet_port: Option<i32>,
+    /// The node's `InternalIP` in `status.addresses` (where a remote agent is dialed).
+    pub node_address: Option<String>,
 }
 
 /// Where container logs come from (the node agents). Implemented by whoever runs them.
@@ -108,7 +110,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
         .with_object("", "pods/log", &r.name)
         .into());
     };
-    let kubelet_port = mock_k8_schemas::resource::by_kind("v1", "Node")
+    let node_obj = mock_k8_schemas::resource::by_kind("v1", "Node")
         .and_then(|resource| {
             let path = super::routes::ResourcePath {
                 resource,
@@ -119,8 +121,18 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
             crud::resolve(&ctx.state, &path).ok()
         })
         .and_then(|(_, obj)| crud::parse_stored(&obj).ok())
-        .and_then(|n| n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_i64())
+        .unwrap_or(Value::Null);
+    let node_status = &node_obj["status"];
+    let kubelet_port = node_status["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        .as_i64()
         .and_then(|p| i32::try_from(p).ok());
+    let node_address = node_status["addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["type"] == "InternalIP")
+        .and_then(|a| a["address"].as_str())
+        .map(str::to_string);
     let req = LogRequest {
         namespace: r.namespace.clone(),
         pod: r.name.clone(),
@@ -133,6 +145,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
         previous: ctx.params.previous,
         follow: ctx.params.follow,
         kubelet_port,
+        node_address,
     };
     let body = source.logs(req).await?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response())

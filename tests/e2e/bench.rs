@@ -83,6 +83,18 @@ async fn bench_quick_mode_should_run_and_report_every_scenario() {
     let restart = &scenario(r, "restart")[0];
     assert_eq!(restart["pods"], 200, "{restart}");
     assert!(restart["readySeconds"].as_f64().is_some(), "{restart}");
+    let latency = &scenario(r, "pod-start-latency")[0];
+    let runtimes = latency["runtimes"].as_array().expect("runtimes");
+    assert_eq!(runtimes[0]["runtime"], "mock", "{latency}");
+    assert!(
+        runtimes[0]["boundToRunningP50"].as_f64().unwrap_or(0.0) > 0.0,
+        "{latency}"
+    );
+    // Docker is measured, or skipped with a note saying why.
+    assert!(
+        runtimes.len() == 2 || latency["dockerSkipped"].is_string(),
+        "{latency}"
+    );
     harness::save(&report, &json).expect("results written");
     let written: Value =
         serde_json::from_slice(&std::fs::read(&json).expect("read results")).expect("JSON");
@@ -94,5 +106,5 @@ async fn bench_quick_mode_should_run_and_report_every_scenario() {
             .unwrap_or_default()
     };
     assert_eq!(names(&written), names(r));
-    assert_eq!(names(r).len(), 7, "six scenarios, end to end twice");
+    assert_eq!(names(r).len(), 8, "seven scenarios, end to end twice");
 }

@@ -275,6 +275,8 @@ async fn agent_process_should_register_its_node_and_run_its_pods() {
             "agent-1",
             "--node-lease-renew-interval",
             "1s",
+            "--log-addr",
+            "127.0.0.1:0",
         ])
         .env_remove("MOCK_K8_NODE_NAME")
         .stdin(std::process::Stdio::null())

@@ -5,6 +5,7 @@
 //! `MOCK_K8_REQUIRE_KUBECTL=1`. The shared manifests are read from `../shared/manifests` beside the
 //! repository (or `$MOCK_K8_MANIFESTS_DIR`).
 
+mod agent_logs;
 mod bench;
 mod cli;
 mod cluster;

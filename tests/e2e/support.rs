@@ -773,6 +773,11 @@ impl KubectlProcess {
         s
     }
 
+    /// Every line read so far, oldest first.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// Kills the process.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;

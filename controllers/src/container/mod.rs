@@ -39,8 +39,8 @@ pub use mock::{EXIT_SIGKILL, EXIT_SIGTERM, MAX_LOG_LINES, MockDocker};
 pub use sandbox::{SandboxConfig, SandboxNetwork, SandboxPort, SandboxStatus};
 pub use select::{RuntimeKind, UnknownRuntime, connect_runtime};
 
-/// A runtime-assigned container ID (MockDocker: 64 lowercase hex digits, like Docker). The pod status
-/// shows it as `mock://<id>`.
+/// A runtime-assigned container ID (64 lowercase hex digits with either runtime). The pod status
+/// shows it as `<scheme>://<id>` with the runtime's [`ContainerRuntime::id_scheme`].
 pub type ContainerId = String;
 
 /// Whether a container is one of the pod's `initContainers` or one of its `containers`.
@@ -246,6 +246,11 @@ pub trait ContainerRuntime: Send + Sync {
     /// The runtime's name and version as a node reports it in `status.nodeInfo.containerRuntimeVersion`
     /// (`mockdocker://1.0`, `docker://20.10.24`).
     fn version(&self) -> String;
+
+    /// The scheme the pod status prefixes container IDs with (`containerID: <scheme>://<id>`, as
+    /// the kubelet reports `docker://…` or `containerd://…`): `mock` for MockDocker, `docker` for
+    /// the Docker runtime.
+    fn id_scheme(&self) -> &'static str;
 
     /// Runs the sandbox of pod `config.pod_uid` (see [`sandbox`]); idempotent: a sandbox already
     /// running for that pod (e.g. left by a previous agent) is adopted and reported as is.

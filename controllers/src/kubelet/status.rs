@@ -39,9 +39,11 @@ pub fn time(t: SystemTime) -> Time {
     Time(Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
-/// The container ID as the pod status shows it: `mock://<id>`.
-pub fn status_container_id(id: &str) -> String {
-    format!("mock://{id}")
+/// The container ID as the pod status shows it: `<scheme>://<id>`, with the runtime's
+/// [`ContainerRuntime::id_scheme`](crate::container::ContainerRuntime::id_scheme) (`mock`,
+/// `docker`).
+pub fn status_container_id(scheme: &str, id: &str) -> String {
+    format!("{scheme}://{id}")
 }
 
 /// How a container counts toward the pod phase.
@@ -54,7 +56,7 @@ enum Count {
 
 /// The pod's status. `now` (wall clock) stamps `startTime` and condition transitions; `pod_ip` and
 /// `host_ip` are the addresses the agent assigned (`None` keeps the previous ones); `backoff` words
-/// the CrashLoopBackOff message.
+/// the CrashLoopBackOff message; `id_scheme` prefixes container IDs (see [`status_container_id`]).
 pub fn pod_status(
     pod: &Pod,
     observed: &PodObservation,
@@ -62,6 +64,7 @@ pub fn pod_status(
     pod_ip: Option<&str>,
     host_ip: Option<&str>,
     backoff: &CrashLoopBackoff,
+    id_scheme: &str,
 ) -> PodStatus {
     let prev = pod.status.clone().unwrap_or_default();
     let prev_phase = prev
@@ -97,6 +100,7 @@ pub fn pod_status(
         pod,
         may_restart,
         backoff,
+        id_scheme,
     };
 
     let mut init_failed = false;
@@ -251,6 +255,7 @@ struct Ctx<'a> {
     pod: &'a Pod,
     may_restart: bool,
     backoff: &'a CrashLoopBackoff,
+    id_scheme: &'a str,
 }
 
 impl Ctx<'_> {
@@ -270,10 +275,10 @@ impl Ctx<'_> {
             restart_count: obs.map_or(0, |o| i32::try_from(o.restart_count).unwrap_or(i32::MAX)),
             container_id: obs
                 .and_then(|o| o.container_id.as_deref())
-                .map(status_container_id),
+                .map(|id| status_container_id(self.id_scheme, id)),
             last_state: Some(
                 obs.and_then(|o| o.last_termination.as_ref())
-                    .map(terminated)
+                    .map(|t| terminated(t, self.id_scheme))
                     .unwrap_or_default(),
             ),
             started: Some(false),
@@ -324,7 +329,10 @@ impl Ctx<'_> {
             }
             Some(ContainerState::Exited { exit_code, .. }) => {
                 let current = obs.and_then(ObservedContainer::termination);
-                let current_state = current.as_ref().map(terminated).unwrap_or_default();
+                let current_state = current
+                    .as_ref()
+                    .map(|t| terminated(t, self.id_scheme))
+                    .unwrap_or_default();
                 st.ready = kind == ContainerKind::Init && *exit_code == 0;
                 if self.may_restart && should_restart(self.pod, kind, *exit_code) {
                     let o = obs
@@ -379,10 +387,10 @@ fn waiting(reason: &str, message: Option<String>) -> K8sState {
     }
 }
 
-fn terminated(t: &Termination) -> K8sState {
+fn terminated(t: &Termination, id_scheme: &str) -> K8sState {
     K8sState {
         terminated: Some(ContainerStateTerminated {
-            container_id: Some(status_container_id(&t.container_id)),
+            container_id: Some(status_container_id(id_scheme, &t.container_id)),
             exit_code: t.exit_code,
             reason: Some(t.reason.clone()),
             started_at: t.started_at.map(time),

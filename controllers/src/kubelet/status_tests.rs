@@ -31,6 +31,7 @@ fn status_of(pod: &Pod, o: &PodObservation, now: u64) -> PodStatus {
         Some("10.244.3.2"),
         Some("192.168.1.10"),
         &CrashLoopBackoff::default(),
+        "mock",
     )
 }
 
@@ -386,4 +387,28 @@ fn pod_status_should_mark_succeeded_pods_completed() {
     );
     let init = &s.init_container_statuses.unwrap()[0];
     assert!(init.ready, "a completed init container is ready");
+}
+
+#[test]
+fn pod_status_should_prefix_container_ids_with_the_runtime_scheme() {
+    let mut a = observed("a", App, exited(1, 90, 100));
+    a.restart_count = 1;
+    a.last_termination = a.termination();
+    a.state = Some(running(105));
+    a.container_id = Some("id-a2".into());
+    let s = pod_status(
+        &two_apps(),
+        &obs(vec![a, observed("b", App, running(0))]),
+        t(110),
+        None,
+        None,
+        &CrashLoopBackoff::default(),
+        "docker",
+    );
+    let v = serde_json::to_value(&s.container_statuses.clone().unwrap()[0]).unwrap();
+    assert_eq!(v["containerID"], json!("docker://id-a2"));
+    assert_eq!(
+        v["lastState"]["terminated"]["containerID"],
+        json!("docker://id-a")
+    );
 }

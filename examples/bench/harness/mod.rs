@@ -2,12 +2,14 @@
 //! HTTP with concurrent clients, prints a results table and writes the results as JSON.
 //!
 //! Scenarios (issue 7): 1 end to end (verification on and off), 2 durable writes beside etcd,
-//! 3 watch fan-out, 4 scale and memory, 5 restart, 6 LIST. Scenarios 1 (on), 4, 6 and 5 share one
-//! server ([`cluster`]). `--quick` runs every scenario at small sizes (CI runs it).
+//! 3 watch fan-out, 4 scale and memory, 5 restart, 6 LIST; and 7 pod start latency, MockDocker vs
+//! Docker (issue 6, [`latency`]). Scenarios 1 (on), 4, 6 and 5 share one server ([`cluster`]).
+//! `--quick` runs every scenario at small sizes (CI runs it).
 
 pub mod cluster;
 pub mod e2e;
 pub mod etcd;
+pub mod latency;
 pub mod load;
 pub mod server;
 pub mod stats;
@@ -34,6 +36,8 @@ pub enum Group {
     Writes,
     /// 3 watch fan-out.
     Watch,
+    /// 7 pod start latency (bound → Running), MockDocker vs Docker ([`latency`]).
+    PodLatency,
 }
 
 /// Flags of the harness. Sizes left unset take the full suite's values, or the quick ones with
@@ -233,8 +237,18 @@ pub async fn run(o: &Options) -> Res<Report> {
         rate: o.watch_rate.unwrap_or(if q { 200 } else { 2000 }),
         window: Duration::from_secs_f64(o.watch_seconds.unwrap_or(pick(2.0, 10.0))),
     };
+    let latency = latency::Params {
+        pods: if q { 3 } else { 20 },
+        timeout: Duration::from_secs(60),
+    };
     let groups = if o.only.is_empty() {
-        vec![Group::Writes, Group::Watch, Group::Cluster, Group::E2eOff]
+        vec![
+            Group::Writes,
+            Group::Watch,
+            Group::Cluster,
+            Group::E2eOff,
+            Group::PodLatency,
+        ]
     } else {
         o.only.clone()
     };
@@ -252,6 +266,9 @@ pub async fn run(o: &Options) -> Res<Report> {
                 .map(|(v, r)| (vec![v], r)),
             Group::Writes => writes::run(&ctx, &writes).await.map(|(v, r)| (vec![v], r)),
             Group::Watch => watch::run(&ctx, &watch).await.map(|(v, r)| (vec![v], r)),
+            Group::PodLatency => latency::run(&ctx, &latency)
+                .await
+                .map(|(v, r)| (vec![v], r)),
         };
         match outcome {
             Ok((v, r)) => {

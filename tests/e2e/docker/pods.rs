@@ -9,19 +9,19 @@ use serde_json::{Value, json};
 use super::support::{Images, containers_of, docker, remove_node_objects, require_docker, unique};
 use crate::support::Server;
 
-const PODS: &str = "/api/v1/namespaces/default/pods";
+pub(super) const PODS: &str = "/api/v1/namespaces/default/pods";
 
 /// A `mock_k8 run --runtime docker` serving one node with a unique name, and its Docker objects
 /// removed when dropped.
-struct DockerCluster {
-    server: Server,
-    node: String,
-    images: Images,
+pub(super) struct DockerCluster {
+    pub(super) server: Server,
+    pub(super) node: String,
+    pub(super) images: Images,
     _lock: super::support::DockerLock,
 }
 
 impl DockerCluster {
-    async fn start(test: &str) -> Option<DockerCluster> {
+    pub(super) async fn start(test: &str) -> Option<DockerCluster> {
         let (lock, images) = require_docker(test).await?;
         let node = unique("e2e");
         let server = Server::start_with(&Self::flags(&node, &images)).await;
@@ -56,17 +56,17 @@ impl DockerCluster {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
     }
 
-    async fn create(&self, name: &str, spec: Value) {
+    pub(super) async fn create(&self, name: &str, spec: Value) {
         self.server.create(PODS, &self.pod(name, spec)).await;
     }
 
-    async fn get(&self, name: &str) -> Option<Value> {
+    pub(super) async fn get(&self, name: &str) -> Option<Value> {
         let (status, body) = self.server.get(&format!("{PODS}/{name}")).await;
         (status == StatusCode::OK).then_some(body)
     }
 
     /// Polls pod `name` until `pred` holds; panics with the pod and the server log after `timeout`.
-    async fn wait(
+    pub(super) async fn wait(
         &self,
         name: &str,
         what: &str,
@@ -89,7 +89,7 @@ impl DockerCluster {
         }
     }
 
-    async fn wait_running(&self, name: &str) -> Value {
+    pub(super) async fn wait_running(&self, name: &str) -> Value {
         self.wait(name, "phase Running", Duration::from_secs(30), |p| {
             p["status"]["phase"] == "Running"
                 && p["status"]["containerStatuses"]
@@ -161,10 +161,13 @@ async fn http_pod_is_served_at_its_pod_ip_and_containers_share_localhost() {
         status_of(&pod, "probe")["state"]["terminated"]["reason"],
         "Completed"
     );
+    // The runtime's own scheme and Docker's 64-hex-digit container ID.
+    let id = status_of(&pod, "web")["containerID"].clone();
     assert!(
-        status_of(&pod, "web")["containerID"]
-            .as_str()
-            .is_some_and(|id| id.len() > 20)
+        id.as_str()
+            .and_then(|id| id.strip_prefix("docker://"))
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{id}"
     );
     assert_eq!(containers_of(&c.node, "sandbox", Some("web")).len(), 1);
     let node = c.server.get(&format!("/api/v1/nodes/{}", c.node)).await.1;
@@ -408,6 +411,7 @@ async fn agent_process_runs_pods_as_docker_containers() {
         .args(["agent", "--server", &server.base(), "--token", &token])
         .args(["--node-name", &node, "--node-lease-renew-interval", "1s"])
         .args(["--runtime", "docker", "--sandbox-image", &images.sandbox])
+        .args(["--log-addr", "127.0.0.1:0"])
         .env_remove("MOCK_K8_NODE_NAME")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -416,7 +420,8 @@ async fn agent_process_runs_pods_as_docker_containers() {
         .expect("spawn mock_k8 agent");
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-agent"},
         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
-                 "containers": [{"name": "app", "image": images.busybox, "command": ["sleep", "3600"]}]}});
+                 "containers": [{"name": "app", "image": images.busybox,
+                                 "command": ["sh", "-c", "echo hello from the agent; exec sleep 3600"]}]}});
     server.create(PODS, &pod).await;
     let deadline = Instant::now() + Duration::from_secs(40);
     let running = loop {
@@ -432,6 +437,18 @@ async fn agent_process_runs_pods_as_docker_containers() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // `pods/on-agent/log` goes through the API server's proxy to the agent process's endpoint.
+    let mut logs = String::new();
+    while Instant::now() < deadline && !logs.contains("hello from the agent") {
+        let resp = server
+            .http()
+            .get(server.url(&format!("{PODS}/on-agent/log")))
+            .send()
+            .await
+            .expect("GET log");
+        logs = resp.text().await.unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let sandboxes = containers_of(&node, "sandbox", Some("on-agent"));
     let containers = containers_of(&node, "container", Some("on-agent"));
     let _ = agent.kill();
@@ -439,6 +456,7 @@ async fn agent_process_runs_pods_as_docker_containers() {
     remove_node_objects(&node);
     assert_eq!(sandboxes.len(), 1, "one sandbox: {running:#}");
     assert_eq!(containers.len(), 1, "one container: {running:#}");
+    assert_eq!(logs, "hello from the agent\n");
     let version = server.get(&format!("/api/v1/nodes/{node}")).await.1["status"]["nodeInfo"]
         ["containerRuntimeVersion"]
         .as_str()

@@ -11,7 +11,7 @@ use super::{Step, Worker, field_path};
 use crate::agent::AgentError;
 use crate::client::{Api, DeleteParams};
 use crate::container::{
-    ContainerConfig, ContainerKind, ContainerResources, ContainerState, PullError,
+    ContainerConfig, ContainerKind, ContainerResources, ContainerState, PullError, RuntimeError,
 };
 use crate::events::EventSpec;
 use crate::kubelet::resources::{CPU, MEMORY, amount};
@@ -77,8 +77,17 @@ impl Step<'_> {
                     return Ok(false);
                 };
                 let config = container_config(pod, kind, spec, restart_count);
-                let id = rt.create(config).await?;
                 let path = field_path(kind, &container);
+                // The engine may refuse a create (Docker: a memory limit under 6 MB) or a start
+                // (no such executable): a Warning Event says why, as the kubelet's `Failed`.
+                let failed = |e: &RuntimeError| EventSpec::warning("Failed", format!("Error: {e}"));
+                let id = match rt.create(config).await {
+                    Ok(id) => id,
+                    Err(e) => {
+                        self.pool.emit(self.node, pod, Some(&path), failed(&e));
+                        return Err(e.into());
+                    }
+                };
                 let ev = EventSpec::normal("Created", format!("Created container {container}"));
                 self.pool.emit(self.node, pod, Some(&path), ev);
                 let o = w.container_mut(kind, &container);
@@ -89,7 +98,10 @@ impl Step<'_> {
                 o.state = Some(ContainerState::Created);
                 o.restart_count = restart_count;
                 o.backoff_exponent = backoff_exponent;
-                rt.start(&id).await?;
+                if let Err(e) = rt.start(&id).await {
+                    self.pool.emit(self.node, pod, Some(&path), failed(&e));
+                    return Err(e.into());
+                }
             }
             Action::Stop {
                 container,

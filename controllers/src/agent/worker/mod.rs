@@ -215,7 +215,16 @@ impl Step<'_> {
         self.report_wait(w, wait);
         let now = self.pool.clock.now();
         let host_ip = Some(self.reg.host_ip.as_str());
-        let status = pod_status(&view, &w.obs, now, w.pod_ip.as_deref(), host_ip, &backoff);
+        let scheme = self.pool.runtime.id_scheme();
+        let status = pod_status(
+            &view,
+            &w.obs,
+            now,
+            w.pod_ip.as_deref(),
+            host_ip,
+            &backoff,
+            scheme,
+        );
         if !paused && self.needs_write(w, &view, &status) {
             match self.write_status(w, &mut view, status).await {
                 Err(AgentError::Client(e)) if e.is_not_found() => return Ok(Next::await_change()),
@@ -323,7 +332,19 @@ impl Step<'_> {
             network,
             ports,
         };
-        let status = self.pool.runtime.run_sandbox(config).await?;
+        let status = match self.pool.runtime.run_sandbox(config).await {
+            Ok(status) => status,
+            Err(e) => {
+                // As the kubelet reports it (folded into one Event with a count on retries).
+                tracing::warn!(pod = %w.uid, error = %e, "failed to create the pod sandbox");
+                let ev = EventSpec::warning(
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                );
+                self.pool.emit(self.node, view, None, ev);
+                return Err(e.into());
+            }
+        };
         if let Some(ip) = status.ip {
             w.pod_ip = Some(ip.to_string());
         }

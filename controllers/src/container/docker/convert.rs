@@ -31,13 +31,28 @@ pub fn exit_reason(exit_code: i32, oom_killed: bool) -> &'static str {
 }
 
 /// The runtime state of an inspected container. Docker's `paused`, `restarting` and `stopping` count
-/// as running (the process exists); `removing` and `dead` as exited.
+/// as running (the process exists); `removing` and `dead` as exited; `created` with an error and a
+/// non-zero exit code (a refused start) as exited with reason `StartError`.
 pub fn container_state(state: Option<&bollard::models::ContainerState>) -> ContainerState {
     let Some(s) = state else {
         return ContainerState::Created;
     };
     let started_at = parse_time(s.started_at.as_deref());
+    let start_failed =
+        s.error.as_deref().is_some_and(|e| !e.is_empty()) && s.exit_code.is_some_and(|c| c != 0);
     match s.status {
+        // A start the engine refused (no such executable, …) leaves the container `created` with
+        // an exit code and an error: it ended without running (Kubernetes: `StartError`). Its
+        // end time is unknown to Docker; `UNIX_EPOCH` here, see `DockerRuntime::inspect`.
+        Some(ContainerStateStatusEnum::CREATED) if start_failed => ContainerState::Exited {
+            exit_code: s
+                .exit_code
+                .and_then(|c| i32::try_from(c).ok())
+                .unwrap_or(128),
+            reason: "StartError".into(),
+            started_at: None,
+            finished_at: parse_time(s.finished_at.as_deref()).unwrap_or(SystemTime::UNIX_EPOCH),
+        },
         None | Some(ContainerStateStatusEnum::EMPTY) | Some(ContainerStateStatusEnum::CREATED) => {
             ContainerState::Created
         }

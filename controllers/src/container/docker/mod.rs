@@ -82,10 +82,11 @@ pub struct DockerRuntime {
 
 impl DockerRuntime {
     /// Connects to the engine (`DOCKER_HOST` or the default socket), negotiates the API version,
-    /// checks it answers and starts following its events.
+    /// checks it answers and has the sandbox image, and starts following its events.
     ///
     /// # Errors
-    /// [`RuntimeError::Engine`] when no engine is reachable.
+    /// [`RuntimeError::Engine`] when no engine is reachable, or the sandbox image is not present
+    /// locally.
     pub async fn connect(config: DockerConfig) -> Result<DockerRuntime, RuntimeError> {
         let engine = |e: bollard::errors::Error| {
             RuntimeError::Engine(format!("cannot reach the Docker Engine: {e}"))
@@ -93,6 +94,15 @@ impl DockerRuntime {
         let docker = Docker::connect_with_defaults().map_err(engine)?;
         let docker = docker.negotiate_version().await.map_err(engine)?;
         let version = docker.version().await.map_err(engine)?;
+        // Without the sandbox image no pod can start, and nothing is pulled: say so now.
+        if let Err(e) = docker.inspect_image(&config.sandbox_image).await {
+            return Err(RuntimeError::Engine(format!(
+                "the pod sandbox image {:?} is not present in the Docker Engine ({e}): build it with \
+                 examples/docker/build-image.sh, or name a local image that runs `mock_k8 pause` \
+                 with --sandbox-image",
+                config.sandbox_image
+            )));
+        }
         let (events, _) = broadcast::channel(config.events_capacity.max(1));
         let rt = DockerRuntime {
             docker,

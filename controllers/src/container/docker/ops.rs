@@ -218,6 +218,10 @@ impl ContainerRuntime for DockerRuntime {
         format!("docker://{}", self.engine_version)
     }
 
+    fn id_scheme(&self) -> &'static str {
+        "docker"
+    }
+
     fn run_sandbox(
         &self,
         config: SandboxConfig,
@@ -479,7 +483,21 @@ impl ContainerRuntime for DockerRuntime {
             if role.map(String::as_str) != Some(ROLE_CONTAINER) {
                 return Err(RuntimeError::NotFound(id.into()));
             }
-            Ok(container_state(c.state.as_ref()))
+            Ok(match container_state(c.state.as_ref()) {
+                // A refused start has no finish time: the creation time stands in (stable).
+                ContainerState::Exited {
+                    exit_code,
+                    reason,
+                    started_at,
+                    finished_at,
+                } if finished_at == std::time::SystemTime::UNIX_EPOCH => ContainerState::Exited {
+                    exit_code,
+                    reason,
+                    started_at,
+                    finished_at: parse_time(c.created.as_deref()).unwrap_or(finished_at),
+                },
+                state => state,
+            })
         }
         .boxed()
     }

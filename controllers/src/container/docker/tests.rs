@@ -138,6 +138,21 @@ fn container_state_should_follow_docker_inspect() {
             finished_at: started + Duration::from_millis(1500),
         }
     );
+    let refused = bollard::models::ContainerState {
+        error: Some("exec: \"/no/such/binary\": no such file or directory".into()),
+        started_at: Some("0001-01-01T00:00:00Z".into()),
+        finished_at: Some("0001-01-01T00:00:00Z".into()),
+        ..state(ContainerStateStatusEnum::CREATED, 127, false)
+    };
+    assert_eq!(
+        container_state(Some(&refused)),
+        ContainerState::Exited {
+            exit_code: 127,
+            reason: "StartError".into(),
+            started_at: None,
+            finished_at: std::time::SystemTime::UNIX_EPOCH,
+        }
+    );
     let ContainerState::Exited { reason, .. } =
         container_state(Some(&state(ContainerStateStatusEnum::EXITED, 0, false)))
     else {

@@ -97,6 +97,10 @@ impl ContainerRuntime for MockDocker {
         "mockdocker://1.0".into()
     }
 
+    fn id_scheme(&self) -> &'static str {
+        "mock"
+    }
+
     fn run_sandbox(
         &self,
         config: SandboxConfig,
