@@ -150,6 +150,9 @@ pub async fn run(
     let stop = token.clone();
     let cluster_state =
         ClusterState::new(store.clone(), &startup.secrets.token, &identity.cluster_id);
+    // Served requests (not the in-process controllers and agents above) need the join token to
+    // register or renew nodes.
+    let state = state.with_node_token(&startup.secrets.token);
     let app = api::router(state).merge(cluster::router(cluster_state));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -9,6 +9,7 @@
 //! - [`admission`]: the pipeline step that defaults ([`defaults`]), adds default tolerations and
 //!   allocates Service addresses ([`service`]); [`deletion`]: graceful deletion and finalizers.
 //! - [`scheduler`]: `/api/v1/scheduler/{policies,bind}`; [`logs`]: `pods/{name}/log`.
+//! - [`node_auth`]: Node and node Lease writes need the cluster join token.
 //! - [`error`]: the `Status` error type; [`respond`]: JSON responses and `Warning` headers.
 //!
 //! [`router`] builds the axum `Router`; [`crate::server::run`] serves it.
@@ -23,6 +24,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod nko;
+pub mod node_auth;
 pub mod object;
 pub mod openapi;
 pub mod patch;
@@ -141,6 +143,8 @@ pub struct ApiState {
     pub logs: Option<Arc<dyn logs::LogSource>>,
     /// How identity claims (NKO request signatures) are checked.
     pub nko: Arc<crate::nko::admission::Policy>,
+    /// The cluster join token Node and node Lease writes need ([`node_auth`]); `None`: no check.
+    pub node_token: Option<Arc<str>>,
 }
 
 impl ApiState {
@@ -162,7 +166,15 @@ impl ApiState {
                 enforced: true,
                 ..Default::default()
             }),
+            node_token: None,
         }
+    }
+
+    /// This state requiring `token` (the cluster join token) for Node and node Lease writes, as
+    /// [`node_auth`] says.
+    pub fn with_node_token(mut self, token: &str) -> ApiState {
+        self.node_token = Some(token.into());
+        self
     }
 
     /// This state with `policy` checking identity claims.
@@ -431,6 +443,9 @@ async fn run(ctx: &Ctx, verb: Verb, body: Body) -> Result<Response, ApiError> {
         }
         _ => return dispatch(ctx, verb, body).await,
     };
+    if matches!(verb, Verb::Create | Verb::Update | Verb::Patch) {
+        node_auth::check(ctx, &admission)?;
+    }
     crate::nko::admission::scope(admission, dispatch(ctx, verb, body)).await
 }
 

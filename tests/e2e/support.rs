@@ -136,6 +136,14 @@ impl Server {
         &self.data_dir
     }
 
+    /// The cluster join token, from `<data-dir>/cluster.json` (Node writes need it).
+    pub fn join_token(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.data_dir.join("cluster.json")).expect("cluster.json");
+        let v: Value = serde_json::from_str(&text).expect("cluster.json is JSON");
+        v["token"].as_str().expect("token").to_string()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

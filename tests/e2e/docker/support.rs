@@ -190,6 +190,43 @@ fn sandbox_image() -> String {
     tag
 }
 
+/// The image the cluster failure tests run members and agents from: the sandbox image (the
+/// `mock_k8` binary under test and its shared libraries, entrypoint `/mock_k8`) with the seed's
+/// environment (`MOCK_K8_API_ADDR=0.0.0.0:8080`, `MOCK_K8_DATA_DIR=/app/data`) and `run` as the
+/// default command, as `examples/docker/build-image.sh` builds it for users. Built locally on top
+/// of `sandbox` (nothing is pulled); tagged after it, so it is rebuilt with the binary.
+pub fn member_image(sandbox: &str) -> String {
+    let tag = match sandbox.split_once(':') {
+        Some((_, version)) => format!("mock-k8-test-member:{version}"),
+        None => "mock-k8-test-member:latest".to_string(),
+    };
+    if image_exists(&tag) {
+        return tag;
+    }
+    let ctx = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {sandbox}\nWORKDIR /app/data\nWORKDIR /app\n\
+             ENV MOCK_K8_API_ADDR=0.0.0.0:8080 MOCK_K8_DATA_DIR=/app/data\n\
+             EXPOSE 8080\nENTRYPOINT [\"/mock_k8\"]\nCMD [\"run\"]\n"
+        ),
+    )
+    .expect("write Dockerfile");
+    build(&tag, ctx.path());
+    if let Ok(tags) = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "mock-k8-test-member",
+    ]) {
+        for old in tags.lines().filter(|t| *t != tag) {
+            let _ = docker(&["rmi", old]);
+        }
+    }
+    tag
+}
+
 /// A name nobody else uses: `<prefix>-<pid>-<random hex>`.
 pub fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 3];
