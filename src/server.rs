@@ -154,6 +154,8 @@ pub async fn run(
     // register or renew nodes.
     let state = state.with_node_token(&startup.secrets.token);
     let app = api::router(state).merge(cluster::router(cluster_state));
+    // Handlers see the peer address (`ConnectInfo`): node writes from loopback need no token.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

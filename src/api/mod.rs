@@ -204,6 +204,8 @@ pub struct Ctx {
     pub method: Method,
     /// Its target as sent: path and query (what NKO request signatures cover).
     pub target: String,
+    /// The peer's address, when served over a socket (`None` for in-process calls).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Ctx {
@@ -357,6 +359,10 @@ async fn handle_resource(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
     let ctx = Ctx {
         state,
         path,
@@ -364,6 +370,7 @@ async fn handle_resource(
         headers: parts.headers,
         method: parts.method,
         target,
+        peer,
     };
     let resource = match (ctx.path.resource.group, ctx.path.subresource.as_deref()) {
         ("", None) => ctx.path.resource.plural.to_string(),

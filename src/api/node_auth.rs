@@ -1,11 +1,14 @@
-//! Who may register and renew nodes: a write to a Node, or to a Lease in `kube-node-lease`, needs
-//! the cluster's join token, or the signature of a node whose key was registered with it.
+//! Who may register and renew nodes: a write to a Node, or to a Lease in `kube-node-lease`, from
+//! another host needs the cluster's join token, or the signature of a node whose key was
+//! registered with it.
 //!
 //! Kubernetes admits kubelets with a bootstrap token and then their own credentials
-//! (NodeRestriction). Here, as the API has no user authentication, the same two steps are:
-//! - `Authorization: Bearer <join token>` (what `mock_k8 agent --token` sends, and what a user
-//!   gets with `kubectl --token <join token>`) admits any create, update or patch of Nodes and node
-//!   Leases;
+//! (NodeRestriction). Here, as the API has no user authentication, the same steps are:
+//! - a request from a loopback address (the member's own host) is admitted, as kube-apiserver's
+//!   former insecure port on localhost admitted everything. This keeps `kubectl apply` of a Node
+//!   working on one machine: kubectl (client-go) sends no bearer token over plain HTTP;
+//! - `Authorization: Bearer <join token>` (what `mock_k8 agent --token` sends; `curl -H` for
+//!   users) admits any create, update or patch of Nodes and node Leases;
 //! - a request signed as `node:<n>` (NKO, `nko/SPEC.md` §4, verified by admission) is admitted
 //!   without the token when Node `<n>` exists and publishes the signing key (annotation
 //!   `nko.mock-k8.io/public-key`): its key was registered by a write that had the token. NKO
@@ -50,7 +53,11 @@ pub fn check(ctx: &Ctx, admission: &Admission) -> Result<(), ApiError> {
     let Some(token) = ctx.state.node_token.as_deref() else {
         return Ok(());
     };
-    if !is_node_write(ctx) {
+    if !is_node_write(ctx)
+        || ctx
+            .peer
+            .is_some_and(|p| p.ip().to_canonical().is_loopback())
+    {
         return Ok(());
     }
     match bearer(&ctx.headers) {
@@ -72,9 +79,9 @@ pub fn check(ctx: &Ctx, admission: &Admission) -> Result<(), ApiError> {
     Err(Status::new(
         401,
         "Unauthorized",
-        "registering or updating Nodes and node Leases needs the cluster join token \
-         (Authorization: Bearer <token>; kubectl --token <token>), or the signature of a node \
-         whose key was registered with it",
+        "registering or updating Nodes and node Leases from another host needs the cluster \
+         join token (Authorization: Bearer <token>), or the signature of a node whose key was \
+         registered with it",
     )
     .into())
 }

@@ -132,8 +132,7 @@ impl Lab {
         // answers for names that are gone (a killed member) fail fast instead of waiting on
         // upstream resolvers this sandbox has none of.
         let mut cmd = vec![
-            "run",
-            "-d",
+            "create",
             "--name",
             &name,
             "--network",
@@ -156,8 +155,12 @@ impl Lab {
         ];
         cmd.extend_from_slice(args);
         must(&cmd);
-        // The Raft network carries member and agent traffic under the short name.
+        // The Raft network carries member and agent traffic under the short name. It is connected
+        // before the process starts: a connection opened while `docker network connect` runs can
+        // leave with the other network's source address and its answers be dropped (a join that
+        // hung until its timeout).
         must(&["network", "connect", "--alias", short, &raft, &name]);
+        must(&["start", &name]);
         self.containers.push(name);
         self.ports.insert(short.to_string(), port);
     }
@@ -329,6 +332,31 @@ async fn docker_cluster_should_survive_leader_death_partition_agent_loss_and_rol
         );
     }
     let lab = Arc::new(lab);
+    // Strangers (this test, from outside the members' hosts) cannot register nodes; the token
+    // holder can.
+    let stranger = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "stranger"}});
+    let nodes = lab.url("m2", "/api/v1/nodes");
+    let r = lab
+        .http
+        .post(&nodes)
+        .json(&stranger)
+        .send()
+        .await
+        .expect("post node");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a Node without the token"
+    );
+    let r = lab
+        .http
+        .post(&nodes)
+        .bearer_auth(&token)
+        .json(&stranger)
+        .send()
+        .await
+        .expect("post node");
+    assert_eq!(r.status(), StatusCode::CREATED, "a Node with the token");
 
     // 1. Kill the leader under a stream of writes.
     let members = Arc::new(Mutex::new(vec!["m1".to_string(), "m2".into(), "m3".into()]));

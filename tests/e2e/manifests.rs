@@ -105,16 +105,9 @@ async fn shared_manifests_should_do_what_expected_md_says() {
         "{pod}"
     );
 
-    // Node `fake-node` with its taint, labels and annotations: registering a Node needs the
-    // cluster join token (kubectl --token); without it, 401.
-    let refused = k
-        .run(&["apply", "-f", &path("fake-node-tainted.yaml")])
-        .await;
-    refused.failed().stderr_has("needs the cluster join token");
-    let token = format!("--token={}", server.join_token());
-    k.run(&["apply", "-f", &path("fake-node-tainted.yaml"), &token])
+    // Node `fake-node` with its taint, labels and annotations.
+    apply("fake-node-tainted.yaml")
         .await
-        .ok()
         .stdout_has("node/fake-node created");
     let node = k.json(&["get", "node", "fake-node"]).await;
     assert_eq!(

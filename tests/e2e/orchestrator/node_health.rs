@@ -6,7 +6,7 @@
 //! pods onto one node.
 
 use super::{Cluster, READY, condition, endpoint_ips};
-use crate::support::{manifests_dir, require_kubectl};
+use crate::support::require_kubectl;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -97,10 +97,7 @@ async fn orchestrator_should_mark_silent_nodes_unreachable_and_evict_their_pods(
     c.ok(&["delete", "pod", "pack-a", "pack-b"]).await;
 
     // A Node without an agent.
-    let token = format!("--token={}", c.server.join_token());
-    let fake = manifests_dir().join("fake-node-tainted.yaml");
-    c.ok(&["apply", "-f", fake.to_str().expect("utf-8 path"), &token])
-        .await;
+    c.apply_file("fake-node-tainted.yaml").await;
     c.apply(ON_NODE_2).await;
     c.wait_ready("default", "h-1").await;
     c.wait_ready("default", "h-2").await;
@@ -123,7 +120,6 @@ async fn orchestrator_should_mark_silent_nodes_unreachable_and_evict_their_pods(
         "node",
         "sim-node-2",
         "mock-k8.io/heartbeat=paused",
-        &token,
     ])
     .await;
     c.wait_for("sim-node-2 unreachable", UNREACHABLE, || async move {
@@ -189,14 +185,8 @@ async fn orchestrator_should_mark_silent_nodes_unreachable_and_evict_their_pods(
     assert!(listed.stdout.contains("NotReady"), "{listed}");
 
     // Resume: Ready again, taints removed, the evictions complete.
-    c.ok(&[
-        "annotate",
-        "node",
-        "sim-node-2",
-        "mock-k8.io/heartbeat-",
-        &token,
-    ])
-    .await;
+    c.ok(&["annotate", "node", "sim-node-2", "mock-k8.io/heartbeat-"])
+        .await;
     c.wait_for(
         "sim-node-2 Ready and untainted",
         UNREACHABLE,
