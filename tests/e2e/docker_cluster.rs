@@ -45,7 +45,7 @@ fn must(args: &[&str]) -> String {
 /// from `examples/docker/build-image.sh`), else built locally from the binary under test
 /// ([`member_image`]).
 async fn image_or_skip(test: &str) -> Option<(DockerLock, String)> {
-    let (lock, images) = require_docker(test).await?;
+    let (lock, _images) = require_docker(test).await?;
     let image = match std::env::var("MOCK_K8_TEST_IMAGE") {
         Ok(image) if !image.is_empty() => {
             assert!(
@@ -54,7 +54,7 @@ async fn image_or_skip(test: &str) -> Option<(DockerLock, String)> {
             );
             image
         }
-        _ => tokio::task::spawn_blocking(move || member_image(&images.sandbox))
+        _ => tokio::task::spawn_blocking(member_image)
             .await
             .expect("image task"),
     };
