@@ -155,7 +155,12 @@ pub async fn run(
     let stop = token.clone();
     let cluster_state =
         ClusterState::new(store.clone(), &startup.secrets.token, &identity.cluster_id);
+    // Served requests (not the in-process controllers and agents above) need the join token to
+    // register or renew nodes.
+    let state = state.with_node_token(&startup.secrets.token);
     let app = api::router(state).merge(cluster::router(cluster_state));
+    // Handlers see the peer address (`ConnectInfo`): node writes from loopback need no token.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -9,6 +9,7 @@
 //! - [`admission`]: the pipeline step that defaults ([`defaults`]), adds default tolerations and
 //!   allocates Service addresses ([`service`]); [`deletion`]: graceful deletion and finalizers.
 //! - [`scheduler`]: `/api/v1/scheduler/{policies,bind}`; [`logs`]: `pods/{name}/log`.
+//! - [`node_auth`]: Node and node Lease writes need the cluster join token.
 //! - [`error`]: the `Status` error type; [`respond`]: JSON responses and `Warning` headers.
 //!
 //! [`router`] builds the axum `Router`; [`crate::server::run`] serves it.
@@ -23,6 +24,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod nko;
+pub mod node_auth;
 pub mod object;
 pub mod openapi;
 pub mod patch;
@@ -141,6 +143,8 @@ pub struct ApiState {
     pub logs: Option<Arc<dyn logs::LogSource>>,
     /// How identity claims (NKO request signatures) are checked.
     pub nko: Arc<crate::nko::admission::Policy>,
+    /// The cluster join token Node and node Lease writes need ([`node_auth`]); `None`: no check.
+    pub node_token: Option<Arc<str>>,
 }
 
 impl ApiState {
@@ -162,7 +166,15 @@ impl ApiState {
                 enforced: true,
                 ..Default::default()
             }),
+            node_token: None,
         }
+    }
+
+    /// This state requiring `token` (the cluster join token) for Node and node Lease writes, as
+    /// [`node_auth`] says.
+    pub fn with_node_token(mut self, token: &str) -> ApiState {
+        self.node_token = Some(token.into());
+        self
     }
 
     /// This state with `policy` checking identity claims.
@@ -192,6 +204,8 @@ pub struct Ctx {
     pub method: Method,
     /// Its target as sent: path and query (what NKO request signatures cover).
     pub target: String,
+    /// The peer's address, when served over a socket (`None` for in-process calls).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Ctx {
@@ -345,6 +359,10 @@ async fn handle_resource(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
     let ctx = Ctx {
         state,
         path,
@@ -352,6 +370,7 @@ async fn handle_resource(
         headers: parts.headers,
         method: parts.method,
         target,
+        peer,
     };
     let resource = match (ctx.path.resource.group, ctx.path.subresource.as_deref()) {
         ("", None) => ctx.path.resource.plural.to_string(),
@@ -431,6 +450,9 @@ async fn run(ctx: &Ctx, verb: Verb, body: Body) -> Result<Response, ApiError> {
         }
         _ => return dispatch(ctx, verb, body).await,
     };
+    if matches!(verb, Verb::Create | Verb::Update | Verb::Patch) {
+        node_auth::check(ctx, &admission)?;
+    }
     crate::nko::admission::scope(admission, dispatch(ctx, verb, body)).await
 }
 

@@ -18,20 +18,29 @@ use crate::store::network::{Credentials, post_json};
 /// How long `run --join` keeps retrying a join that fails retryably (no leader yet, unreachable).
 pub const JOIN_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Sends `method path` to `base` with the join token and decodes a 200 JSON answer.
+/// How long one join attempt may take. A join is one membership entry on the leader (well under
+/// a second); an attempt whose connection is lost without an answer (a SYN dropped while the
+/// host's networks change) is abandoned and retried within [`JOIN_PATIENCE`].
+pub const JOIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a `mock_k8 members` request may take (a removal waits for the membership change).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(80);
+
+/// Sends `method path` to `base` with the join token and decodes a 200 JSON answer; the whole
+/// exchange may take `timeout`.
 ///
 /// # Errors
-/// `(retryable, message)`: retryable for transport failures and 5xx answers.
+/// `(retryable, message)`: retryable for transport failures (a timeout included) and 5xx answers.
 async fn call<T: DeserializeOwned>(
     base: &str,
     token: &str,
-    method: Method,
-    path: &str,
+    (method, path): (Method, &str),
     body: Option<Vec<u8>>,
+    timeout: Duration,
 ) -> Result<T, (bool, String)> {
     let transport = HyperTransport::new(base.trim_end_matches('/'))
         .map_err(|e| (false, e.to_string()))?
-        .with_timeout(Duration::from_secs(80));
+        .with_timeout(timeout);
     let auth = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| (false, "the token is not a valid header value".to_string()))?;
     let req = http::Request::builder()
@@ -80,9 +89,9 @@ pub async fn join(url: &str, token: &str, addr: &str, key: &str) -> Result<JoinR
         match call(
             url,
             token,
-            Method::POST,
-            "/cluster/join",
+            (Method::POST, "/cluster/join"),
             Some(body.clone()),
+            JOIN_ATTEMPT_TIMEOUT,
         )
         .await
         {
@@ -107,9 +116,15 @@ pub async fn list_members(url: &str, token: &str) -> Result<(String, Vec<MemberI
         cluster_id: String,
         members: Vec<MemberInfo>,
     }
-    let a: Answer = call(url, token, Method::GET, "/cluster/members", None)
-        .await
-        .map_err(|(_, m)| m)?;
+    let a: Answer = call(
+        url,
+        token,
+        (Method::GET, "/cluster/members"),
+        None,
+        ADMIN_TIMEOUT,
+    )
+    .await
+    .map_err(|(_, m)| m)?;
     Ok((a.cluster_id, a.members))
 }
 
@@ -119,7 +134,7 @@ pub async fn list_members(url: &str, token: &str) -> Result<(String, Vec<MemberI
 /// Transport failures and refusals, as text.
 pub async fn remove_member(url: &str, token: &str, id: u64) -> Result<(), String> {
     let path = format!("/cluster/members/{id}");
-    call::<serde_json::Value>(url, token, Method::DELETE, &path, None)
+    call::<serde_json::Value>(url, token, (Method::DELETE, &path), None, ADMIN_TIMEOUT)
         .await
         .map(|_| ())
         .map_err(|(_, m)| m)

@@ -196,14 +196,27 @@ impl Router {
             match self.await_leader().await? {
                 Leader::Me => return self.read_index_here().await,
                 Leader::Other(id, node) => {
-                    let answer: Result<Result<u64, StoreError>, _> = post_json(
+                    let call = post_json::<_, Result<u64, StoreError>>(
                         &self.creds,
                         &node.addr,
                         "/raft/read-index",
                         &(),
                         READ_INDEX_TIMEOUT,
-                    )
-                    .await;
+                    );
+                    // A read is safe to ask again: when this member stops following `id` (an
+                    // election started, as after the leader died), the call to `id` is dropped
+                    // and the new leader asked, rather than waiting for the call's timeout.
+                    let mut rx = self.raft.metrics();
+                    let moved = async move {
+                        // Raft shut down: only the call can end this wait.
+                        if rx.wait_for(|m| m.current_leader != Some(id)).await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    };
+                    let answer = tokio::select! {
+                        answer = call => answer,
+                        () = moved => continue,
+                    };
                     match answer {
                         Ok(Err(StoreError::Unavailable(m))) if m.starts_with(NOT_LEADER) => {
                             tokio::time::sleep(Duration::from_millis(50)).await;

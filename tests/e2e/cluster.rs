@@ -316,3 +316,168 @@ async fn agent_process_should_register_its_node_and_run_its_pods() {
     let _ = agent.kill();
     let _ = agent.wait();
 }
+
+/// A request signed as `actor` with `key` (NKO request signature) to `base` + `path`, without
+/// the join token.
+async fn signed(
+    server: &Server,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    actor: &str,
+    key: &mock_k8_nko::keys::SecretKey,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let bytes = serde_json::to_vec(body).expect("json");
+    let claim = mock_k8_nko::request::RequestClaim {
+        actor: actor.into(),
+        key: key.public(),
+        timestamp_ms: mock_k8::nko::admission::now_ms(),
+        method: method.as_str().into(),
+        path: path.into(),
+        body_digest: mock_k8_nko::record::digest(&bytes),
+        proof: Vec::new(),
+    };
+    let sig = claim.sign(key);
+    let content_type = if method == reqwest::Method::PATCH {
+        "application/merge-patch+json"
+    } else {
+        "application/json"
+    };
+    let mut req = server
+        .http()
+        .request(method, format!("{base}{path}"))
+        .header("content-type", content_type)
+        .body(bytes);
+    for (name, value) in claim.headers(&sig) {
+        req = req.header(name, value);
+    }
+    server.send(req).await
+}
+
+/// An IPv4 address of this host that is not loopback (`hostname -I`), if it has one.
+fn non_loopback_ip() -> Option<String> {
+    let out = Command::new("hostname").arg("-I").output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse::<std::net::Ipv4Addr>().ok())
+        .find(|ip| !ip.is_loopback())
+        .map(|ip| ip.to_string())
+}
+
+/// Strangers cannot register nodes: Node and `kube-node-lease` Lease writes from another host
+/// need the join token (401 without a credential, 403 with another), or the signature of a node
+/// whose key its Node publishes. Reads, deletes, other Leases and loopback clients stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_writes_should_need_the_join_token_or_a_registered_node_key() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!(
+            "SKIPPED node_writes_should_need_the_join_token_or_a_registered_node_key: this host has no address but loopback"
+        );
+        return;
+    };
+    let server = Server::start_bound("0.0.0.0", &["--simulated-nodes", "1"]).await;
+    let remote = format!("http://{ip}:{}", server.port());
+    let token = token(&server);
+    let http = server.http();
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "stranger"}});
+    let nodes = format!("{remote}/api/v1/nodes");
+    let (code, s) = server.send(http.post(&nodes).json(&node)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{s}");
+    assert_eq!(s["kind"], "Status");
+    assert_eq!(s["reason"], "Unauthorized");
+    assert!(
+        s["message"].as_str().unwrap_or("").contains("join token"),
+        "{s}"
+    );
+    let wrong = http
+        .post(&nodes)
+        .bearer_auth("mk8-not-the-token")
+        .json(&node);
+    let (code, s) = server.send(wrong).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(s["reason"], "Forbidden");
+    let (code, created) = server
+        .send(http.post(&nodes).bearer_auth(&token).json(&node))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    // The seed's `PUT /api/v1/nodes/{id}/status`: with the token only.
+    let mut status = created.clone();
+    status["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}]});
+    let status_url = format!("{remote}/api/v1/nodes/stranger/status");
+    let (code, s) = server.send(http.put(&status_url).json(&status)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{s}");
+    let (code, s) = server
+        .send(http.put(&status_url).bearer_auth(&token).json(&status))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    // Node heartbeats (Leases in kube-node-lease) likewise; other Leases are not node writes.
+    let lease = |ns: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "stranger", "namespace": ns}, "spec": {"holderIdentity": "stranger"}})
+    };
+    let leases = |ns: &str| format!("{remote}/apis/coordination.k8s.io/v1/namespaces/{ns}/leases");
+    let node_lease = lease("kube-node-lease");
+    let (code, s) = server
+        .send(http.post(leases("kube-node-lease")).json(&node_lease))
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{s}");
+    let (code, s) = server
+        .send(
+            http.post(leases("kube-node-lease"))
+                .bearer_auth(&token)
+                .json(&node_lease),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{s}");
+    let (code, s) = server
+        .send(http.post(leases("default")).json(&lease("default")))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{s}");
+
+    // A registered node signs with the key its Node publishes: no token needed.
+    let seed = std::fs::read_to_string(server.data_dir().join("keys/agents.key")).expect("key");
+    let seed = mock_k8_nko::encode::unhex::<32>(seed.trim()).expect("hex seed");
+    let key = mock_k8_nko::keys::SecretKey::from_seed(&seed).derive("sim-node-1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.get("/api/v1/nodes/sim-node-1").await.0 != StatusCode::OK {
+        assert!(Instant::now() < deadline, "sim-node-1 not registered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let patch = json!({"metadata": {"labels": {"signed": "yes"}}});
+    let path = "/api/v1/nodes/sim-node-1";
+    let (code, s) = signed(
+        &server,
+        &remote,
+        reqwest::Method::PATCH,
+        path,
+        "node:sim-node-1",
+        &key,
+        &patch,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    // A newcomer's own key registers nothing: it needs the token first.
+    let fresh = mock_k8_nko::keys::SecretKey::generate().expect("key");
+    let newcomer = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "newcomer",
+        "annotations": {"nko.mock-k8.io/public-key": fresh.public().id()}}});
+    let (code, s) = signed(
+        &server,
+        &remote,
+        reqwest::Method::POST,
+        "/api/v1/nodes",
+        "node:newcomer",
+        &fresh,
+        &newcomer,
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{s}");
+
+    // Everything else stays open: reads and deletes from afar, any write from loopback.
+    let (code, _) = server.send(http.get(format!("{nodes}/stranger"))).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, s) = server.send(http.delete(format!("{nodes}/stranger"))).await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    let (code, s) = server.post("/api/v1/nodes", &newcomer).await;
+    assert_eq!(code, StatusCode::CREATED, "from loopback: {s}");
+}

@@ -3,12 +3,13 @@
 //! partition cuts; `ctl`: the ports this test reaches on 127.0.0.1). Timing flags are turned down
 //! to seconds.
 //!
-//! Needs a Docker Engine and the image (`examples/docker/build-image.sh`, tag from
-//! `MOCK_K8_TEST_IMAGE`, which must be set): skipped with a message when either is missing,
-//! failed instead when `MOCK_K8_REQUIRE_DOCKER=1`. Container and network names carry a per-run
-//! suffix and are removed at the end, also on failure.
+//! Needs a Docker Engine: skipped with a message without one, failed instead when
+//! `MOCK_K8_REQUIRE_DOCKER=1` (`.ci/run`). The image is built locally from the binary under test
+//! (nothing is pulled), or named by `MOCK_K8_TEST_IMAGE` (e.g. `mock-k8:latest` from
+//! `examples/docker/build-image.sh`). Container and network names carry a per-run suffix and are
+//! removed at the end, also on failure.
 
-use crate::docker::support::DockerLock;
+use crate::docker::support::{DockerLock, member_image, require_docker};
 use crate::support::{free_port, pod, rv};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,38 +39,26 @@ fn must(args: &[&str]) -> String {
     out
 }
 
-/// The image to test (and a Docker test lock), or `None` (after printing why) when the test must
-/// skip: `MOCK_K8_TEST_IMAGE` names an image built from this commit (e.g. by
-/// `examples/docker/build-image.sh`); the test skips without it, even in CI.
-async fn image_or_skip(test: &str) -> Option<(Option<DockerLock>, String)> {
-    let image = std::env::var("MOCK_K8_TEST_IMAGE").unwrap_or_default();
-    if image.is_empty() {
-        // Known gap: with the image the Docker runtime tests build, the joining members of this
-        // test do not become ready yet (they do with `run --join` by hand), so CI skips it.
-        eprintln!(
-            "SKIPPED {test}: MOCK_K8_TEST_IMAGE (an image built from this commit, e.g. by \
-             examples/docker/build-image.sh) is not set"
-        );
-        return None;
-    }
-    let required = std::env::var("MOCK_K8_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
-    let why = if !docker(&["info", "--format", "{{.ServerVersion}}"]).0 {
-        Some("no Docker Engine is reachable".to_string())
-    } else if !docker(&["image", "inspect", &image]).0 {
-        Some(format!(
-            "image {image} is missing (build it: examples/docker/build-image.sh)"
-        ))
-    } else {
-        None
-    };
-    match why {
-        None => Some((None, image)),
-        Some(why) if required => panic!("{test}: {why}, and MOCK_K8_REQUIRE_DOCKER=1"),
-        Some(why) => {
-            eprintln!("skipping {test}: {why} (set MOCK_K8_REQUIRE_DOCKER=1 to fail instead)");
-            None
+/// The image to test and the Docker test lock, or `None` (after printing why) when no Docker
+/// Engine is reachable (a failure instead with `MOCK_K8_REQUIRE_DOCKER=1`, see
+/// [`crate::docker::support`]). The image is `MOCK_K8_TEST_IMAGE` when set (e.g. `mock-k8:latest`
+/// from `examples/docker/build-image.sh`), else built locally from the binary under test
+/// ([`member_image`]).
+async fn image_or_skip(test: &str) -> Option<(DockerLock, String)> {
+    let (lock, _images) = require_docker(test).await?;
+    let image = match std::env::var("MOCK_K8_TEST_IMAGE") {
+        Ok(image) if !image.is_empty() => {
+            assert!(
+                docker(&["image", "inspect", &image]).0,
+                "{test}: MOCK_K8_TEST_IMAGE={image} is missing (build it: examples/docker/build-image.sh)"
+            );
+            image
         }
-    }
+        _ => tokio::task::spawn_blocking(member_image)
+            .await
+            .expect("image task"),
+    };
+    Some((lock, image))
 }
 
 /// Containers and networks of one run; removed on drop.
@@ -143,8 +132,7 @@ impl Lab {
         // answers for names that are gone (a killed member) fail fast instead of waiting on
         // upstream resolvers this sandbox has none of.
         let mut cmd = vec![
-            "run",
-            "-d",
+            "create",
             "--name",
             &name,
             "--network",
@@ -167,8 +155,12 @@ impl Lab {
         ];
         cmd.extend_from_slice(args);
         must(&cmd);
-        // The Raft network carries member and agent traffic under the short name.
+        // The Raft network carries member and agent traffic under the short name. It is connected
+        // before the process starts: a connection opened while `docker network connect` runs can
+        // leave with the other network's source address and its answers be dropped (a join that
+        // hung until its timeout).
         must(&["network", "connect", "--alias", short, &raft, &name]);
+        must(&["start", &name]);
         self.containers.push(name);
         self.ports.insert(short.to_string(), port);
     }
@@ -340,6 +332,31 @@ async fn docker_cluster_should_survive_leader_death_partition_agent_loss_and_rol
         );
     }
     let lab = Arc::new(lab);
+    // Strangers (this test, from outside the members' hosts) cannot register nodes; the token
+    // holder can.
+    let stranger = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "stranger"}});
+    let nodes = lab.url("m2", "/api/v1/nodes");
+    let r = lab
+        .http
+        .post(&nodes)
+        .json(&stranger)
+        .send()
+        .await
+        .expect("post node");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a Node without the token"
+    );
+    let r = lab
+        .http
+        .post(&nodes)
+        .bearer_auth(&token)
+        .json(&stranger)
+        .send()
+        .await
+        .expect("post node");
+    assert_eq!(r.status(), StatusCode::CREATED, "a Node with the token");
 
     // 1. Kill the leader under a stream of writes.
     let members = Arc::new(Mutex::new(vec!["m1".to_string(), "m2".into(), "m3".into()]));

@@ -83,6 +83,8 @@ pub struct Server {
     http: reqwest::Client,
     /// Restart on the same port (cluster members keep their address).
     keep_port: bool,
+    /// The IP `--api-addr` binds (`127.0.0.1` unless started with [`Server::start_bound`]).
+    bind_ip: &'static str,
 }
 
 impl Server {
@@ -94,6 +96,12 @@ impl Server {
 
     /// Like [`Server::start`], with extra `run` flags (e.g. `["--watch-history", "5"]`).
     pub async fn start_with(extra: &[&str]) -> Server {
+        Server::start_bound("127.0.0.1", extra).await
+    }
+
+    /// Like [`Server::start_with`], listening on `bind_ip` (e.g. `0.0.0.0`, to be reached from
+    /// another address than loopback); [`Server::url`] still names 127.0.0.1.
+    pub async fn start_bound(bind_ip: &'static str, extra: &[&str]) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let data_dir = data.path().join("data");
         let mut server = Server {
@@ -107,6 +115,7 @@ impl Server {
                 .build()
                 .expect("http client"),
             keep_port: false,
+            bind_ip,
         };
         server.launch(extra).await;
         server
@@ -134,6 +143,11 @@ impl Server {
     /// The data directory this server uses.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -211,7 +225,7 @@ impl Server {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--api-addr")
-            .arg(format!("127.0.0.1:{}", self.port))
+            .arg(format!("{}:{}", self.bind_ip, self.port))
             .args(extra)
             .env_remove("MOCK_K8_DATA_DIR")
             .env_remove("MOCK_K8_API_ADDR")

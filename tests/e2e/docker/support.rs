@@ -150,6 +150,12 @@ fn sandbox_image() -> String {
     if let Ok(image) = std::env::var("MOCK_K8_SANDBOX_IMAGE") {
         return image;
     }
+    binary_image()
+}
+
+/// The image of the `mock_k8` binary under test and its shared libraries (entrypoint
+/// `/mock_k8`, command `pause`), tagged after the binary's mtime and size.
+fn binary_image() -> String {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_mock_k8"));
     let meta = std::fs::metadata(&binary).expect("stat mock_k8");
     let stamp = meta
@@ -182,6 +188,44 @@ fn sandbox_image() -> String {
         "--format",
         "{{.Repository}}:{{.Tag}}",
         "mock-k8-test-pause",
+    ]) {
+        for old in tags.lines().filter(|t| *t != tag) {
+            let _ = docker(&["rmi", old]);
+        }
+    }
+    tag
+}
+
+/// The image the cluster failure tests run members and agents from: the binary image (the
+/// `mock_k8` binary under test and its shared libraries, entrypoint `/mock_k8`) with the seed's
+/// environment (`MOCK_K8_API_ADDR=0.0.0.0:8080`, `MOCK_K8_DATA_DIR=/app/data`) and `run` as the
+/// default command, as `examples/docker/build-image.sh` builds it for users. Built locally on top
+/// of the binary image (nothing is pulled); tagged after it, so it is rebuilt with the binary.
+pub fn member_image() -> String {
+    let sandbox = binary_image();
+    let tag = match sandbox.split_once(':') {
+        Some((_, version)) => format!("mock-k8-test-member:{version}"),
+        None => "mock-k8-test-member:latest".to_string(),
+    };
+    if image_exists(&tag) {
+        return tag;
+    }
+    let ctx = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {sandbox}\nWORKDIR /app/data\nWORKDIR /app\n\
+             ENV MOCK_K8_API_ADDR=0.0.0.0:8080 MOCK_K8_DATA_DIR=/app/data\n\
+             EXPOSE 8080\nENTRYPOINT [\"/mock_k8\"]\nCMD [\"run\"]\n"
+        ),
+    )
+    .expect("write Dockerfile");
+    build(&tag, ctx.path());
+    if let Ok(tags) = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "mock-k8-test-member",
     ]) {
         for old in tags.lines().filter(|t| *t != tag) {
             let _ = docker(&["rmi", old]);
