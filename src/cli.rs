@@ -227,6 +227,16 @@ pub struct AgentArgs {
     /// Largest CrashLoopBackOff delay.
     #[arg(long, default_value = "300s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub crash_loop_backoff_max: Duration,
+
+    /// Where the agent keeps its NKO signing key (`keys/node.key`, mode 0600, made on first
+    /// start; its public key is published in the Node's `nko.mock-k8.io/public-key` annotation).
+    #[arg(
+        long,
+        env = "MOCK_K8_AGENT_DATA_DIR",
+        default_value = "./mock-k8-agent-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
 }
 
 impl AgentArgs {
@@ -244,6 +254,7 @@ impl AgentArgs {
             lease_renew_interval: self.node_lease_renew_interval,
             lease_duration_seconds: self.node_lease_duration_seconds,
             crash_loop_backoff: (self.crash_loop_backoff_initial, self.crash_loop_backoff_max),
+            data_dir: self.data_dir.clone(),
         }
     }
 }

@@ -219,11 +219,18 @@ async fn with_verification_disabled_bad_claims_should_be_recorded_not_rejected()
     )
     .await;
     assert_eq!(code, StatusCode::OK, "{s}");
+    // An overcommitting manual binding is admitted; the record says checks were off.
+    let (code, s) = bind_big_pod(&c).await;
+    assert_eq!(code, StatusCode::CREATED, "{s}");
     c.server.stop().await;
     let (ok, out, err) = verify(&["--data-dir", c.server.data_dir().to_str().unwrap()]);
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("admitted with verification disabled"), "{out}");
     assert!(out.contains("bound to sim-node-1"), "{out}");
+    assert!(
+        out.contains("manual binding") && out.contains("Insufficient cpu"),
+        "{out}"
+    );
 }
 
 /// POSTs a Binding of `pod` to `node` signed as `actor` with `key`, carrying `proof`.
@@ -265,6 +272,20 @@ async fn signed_binding(
     c.server.send(req).await
 }
 
+/// Creates pod `big` (1000 CPUs requested, no scheduler) and binds it by hand to sim-node-1.
+async fn bind_big_pod(c: &Cluster) -> (StatusCode, Value) {
+    let mut big = pod("big", &[("app", "big")], "nginx");
+    big["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "1000"}});
+    c.server
+        .create("/api/v1/namespaces/default/pods", &big)
+        .await;
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "big"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "sim-node-1"}});
+    c.server
+        .post("/api/v1/namespaces/default/pods/big/binding", &binding)
+        .await
+}
+
 fn controller_key(data_dir: &Path) -> SecretKey {
     let text = std::fs::read_to_string(data_dir.join("keys/controllers.key")).unwrap();
     SecretKey::from_seed(&unhex::<32>(text.trim()).unwrap())
@@ -281,6 +302,14 @@ async fn a_feasible_but_not_optimal_scheduling_proof_should_fail_verification() 
     use mock_k8_controllers::scheduler::{FilterOutcome, NodeInfo, Policy, schedule};
 
     let c = Cluster::start(&[]).await;
+    // A binding that does not fit its node is refused before commit.
+    let (code, s) = bind_big_pod(&c).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(s["reason"], "Forbidden");
+    assert!(
+        s["message"].as_str().unwrap().contains("Insufficient cpu"),
+        "{s}"
+    );
     // Load sim-node-1 so that LeastAllocated strictly prefers another node.
     let mut load = pod("load", &[("app", "load")], "nginx");
     load["spec"]["nodeName"] = json!("sim-node-1");

@@ -43,7 +43,9 @@ pub struct SchedulingProof {
     /// The pods counted as assumed, with their nodes, sorted by pod.
     pub assumed: Vec<AssumedPod>,
     /// The decision `d` and what produced it: policy, weights, filters, tie-break, node count,
-    /// feasible-node count, chosen node, its per-plugin scores and total.
+    /// feasible-node count, chosen node, its per-plugin scores and total. Its `assumedPods` may be
+    /// left empty: it is then the pods of [`SchedulingProof::assumed`] (the scheduler sends it so,
+    /// to carry the list once).
     pub decision: DecisionSummary,
 }
 
@@ -54,9 +56,9 @@ impl SchedulingProof {
     }
 }
 
-/// The proof of a binding made by hand: no decision to recompute, only that the node was
-/// feasible for the pod (every filter of the default policy passes) in the state the binding
-/// was committed on. `kind` is [`kinds::BINDING_FEASIBILITY`].
+/// The proof of a binding made by hand: no decision to recompute, only that the pod fit the node
+/// (NodeResourcesFit: requests within allocatable, pod count within `pods`) in the state the
+/// binding was committed on. `kind` is [`kinds::BINDING_FEASIBILITY`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BindingFeasibilityProof {

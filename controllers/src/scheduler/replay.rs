@@ -13,7 +13,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use mock_k8_nko::proof::{Verdict, kind_of, kinds};
 
-use super::framework::PodInfo;
+use super::filters::NodeResourcesFit;
+use super::framework::{FilterPlugin, PodInfo};
 use super::node_info::{NodeInfo, is_terminal};
 use super::policy::Policy;
 use super::proof::{BindingFeasibilityProof, SchedulingProof};
@@ -79,8 +80,9 @@ fn rv_of(pod: &Pod) -> u64 {
 }
 
 /// The nodes-and-pods view; see the module docs.
-#[derive(Default)]
 pub struct SchedulingReplay {
+    /// How many revisions of changes are kept for roll-back (0: none).
+    keep: u64,
     nodes: Vec<NodeInfo>,
     index: HashMap<String, usize>,
     pods: HashMap<String, Arc<Pod>>,
@@ -88,10 +90,54 @@ pub struct SchedulingReplay {
     window: VecDeque<Change>,
 }
 
+impl Default for SchedulingReplay {
+    fn default() -> Self {
+        SchedulingReplay {
+            keep: WINDOW,
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            pods: HashMap::new(),
+            by_node: HashMap::new(),
+            window: VecDeque::new(),
+        }
+    }
+}
+
 impl SchedulingReplay {
-    /// An empty view (the state at revision 0).
+    /// An empty view (the state at revision 0) keeping [`WINDOW`] revisions of changes.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty view that keeps no history: enough for [`SchedulingReplay::fits`] (the API
+    /// server's admission check), not for scheduling proofs.
+    pub fn without_history() -> Self {
+        SchedulingReplay {
+            keep: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `pod` fits `node` now — NodeResourcesFit alone: requests within allocatable and
+    /// the pod count within `pods` (what "a binding still fits its node" means; taints and
+    /// readiness do not bind a manual binding).
+    ///
+    /// # Errors
+    /// The reasons, e.g. `node "n1" does not fit pod default/p: Insufficient cpu`.
+    pub fn fits(&self, pod: &Pod, node: &str) -> Result<(), String> {
+        let Some(&i) = self.index.get(node) else {
+            return Err(format!("node {node:?} does not exist"));
+        };
+        let s = NodeResourcesFit.filter(&PodInfo::new(pod), &self.nodes[i]);
+        if s.is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "node {node:?} does not fit pod {}: {}",
+                super::node_info::pod_key(pod),
+                s.reasons.join(", ")
+            ))
+        }
     }
 
     fn put_pod(&mut self, key: &str, new: Option<Arc<Pod>>) {
@@ -192,8 +238,15 @@ impl SchedulingReplay {
             Target::Other => return,
         };
         self.redo(&change);
+        if self.keep == 0 {
+            return;
+        }
         self.window.push_back(change);
-        while self.window.front().is_some_and(|c| c.rev() + WINDOW < rev) {
+        while self
+            .window
+            .front()
+            .is_some_and(|c| c.rev() + self.keep < rev)
+        {
             self.window.pop_front();
         }
     }
@@ -262,23 +315,12 @@ impl SchedulingReplay {
         }
     }
 
-    /// Whether every filter of the default policy passes for `pod` on `node` in the current view.
+    /// A manual binding's V: the pod fits the node in the state it was committed on.
     fn check_feasible(&self, pod: &Pod, node: &str) -> Verdict {
-        let Some(&i) = self.index.get(node) else {
-            return Verdict::RejectIfEnforced(format!("node {node:?} does not exist"));
-        };
-        let info = PodInfo::new(pod);
-        for f in Policy::default().filters() {
-            let s = f.filter(&info, &self.nodes[i]);
-            if !s.is_success() {
-                return Verdict::RejectIfEnforced(format!(
-                    "manual binding to node {node:?} is not feasible: {}: {}",
-                    f.name(),
-                    s.reasons.join(", ")
-                ));
-            }
+        match self.fits(pod, node) {
+            Ok(()) => Verdict::Accept,
+            Err(why) => Verdict::RejectIfEnforced(format!("manual binding: {why}")),
         }
-        Verdict::Accept
     }
 
     fn check_scheduling(
@@ -371,8 +413,12 @@ impl SchedulingReplay {
                 counted.push((i, a.pod.clone()));
             }
         }
+        let mut decision = p.decision.clone();
+        if decision.assumed_pods.is_empty() {
+            decision.assumed_pods = p.assumed.iter().map(|a| a.pod.clone()).collect();
+        }
         if verdict == Verdict::Accept
-            && let Err(why) = verify_summary(&p.decision, pod, &self.nodes, policy)
+            && let Err(why) = verify_summary(&decision, pod, &self.nodes, policy)
         {
             verdict = Verdict::Reject(format!(
                 "scheduling proof (state of nodes at revision {}, pods at {}): {why}",

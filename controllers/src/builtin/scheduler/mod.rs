@@ -35,6 +35,7 @@ use crate::client::{Client, ClientError, binding};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
 use crate::reflector::ObjectRef;
+use crate::scheduler::DecisionSummary;
 use crate::scheduler::proof::{AssumedPod, SchedulingProof};
 use crate::scheduler::{Policy, UNSCHEDULABLE_REASON, Unschedulable, pod_key};
 use crate::watcher;
@@ -265,7 +266,11 @@ fn proof_of(
         nodes_revision,
         pods_revision,
         assumed,
-        decision: decision.summary(),
+        decision: DecisionSummary {
+            // Carried once, in `assumed` (with the nodes): V restores it from there.
+            assumed_pods: Vec::new(),
+            ..decision.summary()
+        },
     }
 }
 
