@@ -431,3 +431,7 @@ impl SchedulingReplay {
         verdict
     }
 }
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;
