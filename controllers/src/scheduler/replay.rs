@@ -120,7 +120,8 @@ impl SchedulingReplay {
 
     /// Whether `pod` fits `node` now — NodeResourcesFit alone: requests within allocatable and
     /// the pod count within `pods` (what "a binding still fits its node" means; taints and
-    /// readiness do not bind a manual binding).
+    /// readiness do not bind a manual binding). A Node that declares neither capacity nor
+    /// allocatable is not checked.
     ///
     /// # Errors
     /// The reasons, e.g. `node "n1" does not fit pod default/p: Insufficient cpu`.
@@ -128,6 +129,16 @@ impl SchedulingReplay {
         let Some(&i) = self.index.get(node) else {
             return Err(format!("node {node:?} does not exist"));
         };
+        let declared = self.nodes[i]
+            .node()
+            .status
+            .as_ref()
+            .is_some_and(|s| s.capacity.is_some() || s.allocatable.is_some());
+        if !declared {
+            // A bare Node (no capacity, no allocatable: made through the API, no agent) says
+            // nothing to fit against.
+            return Ok(());
+        }
         let s = NodeResourcesFit.filter(&PodInfo::new(pod), &self.nodes[i]);
         if s.is_success() {
             Ok(())
