@@ -243,6 +243,15 @@ pub struct AgentArgs {
     /// --log-addr host, or when that is 0.0.0.0, this host's address on the route to --server].
     #[arg(long, env = "MOCK_K8_NODE_IP", value_name = "IP")]
     pub node_ip: Option<std::net::IpAddr>,
+    /// Where the agent keeps its NKO signing key (`keys/node.key`, mode 0600, made on first
+    /// start; its public key is published in the Node's `nko.mock-k8.io/public-key` annotation).
+    #[arg(
+        long,
+        env = "MOCK_K8_AGENT_DATA_DIR",
+        default_value = "./mock-k8-agent-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
 }
 
 impl AgentArgs {
@@ -262,6 +271,7 @@ impl AgentArgs {
             crash_loop_backoff: (self.crash_loop_backoff_initial, self.crash_loop_backoff_max),
             log_addr: self.log_addr,
             node_ip: self.node_ip,
+            data_dir: self.data_dir.clone(),
         }
     }
 }

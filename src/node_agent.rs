@@ -60,6 +60,8 @@ pub struct AgentOptions {
     /// The node's published `InternalIP` (`--node-ip`); default: see
     /// [`crate::node_log_endpoint::AgentLogEndpoint::bind`].
     pub node_ip: Option<std::net::IpAddr>,
+    /// Where the agent keeps its NKO signing key (`keys/node.key`, mode 0600).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// A [`Transport`] over several members: requests go to the current one; a request that gets no
@@ -125,9 +127,21 @@ impl Transport for FailoverTransport {
 ///
 /// # Errors
 /// Bad URLs or token.
-pub fn agent_client(servers: &[String], token: &str) -> Result<Arc<dyn Client>, String> {
+pub fn agent_client(
+    servers: &[String],
+    token: &str,
+    node: &str,
+    key: mock_k8_nko::keys::SecretKey,
+) -> Result<Arc<dyn Client>, String> {
     let transport = FailoverTransport::new(servers, token)?;
-    Ok(Arc::new(RestClient::new(transport)))
+    // NKO: every write is signed as `node:<name>` (nko/SPEC.md §4), so the API server holds
+    // this agent to NodeRestriction like the in-process ones.
+    let signing = mock_k8_controllers::client::signing::SigningTransport::new(
+        transport,
+        format!("node:{node}"),
+        key,
+    );
+    Ok(Arc::new(RestClient::new(signing)))
 }
 
 /// A node index from `name` (FNV-1a, folded into the podCIDR range), so that agents with
@@ -149,7 +163,14 @@ pub fn index_for(name: &str) -> u32 {
 pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(), String> {
     crate::config::validate_node_name(&options.node_name)
         .map_err(|r| format!("invalid node name {:?}: {r}", options.node_name))?;
-    let client = agent_client(&options.servers, &options.token)?;
+    let key = crate::nko::keyfiles::load_or_create(&options.data_dir, "node").map_err(|e| {
+        format!(
+            "the agent's signing key in {}: {e}",
+            options.data_dir.display()
+        )
+    })?;
+    let key_id = key.public().id();
+    let client = agent_client(&options.servers, &options.token, &options.node_name, key)?;
     let mock_docker = match &options.runtime_config {
         Some(path) => MockDockerConfig::from_file(path).map_err(|e| e.to_string())?,
         None => MockDockerConfig::default(),
@@ -161,6 +182,14 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
     let log_endpoint =
         AgentLogEndpoint::bind(options.log_addr, options.node_ip, &options.servers).await?;
     log_endpoint.publish(&mut node);
+    node.node
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            mock_k8_nko::authority::NODE_KEY_ANNOTATION.to_string(),
+            key_id,
+        );
     let config = AgentConfig {
         lease_renew_interval: options.lease_renew_interval,
         lease_duration_seconds: options.lease_duration_seconds,

@@ -87,6 +87,7 @@ pub async fn run(
     let policy = crate::nko::admission::Policy {
         enforced: config.verification_enabled,
         controllers: [controller_key.public()].into(),
+        ..Default::default()
     };
     let mut state = ApiState::new(store.clone(), options, token.clone()).with_nko_policy(policy);
     // Node agents serve container logs; the API server proxies `pods/{name}/log` to them, signed

@@ -9,6 +9,7 @@
 //! - [`chain`]: extending the record chain at apply (revision, hash link, commitments).
 //! - [`authority`]: who may write what (NodeRestriction by signature).
 //! - [`lthash`]: the incremental state commitment.
+//! - [`proof`]: the seam for proof kinds' V (scheduling, endpoints), supplied by the caller.
 //! - [`verify`]: the verifier V, replaying records over the state.
 
 pub mod authority;
@@ -16,6 +17,7 @@ pub mod chain;
 pub mod encode;
 pub mod keys;
 pub mod lthash;
+pub mod proof;
 pub mod record;
 pub mod request;
 pub mod verify;

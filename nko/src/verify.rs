@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::authority::{self, Target};
 use crate::keys::PublicKey;
 use crate::lthash::LtHash;
+use crate::proof::{ProofChecker, Transition, Verdict, kind_of};
 use crate::record::{Checkpoint, Intent, Op, Record, digest};
 use crate::request::{ActorKind, actor_kind};
 
@@ -51,6 +52,10 @@ pub struct Summary {
     /// Writes admitted with verification disabled whose actor signature or authority does not
     /// hold (revision, reason); they do not fail verification, as the record says so.
     pub unenforced: Vec<(u64, String)>,
+    /// Records carrying a proof, by proof kind (`scheduling`, `endpoints`, …).
+    pub proofs: BTreeMap<String, u64>,
+    /// Whether a [`ProofChecker`] checked the proofs (without one, only steps 1–6 of V ran).
+    pub proofs_checked: bool,
 }
 
 struct Obj {
@@ -68,6 +73,7 @@ pub struct Verifier {
     objects: HashMap<String, Obj>,
     checkpoints: BTreeMap<u64, Checkpoint>,
     summary: Summary,
+    checker: Option<Box<dyn ProofChecker>>,
 }
 
 fn fail(revision: u64, what: impl Into<String>) -> Failure {
@@ -92,7 +98,20 @@ impl Verifier {
             objects: HashMap::new(),
             checkpoints: BTreeMap::new(),
             summary: Summary::default(),
+            checker: None,
         }
+    }
+
+    /// Checks proofs with `checker` (the kind-specific V, see [`crate::proof`]); it sees every
+    /// record from here on, so install it before the first [`Verifier::step`].
+    /// Objects of a checkpoint start are loaded into it first ([`ProofChecker::load`]).
+    pub fn with_checker(mut self, mut checker: Box<dyn ProofChecker>) -> Verifier {
+        for (key, o) in &self.objects {
+            checker.load(key, &o.json);
+        }
+        self.summary.proofs_checked = true;
+        self.checker = Some(checker);
+        self
     }
 
     /// A verifier resuming at signed checkpoint `cp`, whose state is `objects` (key, revision,
@@ -262,6 +281,29 @@ impl Verifier {
         let intent = Intent::decode(&r.intent)
             .map_err(|e| fail(rev, format!("intent does not decode: {e}")))?;
         self.check_intent(rev, &r, &intent, after_value.as_ref())?;
+        if let Some(kind) = kind_of(&intent.claim.proof) {
+            *self.summary.proofs.entry(kind).or_default() += 1;
+        }
+        if let Some(checker) = self.checker.as_mut() {
+            let t = Transition {
+                revision: rev,
+                key: &r.key,
+                intent: &intent,
+                before: self.objects.get(&r.key).map(|o| &*o.json),
+                after: after_json.as_deref(),
+            };
+            match checker.check(&t) {
+                Verdict::Accept => {}
+                Verdict::Reject(why) => return Err(fail(rev, format!("proof: {why}"))),
+                Verdict::RejectIfEnforced(why) if intent.enforced => {
+                    return Err(fail(rev, format!("proof: {why}")));
+                }
+                Verdict::RejectIfEnforced(why) => {
+                    self.summary.unenforced.push((rev, format!("proof: {why}")));
+                }
+            }
+            checker.apply(&t);
+        }
 
         *self.summary.by_kind.entry(resource_of(&r.key)).or_default() += 1;
         *self

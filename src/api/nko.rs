@@ -41,7 +41,25 @@ pub fn admit(ctx: &Ctx, body: &[u8]) -> Result<Admission, ApiError> {
         headers: &ctx.headers,
         body,
     };
-    admit_request(&ctx.state, &request, |parsed| target(ctx, parsed))
+    let mut admission = admit_request(&ctx.state, &request, |parsed| target(ctx, parsed))?;
+    if ctx.method.as_str() == "POST" && ctx.path.subresource.as_deref() == Some("binding") {
+        manual_binding_proof(&mut admission, body);
+    }
+    Ok(admission)
+}
+
+/// A binding a user makes (not the scheduler) gets a feasibility-only proof, filled in by the
+/// API server: the record says the binding was no scheduling decision (`nko/SPEC.md` §8.2).
+pub fn manual_binding_proof(admission: &mut Admission, body: &[u8]) {
+    if admission.actor_sig.is_some() {
+        return;
+    }
+    let node = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|b| b.pointer("/target/name")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    admission.claim.proof =
+        mock_k8_controllers::scheduler::proof::BindingFeasibilityProof::bytes_for(&node);
 }
 
 /// A write request as NKO admission sees it.

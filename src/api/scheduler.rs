@@ -104,11 +104,13 @@ async fn bind_inner(state: &ApiState, req: Request<Body>) -> Result<Response, Ap
     let pods = mock_k8_schemas::resource::by_plural("", "v1", "pods")
         .ok_or_else(|| ApiError::internal("bind", "pods are not served"))?;
     let key = pods.key(&namespace, &name);
-    let admission = super::nko::admit_request(state, &request, |_| crate::nko::admission::Write {
-        key,
-        op: mock_k8_nko::record::Op::Update,
-        body: None,
-    })?;
+    let mut admission =
+        super::nko::admit_request(state, &request, |_| crate::nko::admission::Write {
+            key,
+            op: mock_k8_nko::record::Op::Update,
+            body: None,
+        })?;
+    super::nko::manual_binding_proof(&mut admission, &bytes);
     let bound = subresource::bind_pod(state, &namespace, &name, &binding, dry_run);
     crate::nko::admission::scope(admission, bound).await
 }

@@ -2,7 +2,8 @@
 //!
 //! - `POST pods/{name}/binding` with a `Binding` assigns the pod to `target.name` (Kubernetes'
 //!   `BindingREST`): sets `spec.nodeName` and a `PodScheduled=True` condition; 409 when the pod is
-//!   already bound or being deleted, 422 when the node does not exist; answers a `Status` Success
+//!   already bound or being deleted, 422 when the node does not exist, 403 (verification enabled)
+//!   when the pod no longer fits the node ([`crate::nko::feasibility`]); answers a `Status` Success
 //!   with code 201 ([`bind_pod`], shared with `POST /api/v1/scheduler/bind`).
 //! - `GET|PUT|PATCH {deployments,replicasets}/{name}/scale` reads or writes `spec.replicas` through an
 //!   `autoscaling/v1` `Scale`.
@@ -118,6 +119,17 @@ pub async fn bind_pod(
                 field: "target.name".into(),
             };
             return Err(Status::invalid("", "Binding", name, vec![cause]).into());
+        }
+        if state.nko.enforced
+            && let Err(why) = state.nko.ledger.check(&state.store, &pod, &node)
+        {
+            return Err(Status::new(
+                403,
+                "Forbidden",
+                format!("binding of pod {namespace}/{name} refused: {why}"),
+            )
+            .with_object("", "pods/binding", name)
+            .into());
         }
         set_node(&mut pod, &node);
         if dry_run {

@@ -28,6 +28,8 @@ pub struct Policy {
     pub enforced: bool,
     /// Controller manager keys allowed to act as `controller:*`.
     pub controllers: BTreeSet<PublicKey>,
+    /// Node usage for the binding feasibility check (used when `enforced`).
+    pub ledger: std::sync::Arc<super::feasibility::Ledger>,
 }
 
 /// Who one request's writes are from, as admitted.

@@ -88,6 +88,14 @@ impl Report {
         for (k, n) in &s.by_actor {
             out.push_str(&format!("  {k:<40} {n}\n"));
         }
+        out.push_str(if s.proofs_checked {
+            "proofs (recomputed):\n"
+        } else {
+            "proofs (not checked):\n"
+        });
+        for (k, n) in &s.proofs {
+            out.push_str(&format!("  {k:<40} {n}\n"));
+        }
         if !s.unenforced.is_empty() {
             out.push_str(&format!(
                 "{} write(s) admitted with verification disabled break signature or authority rules:\n",
@@ -136,7 +144,7 @@ pub fn verify_data_dir(
             e,
         )
     })?);
-    let mut v = Verifier::new(trust);
+    let mut v = Verifier::new(trust).with_checker(Box::new(super::proofs::Checker::new()));
     if let Some(cp) =
         records::read_checkpoint(&*backend).map_err(|e| unreadable("checkpoint", e))?
     {
@@ -231,7 +239,7 @@ pub async fn verify_server(
     trust.controllers.extend(keys_of(&keys, "controllers"));
     trust.members.extend(extra.iter().copied());
     trust.controllers.extend(extra.iter().copied());
-    let mut v = Verifier::new(trust);
+    let mut v = Verifier::new(trust).with_checker(Box::new(super::proofs::Checker::new()));
     // The checkpoint first: the records fetched afterwards reach at least its revision.
     if let Some(doc) = get_json(&t, "/nko/v1/checkpoint").await? {
         let bytes = doc["checkpoint"]

@@ -264,6 +264,7 @@ async fn three_members_should_join_replicate_and_fail_over() {
 async fn agent_process_should_register_its_node_and_run_its_pods() {
     let server = Server::start_with(&["--no-local-node", "--node-monitor-period", "1s"]).await;
     let token = token(&server);
+    let agent_dir = tempfile::tempdir().unwrap();
     let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_mock_k8"))
         .args([
             "agent",
@@ -277,6 +278,8 @@ async fn agent_process_should_register_its_node_and_run_its_pods() {
             "1s",
             "--log-addr",
             "127.0.0.1:0",
+            "--data-dir",
+            agent_dir.path().to_str().unwrap(),
         ])
         .env_remove("MOCK_K8_NODE_NAME")
         .stdin(std::process::Stdio::null())
@@ -313,6 +316,36 @@ async fn agent_process_should_register_its_node_and_run_its_pods() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // NKO: the agent signs as node:agent-1 with the key it made (0600) and published in its Node.
+    use std::os::unix::fs::PermissionsExt;
+    let key_file = agent_dir.path().join("keys/node.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key_id = std::fs::read_to_string(agent_dir.path().join("keys/node.pub")).unwrap();
+    let (_, node) = server.get("/api/v1/nodes/agent-1").await;
+    assert_eq!(
+        node["metadata"]["annotations"]["nko.mock-k8.io/public-key"],
+        key_id.trim()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mock_k8"))
+        .args(["verify", "--quiet", "--server", &server.base()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let writes = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("node:agent-1"))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        writes > 0,
+        "the agent's writes are signed as node:agent-1: {text}"
+    );
     let _ = agent.kill();
     let _ = agent.wait();
 }

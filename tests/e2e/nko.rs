@@ -5,9 +5,9 @@
 use crate::orchestrator::{Cluster, READY};
 use crate::support::pod;
 use mock_k8::store::backend::{Backend, Op, SledBackend, Space};
-use mock_k8_nko::encode::unhex;
+use mock_k8_nko::encode::{unhex, unhex_vec};
 use mock_k8_nko::keys::SecretKey;
-use mock_k8_nko::record::digest;
+use mock_k8_nko::record::{Intent, Record, digest};
 use mock_k8_nko::request::RequestClaim;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -219,9 +219,184 @@ async fn with_verification_disabled_bad_claims_should_be_recorded_not_rejected()
     )
     .await;
     assert_eq!(code, StatusCode::OK, "{s}");
+    // An overcommitting manual binding is admitted; the record says checks were off.
+    let (code, s) = bind_big_pod(&c).await;
+    assert_eq!(code, StatusCode::CREATED, "{s}");
     c.server.stop().await;
     let (ok, out, err) = verify(&["--data-dir", c.server.data_dir().to_str().unwrap()]);
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("admitted with verification disabled"), "{out}");
     assert!(out.contains("bound to sim-node-1"), "{out}");
+    assert!(
+        out.contains("manual binding") && out.contains("Insufficient cpu"),
+        "{out}"
+    );
+}
+
+/// POSTs a Binding of `pod` to `node` signed as `actor` with `key`, carrying `proof`.
+async fn signed_binding(
+    c: &Cluster,
+    pod: &str,
+    node: &str,
+    actor: &str,
+    key: &SecretKey,
+    proof: Vec<u8>,
+) -> (StatusCode, Value) {
+    let path = format!("/api/v1/namespaces/default/pods/{pod}/binding");
+    let body = json!({"apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": pod, "namespace": "default"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let claim = RequestClaim {
+        actor: actor.into(),
+        key: key.public(),
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+        method: "POST".into(),
+        path: path.clone(),
+        body_digest: digest(&bytes),
+        proof,
+    };
+    let sig = claim.sign(key);
+    let mut req = c
+        .server
+        .http()
+        .post(c.server.url(&path))
+        .header("content-type", "application/json")
+        .body(bytes);
+    for (name, value) in claim.headers(&sig) {
+        req = req.header(name, value);
+    }
+    c.server.send(req).await
+}
+
+/// Creates pod `big` (1000 CPUs requested, no scheduler) and binds it by hand to sim-node-1.
+async fn bind_big_pod(c: &Cluster) -> (StatusCode, Value) {
+    let mut big = pod("big", &[("app", "big")], "nginx");
+    big["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "1000"}});
+    c.server
+        .create("/api/v1/namespaces/default/pods", &big)
+        .await;
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "big"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "sim-node-1"}});
+    c.server
+        .post("/api/v1/namespaces/default/pods/big/binding", &binding)
+        .await
+}
+
+fn controller_key(data_dir: &Path) -> SecretKey {
+    let text = std::fs::read_to_string(data_dir.join("keys/controllers.key")).unwrap();
+    SecretKey::from_seed(&unhex::<32>(text.trim()).unwrap())
+}
+
+/// The "a scheduling proof whose node is feasible but not optimal → V = 0": a binding
+/// signed with the controller key whose proof picks a worse node is admitted (optimality is not
+/// an admission check) and `mock_k8 verify` fails at its revision; a manual bind gets a
+/// feasibility-only proof; the honest bindings before verify clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feasible_but_not_optimal_scheduling_proof_should_fail_verification() {
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    use mock_k8_controllers::scheduler::proof::SchedulingProof;
+    use mock_k8_controllers::scheduler::{FilterOutcome, NodeInfo, Policy, schedule};
+
+    let c = Cluster::start(&[]).await;
+    // A binding that does not fit its node is refused before commit.
+    let (code, s) = bind_big_pod(&c).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(s["reason"], "Forbidden");
+    assert!(
+        s["message"].as_str().unwrap().contains("Insufficient cpu"),
+        "{s}"
+    );
+    // Load sim-node-1 so that LeastAllocated strictly prefers another node.
+    let mut load = pod("load", &[("app", "load")], "nginx");
+    load["spec"]["nodeName"] = json!("sim-node-1");
+    load["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "500m"}});
+    c.server
+        .create("/api/v1/namespaces/default/pods", &load)
+        .await;
+    running_pod(&c, "honest", None).await;
+    let mut target = pod("target", &[("app", "t")], "nginx");
+    target["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "100m"}});
+    c.server
+        .create("/api/v1/namespaces/default/pods", &target)
+        .await;
+    let manual = pod("manual", &[("app", "m")], "nginx");
+    c.server
+        .create("/api/v1/namespaces/default/pods", &manual)
+        .await;
+    let (code, s) = c
+        .server
+        .post(
+            "/api/v1/scheduler/bind",
+            &json!({"kind": "Binding", "metadata": {"name": "manual"},
+                "target": {"name": "sim-node-2"}}),
+        )
+        .await;
+    assert!(code.is_success(), "{s}");
+    // The manual bind's record says it is feasibility-only.
+    let (_, m) = c.server.get("/api/v1/namespaces/default/pods/manual").await;
+    let (_, rec) = c
+        .server
+        .get(&format!("/nko/v1/records/{}", crate::support::rv(&m)))
+        .await;
+    let record = Record::decode(&unhex_vec(rec["record"].as_str().unwrap()).unwrap()).unwrap();
+    let intent = Intent::decode(&record.intent).unwrap();
+    let proof: Value = serde_json::from_slice(&intent.claim.proof).unwrap();
+    assert_eq!(proof["kind"], "bindingFeasibility", "{proof}");
+    assert_eq!(proof["node"], "sim-node-2", "{proof}");
+
+    let (_, nodes) = c.server.get("/api/v1/nodes").await;
+    let (_, pods) = c.server.get("/api/v1/pods").await;
+    let nodes_rv = crate::support::list_rv(&nodes);
+    let pods_rv = crate::support::list_rv(&pods);
+    let nodes: Vec<Node> = serde_json::from_value(nodes["items"].clone()).unwrap();
+    let pods: Vec<Pod> = serde_json::from_value(pods["items"].clone()).unwrap();
+    let p = pods
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("target"))
+        .unwrap();
+    let infos = NodeInfo::build_all(&nodes, &pods);
+    let decision = schedule(p, &infos, &Policy::default()).expect("schedulable");
+    let worse = decision
+        .nodes
+        .iter()
+        .filter(|e| e.outcome == FilterOutcome::Feasible && e.total < Some(decision.total))
+        .min_by_key(|e| e.total)
+        .expect("a feasible node scoring lower");
+    let mut summary = decision.summary();
+    summary.node = worse.node.clone();
+    summary.total = worse.total.unwrap_or(0);
+    summary.scores = worse.scores.clone();
+    let proof = SchedulingProof {
+        kind: "scheduling".into(),
+        version: 1,
+        pod_uid: p.metadata.uid.clone(),
+        pod_resource_version: p
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        nodes_revision: nodes_rv,
+        pods_revision: pods_rv,
+        assumed: Vec::new(),
+        decision: summary,
+    };
+    let key = controller_key(c.server.data_dir());
+    let actor = "controller:kube-controller-manager";
+    let (code, s) = signed_binding(&c, "target", &worse.node, actor, &key, proof.to_bytes()).await;
+    assert_eq!(code, StatusCode::CREATED, "{s}");
+    let (_, bound) = c.server.get("/api/v1/namespaces/default/pods/target").await;
+    let rev = crate::support::rv(&bound);
+    let (_, rec) = c.server.get(&format!("/nko/v1/records/{rev}")).await;
+    assert_eq!(rec["revision"], rev, "{rec}");
+
+    let (ok, out, err) = verify(&["--server", &c.server.base()]);
+    assert!(!ok, "a non-optimal decision must fail verification: {out}");
+    assert!(err.contains(&format!("revision {rev}:")), "{err}");
+    assert!(err.contains("feasible but not optimal"), "{err}");
 }

@@ -21,6 +21,17 @@ use super::transport::{ByteStream, Transport, TransportError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proof(pub Vec<u8>);
 
+tokio::task_local! {
+    static PROOF: Vec<u8>;
+}
+
+/// Runs `f` with `proof` as the `X-Nko-Proof` of every write it signs (a request's own [`Proof`]
+/// extension wins). This is how a controller attaches a proof through the [`super::Client`] API,
+/// which has no per-request options: the signing layer runs in the task that awaits the call.
+pub async fn with_proof<F: std::future::Future>(proof: Vec<u8>, f: F) -> F::Output {
+    PROOF.scope(proof, f).await
+}
+
 /// Signs write requests for `actor` with `key`, then sends them through `inner`.
 pub struct SigningTransport<T> {
     inner: T,
@@ -69,6 +80,7 @@ pub fn sign_request(req: &mut http::Request<Bytes>, actor: &str, key: &SecretKey
         .extensions()
         .get::<Proof>()
         .map(|p| p.0.clone())
+        .or_else(|| PROOF.try_with(Clone::clone).ok())
         .unwrap_or_default();
     let claim = RequestClaim {
         actor: actor.to_string(),

@@ -20,6 +20,8 @@
 //! - [`policy`]: named policies (filters + weighted scores), [`policies`] for the API.
 //! - [`decision`]: [`schedule`], [`Decision`] (and its compact [`DecisionSummary`]), [`Unschedulable`].
 //! - [`verify`](mod@verify): [`verify()`] and [`verify_summary`], the proof's V: recompute and compare.
+//! - [`proof`]: the NKO binding proofs (scheduling, manual feasibility); [`replay`]: their V over a
+//!   replayed history (roll back to the proof's revisions, recompute, roll forward).
 //!
 //! # Example
 //! ```
@@ -36,6 +38,8 @@ pub mod filters;
 pub mod framework;
 pub mod node_info;
 pub mod policy;
+pub mod proof;
+pub mod replay;
 pub mod requests;
 pub mod scores;
 pub mod verify;

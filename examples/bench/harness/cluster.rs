@@ -62,7 +62,7 @@ fn e2e_json(p: &Params, verification: bool, r: &E2e, cpu: Option<f64>) -> Value 
     json!({
         "scenario": "end-to-end",
         "nodes": p.nodes, "pods": p.pods, "clients": p.clients, "verification": verification,
-        "verificationNote": "passed as --verification-enabled; a no-op until NKO signing lands",
+        "verificationNote": "--verification-enabled: identity claims checked before commit (records are written either way)",
         "created": r.created, "createFailed": r.create_failed, "firstError": r.first_error,
         "running": r.running, "totalSeconds": r.total_seconds,
         "podsPerSecond": r.pods_per_second(),
@@ -109,7 +109,15 @@ pub async fn e2e_only(ctx: &Ctx, p: &Params, verification: bool) -> Res<(Value, 
     let r = r?;
     let mut rows = Vec::new();
     e2e_rows(&mut rows, p, verification, &r);
-    Ok((e2e_json(p, verification, &r, cpu), rows))
+    let mut v = e2e_json(p, verification, &r, cpu);
+    if ctx.verify_after {
+        let data_dir = ctx.work.join(&dir);
+        let source = super::verify::Source::DataDir(&data_dir);
+        let (audit, r) = super::verify::after_run(ctx, source, verification).await?;
+        v["verifyAfter"] = audit;
+        rows.extend(r);
+    }
+    Ok((v, rows))
 }
 
 /// GET every pod; returns (seconds, items, peak extra RSS in bytes over the RSS before).
@@ -168,6 +176,12 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Vec<Value>, Vec<Row>)> {
     };
     e2e_rows(&mut rows, p, true, &e);
     out.push(e2e_json(p, true, &e, cpu));
+    if ctx.verify_after {
+        let source = super::verify::Source::Server(&proc.url);
+        let (audit, r) = super::verify::after_run(ctx, source, true).await?;
+        out.push(audit);
+        rows.extend(r);
+    }
 
     // 4b: memory holding the pods.
     tokio::time::sleep(Duration::from_secs(2)).await;

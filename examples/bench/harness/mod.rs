@@ -13,6 +13,7 @@ pub mod latency;
 pub mod load;
 pub mod server;
 pub mod stats;
+pub mod verify;
 pub mod watch;
 pub mod writes;
 
@@ -98,6 +99,14 @@ pub struct Options {
     /// Scenario 3: seconds of writes [full 10, quick 2].
     #[arg(long)]
     pub watch_seconds: Option<f64>,
+    /// Scenario 1: after each end-to-end run, audit the history with `mock_k8 verify` and report
+    /// transitions/s ([`verify`]).
+    #[arg(long)]
+    pub verify_after: bool,
+    /// With --verify-after: manifests applied before the audit of the verification-on cluster
+    /// [default: /work/shared/manifests when present].
+    #[arg(long)]
+    pub manifests: Option<PathBuf>,
 }
 
 /// What every scenario needs.
@@ -111,6 +120,9 @@ pub struct Ctx {
     /// The etcd binary flag, and whether etcd runs at all.
     pub etcd: Option<PathBuf>,
     pub with_etcd: bool,
+    /// `--verify-after` and `--manifests`.
+    pub verify_after: bool,
+    pub manifests: Option<PathBuf>,
 }
 
 /// One line of the results table.
@@ -206,6 +218,8 @@ pub async fn run(o: &Options) -> Res<Report> {
         http: load::client()?,
         etcd: o.etcd.clone(),
         with_etcd: !o.no_etcd,
+        verify_after: o.verify_after,
+        manifests: o.manifests.clone(),
     };
     let machine = stats::machine(&work, if q { 50 } else { 500 });
     eprintln!("machine: {machine}");

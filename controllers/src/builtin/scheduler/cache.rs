@@ -51,6 +51,13 @@ pub(super) struct Cache {
     unschedulable: HashMap<String, UnschedulableEntry>,
     /// The highest resourceVersion applied from either watch.
     revision: u64,
+    /// The last resourceVersion applied from the node watch: the node cache is the state of the
+    /// nodes at this revision (what a scheduling proof names).
+    nodes_revision: u64,
+    /// The same for the pod watch.
+    pods_revision: u64,
+    /// A (re-)list of either watch is in progress: the cache is no single revision's state.
+    relisting: bool,
     nodes_ready: bool,
     pods_ready: bool,
 }
@@ -97,6 +104,44 @@ impl Cache {
         if let Some(rv) = meta::resource_version(obj) {
             self.revision = self.revision.max(rv);
         }
+    }
+
+    fn observe_node_revision(&mut self, obj: &Value) {
+        self.observe_revision(obj);
+        if let Some(rv) = meta::resource_version(obj) {
+            self.nodes_revision = self.nodes_revision.max(rv);
+        }
+    }
+
+    fn observe_pod_revision(&mut self, obj: &Value) {
+        self.observe_revision(obj);
+        if let Some(rv) = meta::resource_version(obj) {
+            self.pods_revision = self.pods_revision.max(rv);
+        }
+    }
+
+    /// The revisions of the node and pod caches, or `None` while a re-list is in progress (then
+    /// the cache is no single revision's state and no provable decision can be made).
+    pub fn revisions(&self) -> Option<(u64, u64)> {
+        (!self.relisting).then_some((self.nodes_revision, self.pods_revision))
+    }
+
+    /// Every assumed pod counted on a cached node, with the node, sorted by pod.
+    pub fn assumed_on_nodes(&self) -> Vec<crate::scheduler::proof::AssumedPod> {
+        let mut out: Vec<_> = self
+            .nodes
+            .iter()
+            .flat_map(|info| {
+                info.pods()
+                    .filter(|p| p.assumed)
+                    .map(|p| crate::scheduler::proof::AssumedPod {
+                        pod: p.key.clone(),
+                        node: info.name().to_owned(),
+                    })
+            })
+            .collect();
+        out.sort_by(|a, b| a.pod.cmp(&b.pod));
+        out
     }
 
     fn info_mut(&mut self, node: &str) -> Option<&mut NodeInfo> {
@@ -331,17 +376,18 @@ pub(super) fn apply(
         Feed::Node(Ok(ev)) => match ev {
             watcher::Event::Init => {
                 relist.nodes = Some(HashSet::new());
+                c.relisting = true;
                 (false, false)
             }
             watcher::Event::InitApply(v) | watcher::Event::Apply(v) => {
-                c.observe_revision(&v);
+                c.observe_node_revision(&v);
                 if let Some(seen) = relist.nodes.as_mut() {
                     seen.insert(meta::name(&v).to_owned());
                 }
                 (decode::<Node>(&v).is_some_and(|n| c.apply_node(n)), false)
             }
             watcher::Event::Delete(v) => {
-                c.observe_revision(&v);
+                c.observe_node_revision(&v);
                 c.delete_node(meta::name(&v));
                 (false, false)
             }
@@ -354,16 +400,18 @@ pub(super) fn apply(
                     }
                 }
                 c.nodes_ready = true;
+                c.relisting = relist.pods.is_some();
                 (true, false)
             }
         },
         Feed::Pod(Ok(ev)) => match ev {
             watcher::Event::Init => {
                 relist.pods = Some(HashSet::new());
+                c.relisting = true;
                 (false, false)
             }
             watcher::Event::InitApply(v) | watcher::Event::Apply(v) => {
-                c.observe_revision(&v);
+                c.observe_pod_revision(&v);
                 let freed = decode::<Pod>(&v).is_some_and(|p| {
                     if let Some(seen) = relist.pods.as_mut() {
                         seen.insert(pod_key(&p));
@@ -373,7 +421,7 @@ pub(super) fn apply(
                 (false, freed)
             }
             watcher::Event::Delete(v) => {
-                c.observe_revision(&v);
+                c.observe_pod_revision(&v);
                 let freed = decode::<Pod>(&v).is_some_and(|p| c.delete_pod(&pod_key(&p)));
                 (false, freed)
             }
@@ -387,6 +435,7 @@ pub(super) fn apply(
                     }
                 }
                 c.pods_ready = true;
+                c.relisting = relist.nodes.is_some();
                 (false, freed)
             }
         },

@@ -10,7 +10,11 @@
 //!   (counted on its node) until the pod watch shows the binding, the binding fails, or
 //!   [`SchedulerConfig::assumed_pod_ttl`] passes. Terminal pods are never counted.
 //! - **Proof material**: every decision that leads to a binding is recorded in the [`DecisionLog`] — with
-//!   the state revision it was based on and the assumed pods it counted — *before* the binding is sent.
+//!   the state revision it was based on and the assumed pods it counted — *before* the binding is sent,
+//!   and the binding request carries its NKO scheduling proof
+//!   ([`SchedulingProof`](crate::scheduler::proof::SchedulingProof), header `X-Nko-Proof`): the node
+//!   and pod cache revisions, the pod's version, the assumed pods with their nodes, the decision
+//!   summary. No decision is made while a cache re-lists (no single revision to name).
 //! - **No busy loop**: an unschedulable pod is retried when a node is added or changes in a way scheduling
 //!   reads (labels, taints, `unschedulable`, allocatable, `Ready`), when a bound pod is deleted or
 //!   completes (only if pods leaving could help), when the pod itself changes, and otherwise after
@@ -26,10 +30,13 @@ mod tests;
 pub use decisions::{DecisionLog, DecisionRecord};
 
 use super::{Error, drain, resource, until_cancelled};
+use crate::client::signing::with_proof;
 use crate::client::{Client, ClientError, binding};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
 use crate::reflector::ObjectRef;
+use crate::scheduler::DecisionSummary;
+use crate::scheduler::proof::{AssumedPod, SchedulingProof};
 use crate::scheduler::{Policy, UNSCHEDULABLE_REASON, Unschedulable, pod_key};
 use crate::watcher;
 use cache::{Feed, Relist, SharedCache, UnschedulableEntry, lock};
@@ -40,6 +47,9 @@ use mock_k8_schemas::ApiResource;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How long a pod waits while the scheduler's caches re-list.
+const RELIST_WAIT: Duration = Duration::from_millis(100);
 
 /// Kubernetes' default scheduler name (`spec.schedulerName` of pods it schedules).
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
@@ -216,32 +226,69 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action, ClientError> 
         return Ok(Action::await_change());
     }
     let now = tokio::time::Instant::now();
-    let (result, revision) = {
+    let (result, revision, state) = {
         let mut c = lock(&ctx.cache);
         c.expire(now);
         if c.is_counted(&key) {
             // Already bound (the cache saw it) or our binding is in flight.
             return Ok(Action::await_change());
         }
+        let Some(revisions) = c.revisions() else {
+            // A re-list is in progress: no single state to decide on (and prove) yet.
+            return Ok(Action::requeue(RELIST_WAIT));
+        };
+        let assumed = c.assumed_on_nodes();
         let r = c.schedule_and_assume(&pod, &ctx.policy, now + ctx.config.assumed_pod_ttl);
-        (r, c.revision())
+        (r, c.revision(), (revisions, assumed))
     };
     match result {
-        Ok(decision) => bind(&pod, &key, decision, revision, &ctx).await,
+        Ok(decision) => bind(&pod, &key, decision, revision, state, &ctx).await,
         Err(unschedulable) => mark_unschedulable(&pod, key, &unschedulable, &ctx).await,
     }
 }
+
+/// The scheduling proof `π = G(P, N, d)` of `decision` (`nko/SPEC.md` §8.1).
+fn proof_of(
+    pod: &Pod,
+    decision: &crate::scheduler::Decision,
+    ((nodes_revision, pods_revision), assumed): ProofState,
+) -> SchedulingProof {
+    SchedulingProof {
+        kind: mock_k8_nko::proof::kinds::SCHEDULING.to_owned(),
+        version: 1,
+        pod_uid: pod.metadata.uid.clone(),
+        pod_resource_version: pod
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0),
+        nodes_revision,
+        pods_revision,
+        assumed,
+        decision: DecisionSummary {
+            // Carried once, in `assumed` (with the nodes): V restores it from there.
+            assumed_pods: Vec::new(),
+            ..decision.summary()
+        },
+    }
+}
+
+/// The cache revisions (nodes, pods) and the assumed pods a decision was made on.
+type ProofState = ((u64, u64), Vec<AssumedPod>);
 
 async fn bind(
     pod: &Pod,
     key: &str,
     decision: crate::scheduler::Decision,
     revision: u64,
+    state: ProofState,
     ctx: &Ctx,
 ) -> Result<Action, ClientError> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.metadata.name.as_deref().unwrap_or("");
     let node = decision.node.clone();
+    let proof = proof_of(pod, &decision, state).to_bytes();
     ctx.decisions.record(DecisionRecord {
         pod: ObjectRef::from_obj(pod),
         pod_uid: pod.metadata.uid.clone(),
@@ -249,16 +296,17 @@ async fn bind(
         state_revision: revision,
         decision: Arc::new(decision),
     });
-    let res = ctx
-        .client
-        .create_subresource(
+    let res = with_proof(
+        proof,
+        ctx.client.create_subresource(
             ctx.pods,
             Some(ns),
             name,
             "binding",
             binding(ns, name, &node),
-        )
-        .await;
+        ),
+    )
+    .await;
     match res {
         Ok(_) => {
             lock(&ctx.cache).clear_unschedulable(key);

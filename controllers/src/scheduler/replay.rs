@@ -1,0 +1,448 @@
+//! V for binding proofs over a replayed history (`nko/SPEC.md` §8.1–8.2): a view of nodes and pods
+//! kept in step with the NKO verifier's replay, able to roll back to the revisions a scheduling
+//! proof names, recompute `f(P, N)` there ([`super::verify_summary`]) and roll forward again.
+//!
+//! The view mirrors the scheduler's cache as a function of the state: one [`NodeInfo`] per Node,
+//! counting the bound, non-terminal pods whose `spec.nodeName` names it. Changes of the last
+//! [`WINDOW`] revisions are kept (objects are shared, not copied), so a proof may name revisions
+//! up to that far behind the binding.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use mock_k8_nko::proof::{Verdict, kind_of, kinds};
+
+use super::filters::NodeResourcesFit;
+use super::framework::{FilterPlugin, PodInfo};
+use super::node_info::{NodeInfo, is_terminal};
+use super::policy::Policy;
+use super::proof::{BindingFeasibilityProof, SchedulingProof};
+use super::verify::verify_summary;
+
+/// How many revisions back a scheduling proof may name its state (older proofs are rejected:
+/// a scheduler decides on caches a few hundred revisions behind at most).
+pub const WINDOW: u64 = 100_000;
+
+#[derive(Clone)]
+enum Change {
+    Pod {
+        rev: u64,
+        key: String,
+        before: Option<Arc<Pod>>,
+        after: Option<Arc<Pod>>,
+    },
+    Node {
+        rev: u64,
+        name: String,
+        before: Option<Arc<Node>>,
+        after: Option<Arc<Node>>,
+    },
+}
+
+impl Change {
+    fn rev(&self) -> u64 {
+        match self {
+            Change::Pod { rev, .. } | Change::Node { rev, .. } => *rev,
+        }
+    }
+}
+
+/// What a storage key is to this view.
+enum Target {
+    Pod(String),
+    Node(String),
+    Other,
+}
+
+fn target(key: &str) -> Target {
+    let mut parts = key.splitn(4, '/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("core"), Some("pods"), Some(ns), Some(name)) => Target::Pod(format!("{ns}/{name}")),
+        (Some("core"), Some("nodes"), Some(""), Some(name)) => Target::Node(name.to_owned()),
+        _ => Target::Other,
+    }
+}
+
+fn node_of(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+fn rv_of(pod: &Pod) -> u64 {
+    pod.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The nodes-and-pods view; see the module docs.
+pub struct SchedulingReplay {
+    /// How many revisions of changes are kept for roll-back (0: none).
+    keep: u64,
+    nodes: Vec<NodeInfo>,
+    index: HashMap<String, usize>,
+    pods: HashMap<String, Arc<Pod>>,
+    by_node: HashMap<String, BTreeSet<String>>,
+    window: VecDeque<Change>,
+}
+
+impl Default for SchedulingReplay {
+    fn default() -> Self {
+        SchedulingReplay {
+            keep: WINDOW,
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            pods: HashMap::new(),
+            by_node: HashMap::new(),
+            window: VecDeque::new(),
+        }
+    }
+}
+
+impl SchedulingReplay {
+    /// An empty view (the state at revision 0) keeping [`WINDOW`] revisions of changes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty view that keeps no history: enough for [`SchedulingReplay::fits`] (the API
+    /// server's admission check), not for scheduling proofs.
+    pub fn without_history() -> Self {
+        SchedulingReplay {
+            keep: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `pod` fits `node` now — NodeResourcesFit alone: requests within allocatable and
+    /// the pod count within `pods` (what "a binding still fits its node" means; taints and
+    /// readiness do not bind a manual binding). A Node that declares neither capacity nor
+    /// allocatable is not checked.
+    ///
+    /// # Errors
+    /// The reasons, e.g. `node "n1" does not fit pod default/p: Insufficient cpu`.
+    pub fn fits(&self, pod: &Pod, node: &str) -> Result<(), String> {
+        let Some(&i) = self.index.get(node) else {
+            return Err(format!("node {node:?} does not exist"));
+        };
+        let declared = self.nodes[i]
+            .node()
+            .status
+            .as_ref()
+            .is_some_and(|s| s.capacity.is_some() || s.allocatable.is_some());
+        if !declared {
+            // A bare Node (no capacity, no allocatable: made through the API, no agent) says
+            // nothing to fit against.
+            return Ok(());
+        }
+        let s = NodeResourcesFit.filter(&PodInfo::new(pod), &self.nodes[i]);
+        if s.is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "node {node:?} does not fit pod {}: {}",
+                super::node_info::pod_key(pod),
+                s.reasons.join(", ")
+            ))
+        }
+    }
+
+    fn put_pod(&mut self, key: &str, new: Option<Arc<Pod>>) {
+        let old = match &new {
+            Some(p) => self.pods.insert(key.to_owned(), p.clone()),
+            None => self.pods.remove(key),
+        };
+        if let Some(n) = old.as_deref().and_then(node_of) {
+            if let Some(set) = self.by_node.get_mut(n) {
+                set.remove(key);
+            }
+            if let Some(&i) = self.index.get(n) {
+                self.nodes[i].remove_pod(key);
+            }
+        }
+        if let Some(p) = &new
+            && let Some(n) = node_of(p)
+        {
+            self.by_node
+                .entry(n.to_owned())
+                .or_default()
+                .insert(key.to_owned());
+            if let Some(&i) = self.index.get(n) {
+                self.nodes[i].add_pod(p);
+            }
+        }
+    }
+
+    fn put_node(&mut self, name: &str, new: Option<Arc<Node>>) {
+        match (self.index.get(name).copied(), new) {
+            (Some(i), Some(n)) => self.nodes[i].set_node((*n).clone()),
+            (Some(i), None) => {
+                self.index.remove(name);
+                self.nodes.swap_remove(i);
+                if let Some(moved) = self.nodes.get(i) {
+                    self.index.insert(moved.name().to_owned(), i);
+                }
+            }
+            (None, Some(n)) => {
+                let mut info = NodeInfo::new((*n).clone());
+                for key in self.by_node.get(name).into_iter().flatten() {
+                    if let Some(p) = self.pods.get(key) {
+                        info.add_pod(p);
+                    }
+                }
+                self.index.insert(name.to_owned(), self.nodes.len());
+                self.nodes.push(info);
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn undo(&mut self, c: &Change) {
+        match c {
+            Change::Pod { key, before, .. } => self.put_pod(key, before.clone()),
+            Change::Node { name, before, .. } => self.put_node(name, before.clone()),
+        }
+    }
+
+    fn redo(&mut self, c: &Change) {
+        match c {
+            Change::Pod { key, after, .. } => self.put_pod(key, after.clone()),
+            Change::Node { name, after, .. } => self.put_node(name, after.clone()),
+        }
+    }
+
+    /// Loads one object of a starting state (no history kept for it).
+    pub fn load(&mut self, key: &str, json: &str) {
+        match target(key) {
+            Target::Pod(k) => self.put_pod(&k, serde_json::from_str(json).ok().map(Arc::new)),
+            Target::Node(n) => self.put_node(&n, serde_json::from_str(json).ok().map(Arc::new)),
+            Target::Other => {}
+        }
+    }
+
+    /// Applies transition `rev` of `key` to `after` (None: deleted); other kinds are ignored.
+    pub fn apply(&mut self, rev: u64, key: &str, after: Option<&str>) {
+        let change = match target(key) {
+            Target::Pod(k) => Change::Pod {
+                rev,
+                before: self.pods.get(&k).cloned(),
+                after: after
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .map(Arc::new),
+                key: k,
+            },
+            Target::Node(n) => Change::Node {
+                rev,
+                before: self
+                    .index
+                    .get(&n)
+                    .map(|&i| Arc::new(self.nodes[i].node().clone())),
+                after: after
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .map(Arc::new),
+                name: n,
+            },
+            Target::Other => return,
+        };
+        self.redo(&change);
+        if self.keep == 0 {
+            return;
+        }
+        self.window.push_back(change);
+        while self
+            .window
+            .front()
+            .is_some_and(|c| c.rev() + self.keep < rev)
+        {
+            self.window.pop_front();
+        }
+    }
+
+    /// The pod `key` as stored at revision `rv` (its version whose resourceVersion is `rv`).
+    fn pod_version(&self, key: &str, rv: u64) -> Option<Arc<Pod>> {
+        if let Some(p) = self.pods.get(key).filter(|p| rv_of(p) == rv) {
+            return Some(p.clone());
+        }
+        self.window.iter().rev().find_map(|c| match c {
+            Change::Pod {
+                rev, key: k, after, ..
+            } if *rev == rv && k == key => after.clone(),
+            _ => None,
+        })
+    }
+
+    /// V for the transition `rev` of pod `key` from `before` to `after` (JSON) with `proof` bytes,
+    /// on the state before it. Not a binding (the pod was bound before, or is not after): accept.
+    /// A binding by a controller must carry a [`SchedulingProof`]; any other binding is checked
+    /// for feasibility (a [`BindingFeasibilityProof`], or none: the same check).
+    pub fn check(
+        &mut self,
+        rev: u64,
+        key: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+        proof: &[u8],
+        by_controller: bool,
+    ) -> Verdict {
+        let Target::Pod(pod_key) = target(key) else {
+            return Verdict::Accept;
+        };
+        let parse = |j: Option<&str>| j.and_then(|j| serde_json::from_str::<Pod>(j).ok());
+        let (Some(before), Some(after)) = (parse(before), parse(after)) else {
+            return Verdict::Accept;
+        };
+        let Some(node) = node_of(&after).map(str::to_owned) else {
+            return Verdict::Accept;
+        };
+        if node_of(&before).is_some() {
+            return Verdict::Accept;
+        }
+        match kind_of(proof).as_deref() {
+            Some(kinds::SCHEDULING) => match serde_json::from_slice::<SchedulingProof>(proof) {
+                Ok(p) => self.check_scheduling(rev, &pod_key, &after, &node, &p),
+                Err(e) => Verdict::Reject(format!("scheduling proof does not parse: {e}")),
+            },
+            Some(kinds::BINDING_FEASIBILITY) if !by_controller => {
+                match serde_json::from_slice::<BindingFeasibilityProof>(proof) {
+                    Ok(p) if p.node == node => self.check_feasible(&before, &node),
+                    Ok(p) => Verdict::Reject(format!(
+                        "feasibility proof names node {:?}, the binding {node:?}",
+                        p.node
+                    )),
+                    Err(e) => Verdict::Reject(format!("feasibility proof does not parse: {e}")),
+                }
+            }
+            None if !by_controller => self.check_feasible(&before, &node),
+            None => Verdict::Reject(format!(
+                "binding of {pod_key} to {node:?} carries no scheduling proof"
+            )),
+            Some(other) => {
+                Verdict::Reject(format!("a binding cannot carry a proof of kind {other:?}"))
+            }
+        }
+    }
+
+    /// A manual binding's V: the pod fits the node in the state it was committed on.
+    fn check_feasible(&self, pod: &Pod, node: &str) -> Verdict {
+        match self.fits(pod, node) {
+            Ok(()) => Verdict::Accept,
+            Err(why) => Verdict::RejectIfEnforced(format!("manual binding: {why}")),
+        }
+    }
+
+    fn check_scheduling(
+        &mut self,
+        rev: u64,
+        pod_key: &str,
+        after: &Pod,
+        node: &str,
+        p: &SchedulingProof,
+    ) -> Verdict {
+        let reject = |why: String| Verdict::Reject(format!("scheduling proof: {why}"));
+        if p.decision.node != node {
+            return reject(format!(
+                "decision picks {:?}, the binding is to {node:?}",
+                p.decision.node
+            ));
+        }
+        if p.decision.pod != pod_key {
+            return reject(format!("decision is for pod {:?}", p.decision.pod));
+        }
+        if p.pod_uid.is_some() && p.pod_uid != after.metadata.uid {
+            return reject("pod uid differs from the bound pod's".into());
+        }
+        let last = rev - 1;
+        for (what, r) in [
+            ("nodes", p.nodes_revision),
+            ("pods", p.pods_revision),
+            ("pod", p.pod_resource_version),
+        ] {
+            if r > last || r + WINDOW < rev {
+                return reject(format!(
+                    "{what} revision {r} is not within {WINDOW} revisions before {rev}"
+                ));
+            }
+        }
+        let Some(pod) = self.pod_version(pod_key, p.pod_resource_version) else {
+            return reject(format!(
+                "no version {} of pod {pod_key} in the history",
+                p.pod_resource_version
+            ));
+        };
+        let policy = match Policy::by_name(&p.decision.policy) {
+            Ok(policy) => policy,
+            Err(e) => return reject(format!("unknown policy: {e}")),
+        };
+        // Roll back to the proof's revisions, count the assumed pods, recompute, roll forward.
+        let undone: Vec<Change> = self
+            .window
+            .iter()
+            .rev()
+            .take_while(|c| c.rev() > p.nodes_revision.min(p.pods_revision))
+            .filter(|c| match c {
+                Change::Pod { rev, .. } => *rev > p.pods_revision,
+                Change::Node { rev, .. } => *rev > p.nodes_revision,
+            })
+            .cloned()
+            .collect();
+        for c in &undone {
+            self.undo(c);
+        }
+        let verdict = self.recompute(&pod, p, &policy);
+        for c in undone.iter().rev() {
+            self.redo(c);
+        }
+        verdict
+    }
+
+    /// Counts the assumed pods, runs V of the decision, uncounts them.
+    fn recompute(&mut self, pod: &Pod, p: &SchedulingProof, policy: &Policy) -> Verdict {
+        let mut counted = Vec::new();
+        let mut verdict = Verdict::Accept;
+        for a in &p.assumed {
+            let Some(ap) = self.pods.get(&a.pod).cloned() else {
+                verdict = Verdict::Reject(format!(
+                    "scheduling proof: assumed pod {} does not exist at revision {}",
+                    a.pod, p.pods_revision
+                ));
+                break;
+            };
+            if node_of(&ap).is_some() || is_terminal(&ap) {
+                verdict = Verdict::Reject(format!(
+                    "scheduling proof: assumed pod {} is already bound or terminal at revision {}",
+                    a.pod, p.pods_revision
+                ));
+                break;
+            }
+            if let Some(&i) = self.index.get(&a.node)
+                && self.nodes[i].assume(&ap)
+            {
+                counted.push((i, a.pod.clone()));
+            }
+        }
+        let mut decision = p.decision.clone();
+        if decision.assumed_pods.is_empty() {
+            decision.assumed_pods = p.assumed.iter().map(|a| a.pod.clone()).collect();
+        }
+        if verdict == Verdict::Accept
+            && let Err(why) = verify_summary(&decision, pod, &self.nodes, policy)
+        {
+            verdict = Verdict::Reject(format!(
+                "scheduling proof (state of nodes at revision {}, pods at {}): {why}",
+                p.nodes_revision, p.pods_revision
+            ));
+        }
+        for (i, key) in counted {
+            self.nodes[i].forget(&key);
+        }
+        verdict
+    }
+}
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;

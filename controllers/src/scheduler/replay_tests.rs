@@ -1,0 +1,114 @@
+use super::*;
+use crate::scheduler::schedule;
+use crate::scheduler::testing::{make_node, make_pod};
+use serde_json::{Value, json};
+
+/// Stores `obj` at revision `rev` (as JSON with that resourceVersion) and returns its JSON.
+fn at(mut obj: Value, rev: u64) -> String {
+    obj["metadata"]["resourceVersion"] = json!(rev.to_string());
+    obj.to_string()
+}
+
+fn to_json<T: serde::Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap()
+}
+
+/// n1 (4 CPUs, empty) and n2 (4 CPUs, 3 used) at revisions 1–3, pod `p` (500m) at 4.
+fn history() -> (SchedulingReplay, Pod, Vec<NodeInfo>) {
+    let mut r = SchedulingReplay::new();
+    let n1 = make_node("n1").cpu_milli(4000).mem("8Gi").pods(10).build();
+    let n2 = make_node("n2").cpu_milli(4000).mem("8Gi").pods(10).build();
+    let busy = make_pod("busy").req_cpu_milli(3000).node_name("n2").build();
+    r.apply(1, "core/nodes//n1", Some(&at(to_json(&n1), 1)));
+    r.apply(2, "core/nodes//n2", Some(&at(to_json(&n2), 2)));
+    r.apply(3, "core/pods/default/busy", Some(&at(to_json(&busy), 3)));
+    let p = make_pod("p").req_cpu_milli(500).build();
+    let pj = at(to_json(&p), 4);
+    r.apply(4, "core/pods/default/p", Some(&pj));
+    let p: Pod = serde_json::from_str(&pj).unwrap();
+    let infos = NodeInfo::build_all(&[n1, n2], &[busy]);
+    (r, p, infos)
+}
+
+fn proof_for(p: &Pod, infos: &[NodeInfo], node: Option<&str>) -> SchedulingProof {
+    let d = schedule(p, infos, &Policy::default()).unwrap();
+    let mut summary = d.summary();
+    if let Some(n) = node {
+        let e = d.nodes.iter().find(|e| e.node == n).unwrap();
+        summary.node = n.to_owned();
+        summary.total = e.total.unwrap();
+        summary.scores = e.scores.clone();
+    }
+    SchedulingProof {
+        kind: kinds::SCHEDULING.into(),
+        version: 1,
+        pod_uid: None,
+        pod_resource_version: 4,
+        nodes_revision: 2,
+        pods_revision: 4,
+        assumed: Vec::new(),
+        decision: summary,
+    }
+}
+
+fn bind(r: &mut SchedulingReplay, rev: u64, p: &Pod, node: &str, proof: &[u8]) -> Verdict {
+    let before = serde_json::to_string(p).unwrap();
+    let mut after = to_json(p);
+    after["spec"]["nodeName"] = json!(node);
+    let after = at(after, rev);
+    r.check(
+        rev,
+        "core/pods/default/p",
+        Some(&before),
+        Some(&after),
+        proof,
+        true,
+    )
+}
+
+#[test]
+fn an_optimal_decision_should_verify_after_later_changes_are_rolled_back() {
+    let (mut r, p, infos) = history();
+    let proof = proof_for(&p, &infos, None);
+    assert_eq!(proof.decision.node, "n1");
+    // After the decision, n1 fills up: V must judge on the state at the proof's revisions.
+    let late = make_pod("late").req_cpu_milli(3900).node_name("n1").build();
+    r.apply(5, "core/pods/default/late", Some(&at(to_json(&late), 5)));
+    assert_eq!(
+        bind(&mut r, 6, &p, "n1", &proof.to_bytes()),
+        Verdict::Accept
+    );
+}
+
+#[test]
+fn a_feasible_but_not_optimal_decision_should_be_rejected() {
+    let (mut r, p, infos) = history();
+    let proof = proof_for(&p, &infos, Some("n2"));
+    match bind(&mut r, 5, &p, "n2", &proof.to_bytes()) {
+        Verdict::Reject(why) => assert!(why.contains("feasible but not optimal"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_controller_binding_without_a_proof_should_be_rejected_and_a_manual_one_checked_for_fit() {
+    let (mut r, p, _) = history();
+    assert!(matches!(bind(&mut r, 5, &p, "n1", b""), Verdict::Reject(_)));
+    let huge = make_pod("p").req_cpu_milli(9000).build();
+    let before = at(to_json(&huge), 4);
+    let mut after: Value = serde_json::from_str(&before).unwrap();
+    after["spec"]["nodeName"] = json!("n1");
+    let proof = BindingFeasibilityProof::bytes_for("n1");
+    let v = r.check(
+        5,
+        "core/pods/default/p",
+        Some(&before),
+        Some(&at(after, 5)),
+        &proof,
+        false,
+    );
+    assert!(
+        matches!(&v, Verdict::RejectIfEnforced(w) if w.contains("Insufficient cpu")),
+        "{v:?}"
+    );
+}
