@@ -44,9 +44,12 @@ async fn kubectl_logs_and_follow_reach_an_agent_process() {
     }
     let server = Server::start_with(&["--no-local-node"]).await;
     let token = join_token(&server);
+    let agent_dir = tempfile::tempdir().expect("agent data dir");
     let _agent = Agent(
         std::process::Command::new(env!("CARGO_BIN_EXE_mock_k8"))
             .args(["agent", "--server", &server.base(), "--token", &token])
+            .arg("--data-dir")
+            .arg(agent_dir.path())
             .args(["--node-name", "logs-agent", "--log-addr", "127.0.0.1:0"])
             .env_remove("MOCK_K8_NODE_NAME")
             .stdin(std::process::Stdio::null())

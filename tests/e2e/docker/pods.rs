@@ -407,8 +407,11 @@ async fn agent_process_runs_pods_as_docker_containers() {
     .expect("cluster.json is JSON");
     let token = cluster["token"].as_str().expect("token").to_string();
     let node = unique("e2e-agent");
+    let agent_dir = tempfile::tempdir().expect("agent data dir");
     let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_mock_k8"))
         .args(["agent", "--server", &server.base(), "--token", &token])
+        .arg("--data-dir")
+        .arg(agent_dir.path())
         .args(["--node-name", &node, "--node-lease-renew-interval", "1s"])
         .args(["--runtime", "docker", "--sandbox-image", &images.sandbox])
         .args(["--log-addr", "127.0.0.1:0"])
