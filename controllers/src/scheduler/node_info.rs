@@ -87,6 +87,9 @@ pub struct NodeInfo {
     requested: Resources,
     non_zero_requested: Resources,
     spread_counts: HashMap<String, u32>,
+    /// How many of `pods` are assumed (lets [`assumed_pods`] skip nodes with none: it runs once
+    /// per decision, and scanning every counted pod of every node made it O(pods in the cluster)).
+    assumed: usize,
 }
 
 impl NodeInfo {
@@ -101,6 +104,7 @@ impl NodeInfo {
             requested: Resources::default(),
             non_zero_requested: Resources::default(),
             spread_counts: HashMap::new(),
+            assumed: 0,
         };
         info.set_node(node);
         info
@@ -200,6 +204,9 @@ impl NodeInfo {
 
     /// Keys of the assumed pods, sorted.
     pub fn assumed_pods(&self) -> Vec<String> {
+        if self.assumed == 0 {
+            return Vec::new();
+        }
         self.pods
             .values()
             .filter(|p| p.assumed)
@@ -249,6 +256,9 @@ impl NodeInfo {
         };
         self.requested.sub(&old.requests);
         self.non_zero_requested.sub(&old.non_zero_requests);
+        if old.assumed {
+            self.assumed = self.assumed.saturating_sub(1);
+        }
         if let Some(k) = &old.spread_key
             && let Some(c) = self.spread_counts.get_mut(k)
         {
@@ -269,6 +279,9 @@ impl NodeInfo {
         let summary = PodSummary::new(pod, assumed);
         self.requested.add(&summary.requests);
         self.non_zero_requested.add(&summary.non_zero_requests);
+        if assumed {
+            self.assumed += 1;
+        }
         if let Some(k) = &summary.spread_key {
             *self.spread_counts.entry(k.clone()).or_insert(0) += 1;
         }
