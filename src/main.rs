@@ -13,7 +13,9 @@ use tracing_subscriber::EnvFilter;
 
 /// The allocator of the whole process: mimalloc. Under concurrent writes glibc's malloc cost about
 /// a third of the server's CPU (`malloc_consolidate`, `unlink_chunk`, `_int_free` in `perf`); see
-/// BENCHMARKS.md, "Performance work".
+/// BENCHMARKS.md, "Performance work". The `system-alloc` feature keeps the system allocator, for
+/// heap profilers that interpose `malloc` (heaptrack, valgrind).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

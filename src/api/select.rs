@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::query::Params;
 use super::routes::ResourcePath;
 use crate::store::StoredObject;
-use mock_k8_schemas::selector::{FieldSelector, LabelSelector};
+use mock_k8_schemas::selector::{FieldSelector, LabelSelector, Selectable};
 use mock_k8_schemas::{ApiResource, meta};
 use serde_json::Value;
 
@@ -76,6 +76,13 @@ impl Selection {
     pub fn matches(&self, obj: &Value) -> bool {
         (self.labels.is_empty() || self.labels.matches(&meta::labels(obj)))
             && (self.fields.is_empty() || self.fields.matches(obj))
+    }
+
+    /// `true` when an object with the extracted values `attrs` satisfies both selectors (the same
+    /// answer as [`Selection::matches`] on the object, without parsing it again).
+    pub fn matches_selectable(&self, attrs: &Selectable) -> bool {
+        (self.labels.is_empty() || self.labels.matches(&attrs.labels))
+            && (self.fields.is_empty() || self.fields.matches_selectable(attrs))
     }
 
     /// `true` when the stored object satisfies both selectors (parses it only when there is a

@@ -88,26 +88,31 @@ impl Encoder {
     }
 
     /// The lines (zero or one) a store change produces for a watch with selection `sel`.
+    ///
+    /// Selectors are evaluated on the record's shared attributes ([`WatchRecord::attrs`]: one
+    /// parse per change, whatever the number of watchers), and a matching object is sent as the
+    /// stored JSON text, never re-serialized. Only an object leaving the selection (sent as
+    /// DELETED with the new revision) is parsed here.
     fn record(&mut self, sel: &Selection, rec: &WatchRecord) -> Option<Bytes> {
         if sel.is_everything() {
             return Some(self.line(rec.event_type, &rec.object.json, rec.revision));
         }
-        let cur: Value = serde_json::from_str(&rec.object.json).ok()?;
-        let cur_match = sel.matches(&cur);
-        let prev_match = |p: &Option<std::sync::Arc<crate::store::StoredObject>>| {
-            p.as_ref()
-                .and_then(|p| serde_json::from_str::<Value>(&p.json).ok())
-                .map(|v| (sel.matches(&v), v))
-        };
+        let attrs = rec.attrs(self.resource.kind);
+        let cur_match = attrs
+            .object
+            .as_ref()
+            .is_some_and(|a| sel.matches_selectable(a));
+        let prev_match = attrs.prev.as_ref().map(|a| sel.matches_selectable(a));
         match rec.event_type {
-            EventType::Modified => match (cur_match, prev_match(&rec.prev)) {
-                (true, Some((true, _))) | (true, None) => {
-                    Some(self.line_value(EventType::Modified, &cur, rec.revision))
+            EventType::Modified => match (cur_match, prev_match) {
+                (true, Some(true)) | (true, None) => {
+                    Some(self.line(EventType::Modified, &rec.object.json, rec.revision))
                 }
-                (true, Some((false, _))) => {
-                    Some(self.line_value(EventType::Added, &cur, rec.revision))
+                (true, Some(false)) => {
+                    Some(self.line(EventType::Added, &rec.object.json, rec.revision))
                 }
-                (false, Some((true, mut prev))) => {
+                (false, Some(true)) => {
+                    let mut prev: Value = serde_json::from_str(&rec.prev.as_ref()?.json).ok()?;
                     meta::set(
                         &mut prev,
                         "resourceVersion",
@@ -117,7 +122,7 @@ impl Encoder {
                 }
                 (false, _) => None,
             },
-            other if cur_match => Some(self.line_value(other, &cur, rec.revision)),
+            other if cur_match => Some(self.line(other, &rec.object.json, rec.revision)),
             _ => None,
         }
     }

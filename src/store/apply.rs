@@ -122,12 +122,12 @@ impl<'a> Batch<'a> {
         };
         self.revision = revision;
         self.overlay.insert(key, Some(stored.clone()));
-        self.records.push(Arc::new(WatchRecord {
+        self.records.push(Arc::new(WatchRecord::new(
             revision,
             event_type,
-            object: stored.clone(),
+            stored.clone(),
             prev,
-        }));
+        )));
         Ok(stored)
     }
 
@@ -149,12 +149,12 @@ impl<'a> Batch<'a> {
         self.revision = revision;
         self.overlay.insert(old.key.clone(), None);
         let event_type = EventType::Deleted;
-        self.records.push(Arc::new(WatchRecord {
+        self.records.push(Arc::new(WatchRecord::new(
             revision,
             event_type,
-            object: stamped.clone(),
-            prev: Some(old),
-        }));
+            stamped.clone(),
+            Some(old),
+        )));
         Ok(stamped)
     }
 

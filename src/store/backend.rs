@@ -15,6 +15,11 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// sled's page cache budget. Every read the server serves comes from its own in-memory cache
+/// (`super::cache`), so sled is read only at start-up and by Raft; its default (1 GiB) would be
+/// the largest holder of memory with 100,000 pods (issue 7's memory target is 1 GiB in all).
+pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A key range: lower and upper bound over raw key bytes.
 pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -99,7 +104,11 @@ impl SledBackend {
     /// I/O errors, or sled's own (e.g. the directory is locked by another process).
     pub fn open(dir: &Path) -> io::Result<SledBackend> {
         std::fs::create_dir_all(dir)?;
-        let db = sled::Config::new().path(dir).open().map_err(sled_err)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+            .map_err(sled_err)?;
         let log = db.open_tree("raft_log").map_err(sled_err)?;
         let log_meta = db.open_tree("raft_log_meta").map_err(sled_err)?;
         let state = db.open_tree("state").map_err(sled_err)?;

@@ -174,6 +174,52 @@ pub struct WatchRecord {
     pub object: Arc<StoredObject>,
     /// The object before the change, for MODIFIED and DELETED.
     pub prev: Option<Arc<StoredObject>>,
+    /// The selector attributes of `object` and `prev`, extracted by the first watcher with a
+    /// selector and shared by all the others (see [`WatchRecord::attrs`]).
+    pub attrs: std::sync::OnceLock<RecordAttrs>,
+}
+
+/// The labels and selectable fields of a change's object and of its previous state (`None`: absent
+/// or not valid JSON).
+#[derive(Debug, Clone, Default)]
+pub struct RecordAttrs {
+    /// Of [`WatchRecord::object`].
+    pub object: Option<mock_k8_schemas::selector::Selectable>,
+    /// Of [`WatchRecord::prev`].
+    pub prev: Option<mock_k8_schemas::selector::Selectable>,
+}
+
+impl WatchRecord {
+    /// A record of a change, its selector attributes not yet extracted.
+    pub fn new(
+        revision: u64,
+        event_type: EventType,
+        object: Arc<StoredObject>,
+        prev: Option<Arc<StoredObject>>,
+    ) -> WatchRecord {
+        WatchRecord {
+            revision,
+            event_type,
+            object,
+            prev,
+            attrs: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The selector attributes of the object and its previous state, `kind` being the object's
+    /// kind (e.g. `"Pod"`). The JSON is parsed once per record, by the first caller; every other
+    /// watcher of the same change reuses the result, so a fan-out to W watchers with selectors
+    /// costs one parse, not W.
+    pub fn attrs(&self, kind: &str) -> &RecordAttrs {
+        use mock_k8_schemas::selector::Selectable;
+        self.attrs.get_or_init(|| RecordAttrs {
+            object: Selectable::parse(kind, &self.object.json),
+            prev: self
+                .prev
+                .as_ref()
+                .and_then(|p| Selectable::parse(kind, &p.json)),
+        })
+    }
 }
 
 /// Store health and size figures for `/metrics` and `/readyz`.

@@ -36,6 +36,15 @@ const SNAPSHOT_DATA_KEY: &[u8] = b"m/snapshot_data";
 
 type Meta = SnapshotMeta<NodeId, super::types::Member>;
 
+/// [`SnapshotData`] borrowing the objects it serializes (same JSON), so building a snapshot does
+/// not copy every object first.
+#[derive(Serialize)]
+struct SnapshotDataRef<'a> {
+    revision: u64,
+    objects: Vec<&'a StoredObject>,
+    nko_chain: Option<String>,
+}
+
 /// The snapshot payload (the meta carries applied log id and membership).
 #[derive(Serialize, Deserialize)]
 struct SnapshotData {
@@ -241,9 +250,9 @@ impl StateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let data = SnapshotData {
+        let data = SnapshotDataRef {
             revision: self.revision,
-            objects: self.objects.values().map(|o| (**o).clone()).collect(),
+            objects: self.objects.values().map(|o| &**o).collect(),
             nko_chain: Some(mock_k8_nko::encode::hex(&records::encode_chain(
                 &self.chain,
             ))),

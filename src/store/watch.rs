@@ -6,11 +6,15 @@
 //! - Live changes go out through a `tokio::sync::broadcast` channel of [`LIVE_CAPACITY`]: sending
 //!   never waits, so a slow watcher can neither stall the state machine nor other watchers, and
 //!   memory stays bounded. A receiver that falls more than the channel's capacity behind
-//!   (`RecvError::Lagged`) refills itself from the history if the missed changes are still there,
-//!   else fails with `StoreError::Expired` (HTTP 410, as Kubernetes' watch cache does).
+//!   (`RecvError::Lagged`) reads the missed changes back from the history if they are still there,
+//!   else fails with `StoreError::Expired` (HTTP 410: a watcher too slow for the history window is
+//!   ended, as Kubernetes' watch cache ends a watcher whose buffer stays full).
+//! - Reading from the history (a new receiver's replay, or catching up after lagging) goes in
+//!   chunks of at most [`REPLAY_CHUNK`] records, each taken under the hub lock: a receiver never
+//!   holds more than one chunk plus the channel's share, whatever the history size.
 //! - The state machine publishes (updates the cache, appends to the history, sends) under one
-//!   mutex, and [`WatchHub::subscribe`] copies the history and subscribes under the same mutex, so a
-//!   new receiver sees every change after its start point exactly once.
+//!   mutex, and a receiver takes its last history chunk and subscribes to the live channel under
+//!   the same mutex, so it sees every change after its start point exactly once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +27,9 @@ use super::{StoreError, WatchRecord};
 
 /// Live events buffered per receiver before it counts as lagging.
 pub const LIVE_CAPACITY: usize = 1024;
+
+/// Most history records a receiver scans (and holds) per step while replaying or catching up.
+pub const REPLAY_CHUNK: usize = 256;
 
 /// What the live channel carries.
 #[derive(Debug, Clone)]
@@ -69,14 +76,22 @@ impl Inner {
         Ok(())
     }
 
-    /// History records after `from` on keys starting with `prefix`.
-    fn replay(&self, prefix: &str, from: u64) -> VecDeque<Arc<WatchRecord>> {
+    /// Up to [`REPLAY_CHUNK`] history records after `from`, those on keys starting with `prefix`
+    /// kept, and the revision the scan reached (`None`: it reached the end of the history).
+    fn replay_chunk(&self, prefix: &str, from: u64) -> (VecDeque<Arc<WatchRecord>>, Option<u64>) {
         let start = self.history.partition_point(|r| r.revision <= from);
-        self.history
-            .range(start..)
+        let end = (start + REPLAY_CHUNK).min(self.history.len());
+        let chunk = self
+            .history
+            .range(start..end)
             .filter(|r| r.object.key.starts_with(prefix))
             .cloned()
-            .collect()
+            .collect();
+        let reached = match self.history.get(end) {
+            Some(_) => self.history.get(end - 1).map(|r| r.revision),
+            None => None,
+        };
+        (chunk, reached)
     }
 }
 
@@ -154,20 +169,18 @@ impl WatchHub {
         from: u64,
     ) -> Result<WatchReceiver, StoreError> {
         let inner = self.lock();
-        let Some(sender) = &inner.sender else {
+        if inner.sender.is_none() {
             return Err(closed());
-        };
+        }
         inner.check(from)?;
-        let pending = inner.replay(prefix, from);
-        let rx = sender.subscribe();
         drop(inner);
         self.watchers.fetch_add(1, Ordering::Relaxed);
         Ok(WatchReceiver {
             hub: self.clone(),
             prefix: prefix.to_string(),
             last: from,
-            pending,
-            rx,
+            pending: VecDeque::new(),
+            rx: None,
             failed: None,
         })
     }
@@ -182,11 +195,13 @@ fn closed() -> StoreError {
 pub struct WatchReceiver {
     hub: Arc<WatchHub>,
     prefix: String,
-    /// The revision of the last change this receiver consumed (delivered or filtered out).
+    /// The revision of the last change this receiver consumed (delivered or filtered out); while
+    /// catching up, the revision the history scan reached.
     last: u64,
-    /// History records to deliver before live ones.
+    /// History records to deliver before anything else (at most one [`REPLAY_CHUNK`]).
     pending: VecDeque<Arc<WatchRecord>>,
-    rx: broadcast::Receiver<Live>,
+    /// The live channel; `None` while reading from the history.
+    rx: Option<broadcast::Receiver<Live>>,
     /// Once failed, every later `recv` repeats the error.
     failed: Option<StoreError>,
 }
@@ -211,10 +226,13 @@ impl WatchReceiver {
     async fn next(&mut self) -> Result<Arc<WatchRecord>, StoreError> {
         loop {
             if let Some(record) = self.pending.pop_front() {
-                self.last = record.revision;
                 return Ok(record);
             }
-            match self.rx.recv().await {
+            let Some(rx) = &mut self.rx else {
+                self.catch_up()?;
+                continue;
+            };
+            match rx.recv().await {
                 Ok(Live::Record(record)) => {
                     if record.revision <= self.last {
                         continue;
@@ -231,22 +249,30 @@ impl WatchReceiver {
                         oldest,
                     });
                 }
-                Err(RecvError::Lagged(_)) => self.catch_up()?,
+                Err(RecvError::Lagged(_)) => self.rx = None,
                 Err(RecvError::Closed) => return Err(closed()),
             }
         }
     }
 
-    /// After lagging: reload the missed changes from the history and resubscribe, under the hub
-    /// lock so nothing falls between the two.
+    /// One step of reading from the history (a new receiver, or one that lagged): loads the next
+    /// chunk after `last` into `pending`; at the end of the history, subscribes to the live
+    /// channel under the same lock, so nothing falls between the two.
     fn catch_up(&mut self) -> Result<(), StoreError> {
         let inner = self.hub.lock();
         let Some(sender) = &inner.sender else {
             return Err(closed());
         };
         inner.check(self.last)?;
-        self.pending = inner.replay(&self.prefix, self.last);
-        self.rx = sender.subscribe();
+        let (chunk, reached) = inner.replay_chunk(&self.prefix, self.last);
+        match reached {
+            Some(revision) => self.last = revision,
+            None => {
+                self.last = self.last.max(inner.revision);
+                self.rx = Some(sender.subscribe());
+            }
+        }
+        self.pending = chunk;
         Ok(())
     }
 }
@@ -269,12 +295,7 @@ mod tests {
             resource_version: revision,
             json: "{}".into(),
         });
-        Arc::new(WatchRecord {
-            revision,
-            event_type: EventType::Added,
-            object,
-            prev: None,
-        })
+        Arc::new(WatchRecord::new(revision, EventType::Added, object, None))
     }
 
     fn publish(hub: &WatchHub, from: u64, to: u64, key: &str) {
@@ -337,6 +358,19 @@ mod tests {
             Err(StoreError::Expired { requested: 0, .. })
         ));
         assert!(rx.recv().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn watch_receiver_should_replay_in_chunks_past_other_keys() {
+        let hub = Arc::new(WatchHub::new(10_000, 0));
+        publish(&hub, 1, 1000, "core/nodes//n");
+        publish(&hub, 1001, 1001, "core/pods/a/x");
+        publish(&hub, 1002, 2000, "core/nodes//n");
+        let mut rx = hub.subscribe("core/pods/", 0).unwrap();
+        assert_eq!(rx.recv().await.unwrap().revision, 1001);
+        assert!(rx.pending.len() <= REPLAY_CHUNK);
+        publish(&hub, 2001, 2001, "core/pods/a/y");
+        assert_eq!(rx.recv().await.unwrap().revision, 2001);
     }
 
     #[tokio::test]

@@ -13,8 +13,9 @@
 //! results): bindings inside the scheduler's reconcile of the pod, Endpoints/EndpointSlices inside the
 //! endpoints controller's reconcile of the Service (the clean-up after a Service deletion is reported as a
 //! reconcile of the deleted Service), conditions, taints and evictions inside the node lifecycle
-//! controller's reconcile of the Node. The scheduler's [`Decision`](crate::scheduler::Decision)s (inputs and
-//! scores) are kept in a bounded [`DecisionLog`], recorded *before* the binding is sent.
+//! controller's reconcile of the Node. The scheduler's decisions, in their compact form
+//! ([`DecisionSummary`](crate::scheduler::DecisionSummary): inputs, node counts, the chosen node's
+//! scores), are kept in a bounded [`DecisionLog`], recorded *before* the binding is sent.
 //!
 //! # Layout
 //! - [`scheduler`](mod@scheduler): [`SchedulerController`] — binds pending pods (`f(P, N)`), assumes

@@ -277,6 +277,9 @@ pub fn schedule(
         }));
     }
 
+    for &i in &feasible {
+        evaluations[i].scores.reserve_exact(policy.scores().len());
+    }
     for weighted in policy.scores() {
         let raw: Vec<i64> = feasible
             .iter()

@@ -9,7 +9,7 @@ use super::SelectorError;
 use serde_json::Value;
 
 /// The fields every kind supports (`metav1.ObjectMetaFieldsSet`).
-const META_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
+pub(super) const META_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
 
 const POD_FIELDS: &[&str] = &[
     "spec.nodeName",
@@ -119,6 +119,14 @@ impl FieldSelector {
             .all(|t| (field_value(obj, &t.field) == t.value) == t.equal)
     }
 
+    /// `true` when the extracted values `obj` satisfy every requirement (same result as
+    /// [`FieldSelector::matches`] on the object they came from, for the kind's supported fields).
+    pub fn matches_selectable(&self, obj: &super::Selectable) -> bool {
+        self.terms
+            .iter()
+            .all(|t| (obj.field(&t.field) == t.value) == t.equal)
+    }
+
     /// The value required by an `=`/`==` term on `field`, if any (lets a server narrow a scan).
     pub fn required_value(&self, field: &str) -> Option<&str> {
         self.terms
@@ -134,7 +142,7 @@ impl FieldSelector {
 }
 
 /// The selectable value of `field` on `obj`, as Kubernetes' field label conversion presents it.
-fn field_value(obj: &Value, field: &str) -> String {
+pub(super) fn field_value(obj: &Value, field: &str) -> String {
     // Event `source` selects on `source.component`.
     let path = if field == "source" {
         "source.component"

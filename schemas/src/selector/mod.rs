@@ -6,10 +6,12 @@
 //! - [`FieldSelector`]: the `fieldSelector` query parameter (`k8s.io/apimachinery/pkg/fields.ParseSelector`)
 //!   and which fields each kind lets a client select on.
 
+mod attrs;
 mod field;
 mod label;
 mod parse;
 
+pub use attrs::Selectable;
 pub use field::FieldSelector;
 pub use label::{LabelSelector, Operator, Requirement};
 

@@ -294,7 +294,7 @@ async fn bind(
         pod_uid: pod.metadata.uid.clone(),
         pod_resource_version: pod.metadata.resource_version.clone(),
         state_revision: revision,
-        decision: Arc::new(decision),
+        decision: Arc::new(decision.summary()),
     });
     let res = with_proof(
         proof,

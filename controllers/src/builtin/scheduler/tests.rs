@@ -115,9 +115,14 @@ async fn scheduler_should_bind_to_the_best_node_and_record_the_decision() {
     let record = h.decisions.get("default/web").expect("decision kept");
     assert_eq!(record.decision.node, "n2");
     assert_eq!(
-        record.decision.nodes.len(),
-        2,
-        "every node's evaluation is kept"
+        (record.decision.num_nodes, record.decision.feasible_nodes),
+        (2, 2),
+        "the node counts are kept"
+    );
+    assert_eq!(
+        record.decision.scores.len(),
+        record.decision.weights.len(),
+        "the chosen node's scores are kept"
     );
     assert!(record.state_revision > 0);
     assert!(
@@ -309,16 +314,18 @@ fn decision_log_should_keep_the_latest_per_pod_within_capacity() {
         pod_uid: None,
         pod_resource_version: None,
         state_revision: 1,
-        decision: Arc::new(crate::scheduler::Decision {
+        decision: Arc::new(crate::scheduler::DecisionSummary {
             pod: format!("default/{pod}"),
             policy: "LeastAllocated".into(),
             weights: Vec::new(),
             filters: Vec::new(),
             tie_break: String::new(),
             assumed_pods: Vec::new(),
-            nodes: Vec::new(),
+            num_nodes: 0,
+            feasible_nodes: 0,
             node: node.into(),
             total: 0,
+            scores: Vec::new(),
         }),
     };
     log.record(h("a", "n1"));

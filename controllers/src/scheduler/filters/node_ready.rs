@@ -29,12 +29,7 @@ impl NodeReady {
 
 /// True when the node's `Ready` condition has status `True`.
 pub fn is_ready(node: &NodeInfo) -> bool {
-    node.node()
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .is_some_and(|c| c.status == "True")
+    node.is_ready()
 }
 
 impl FilterPlugin for NodeReady {
@@ -43,13 +38,7 @@ impl FilterPlugin for NodeReady {
     }
 
     fn filter(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> Status {
-        let cordoned = node
-            .node()
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false);
-        if cordoned {
+        if node.is_cordoned() {
             let taint = Taint {
                 key: UNSCHEDULABLE_TAINT.to_owned(),
                 effect: "NoSchedule".to_owned(),
