@@ -103,7 +103,8 @@ fn registered_node(ctx: &Ctx, admission: &Admission) -> bool {
     authority::published_key(&object) == Some(admission.claim.key)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The credential of an `Authorization: Bearer <credential>` header (RFC 6750 §2.1), if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()

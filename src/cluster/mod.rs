@@ -19,10 +19,11 @@ pub mod start;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 
 use crate::api::error::ApiError;
+use crate::api::node_auth::bearer;
 use crate::store::Store;
 use crate::store::membership::constant_time_eq;
 use crate::store::network::MEMBER_HEADER;
@@ -70,14 +71,6 @@ pub fn router(state: ClusterState) -> Router {
         .route("/cluster/members", get(admin::list))
         .route("/cluster/members/{id}", delete(admin::remove))
         .with_state(state)
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
 }
 
 fn unauthorized(message: &str) -> ApiError {

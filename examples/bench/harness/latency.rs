@@ -229,20 +229,24 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Value, Vec<Row>)> {
     let params = format!("{} pods, one at a time", p.pods);
     let mut rows = Vec::new();
     let mut runtimes = Vec::new();
+    let row = |rows: &mut Vec<Row>,
+               runtimes: &mut Vec<Value>,
+               runtime: &str,
+               bound: Summary,
+               created: Summary| {
+        for (what, s) in [("bound→Running", bound), ("create→Running", created)] {
+            rows.push(Row::new(
+                scenario,
+                &params,
+                &format!("{runtime}: {what}"),
+                format!("p50 {} / max {}", ms(s.p50), ms(s.max)),
+                "-",
+            ));
+        }
+        runtimes.push(json!({"runtime": runtime, "boundToRunningP50": bound.p50, "boundToRunningMax": bound.max, "createToRunningP50": created.p50}));
+    };
     let (mock_bound, mock_created) = measure(ctx, p, "mock", &node, &[]).await?;
-    for (metric, s) in [
-        ("mock: bound→Running", mock_bound),
-        ("mock: create→Running", mock_created),
-    ] {
-        rows.push(Row::new(
-            scenario,
-            &params,
-            metric,
-            format!("p50 {} / max {}", ms(s.p50), ms(s.max)),
-            "-",
-        ));
-    }
-    runtimes.push(json!({"runtime": "mock", "boundToRunningP50": mock_bound.p50, "boundToRunningMax": mock_bound.max, "createToRunningP50": mock_created.p50}));
+    row(&mut rows, &mut runtimes, "mock", mock_bound, mock_created);
     let bin = ctx.bin.clone();
     let lock_and_images = tokio::task::spawn_blocking(move || {
         let path = std::env::temp_dir().join("mock-k8-docker-tests.lock");
@@ -285,19 +289,7 @@ pub async fn run(ctx: &Ctx, p: &Params) -> Res<(Value, Vec<Row>)> {
             }
             let _ = docker(&["network", "rm", &format!("mock-k8-{node}")]);
             let (bound, created) = measured?;
-            for (metric, s) in [
-                ("docker: bound→Running", bound),
-                ("docker: create→Running", created),
-            ] {
-                rows.push(Row::new(
-                    scenario,
-                    &params,
-                    metric,
-                    format!("p50 {} / max {}", ms(s.p50), ms(s.max)),
-                    "-",
-                ));
-            }
-            runtimes.push(json!({"runtime": "docker", "boundToRunningP50": bound.p50, "boundToRunningMax": bound.max, "createToRunningP50": created.p50}));
+            row(&mut rows, &mut runtimes, "docker", bound, created);
             None
         }
     };

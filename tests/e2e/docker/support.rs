@@ -183,17 +183,17 @@ fn binary_image() -> String {
     .expect("write Dockerfile");
     build(&tag, ctx.path());
     // Older builds of the test sandbox image are garbage now (about 100 MB each).
-    if let Ok(tags) = docker(&[
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-        "mock-k8-test-pause",
-    ]) {
-        for old in tags.lines().filter(|t| *t != tag) {
+    remove_other_tags("mock-k8-test-pause", &tag);
+    tag
+}
+
+/// Removes every image of `repository` but `keep` (older builds of a test image).
+fn remove_other_tags(repository: &str, keep: &str) {
+    if let Ok(tags) = docker(&["images", "--format", "{{.Repository}}:{{.Tag}}", repository]) {
+        for old in tags.lines().filter(|t| *t != keep) {
             let _ = docker(&["rmi", old]);
         }
     }
-    tag
 }
 
 /// The image the cluster failure tests run members and agents from: the binary image (the
@@ -221,16 +221,7 @@ pub fn member_image() -> String {
     )
     .expect("write Dockerfile");
     build(&tag, ctx.path());
-    if let Ok(tags) = docker(&[
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-        "mock-k8-test-member",
-    ]) {
-        for old in tags.lines().filter(|t| *t != tag) {
-            let _ = docker(&["rmi", old]);
-        }
-    }
+    remove_other_tags("mock-k8-test-member", &tag);
     tag
 }
 
