@@ -232,12 +232,24 @@ impl Step<'_> {
             }
         }
         if !w.terminal_done && is_terminal(&view) {
-            w.terminal_done = true;
-            // A finished pod holds no resources: free its admission slot and its IP (its status
-            // keeps showing the IP, as in Kubernetes).
-            self.node.admitted.lock().map(|mut a| a.remove(&w.uid)).ok();
-            if let Ok(mut ipam) = self.reg.ipam.lock() {
-                ipam.release(&w.uid);
+            // A finished pod holds no resources: remove its sandbox (as the kubelet does; its
+            // exited containers and their logs stay), then free its admission slot and its IP
+            // (its status keeps showing the IP, as in Kubernetes). The IP is freed only once the
+            // sandbox is gone: a running sandbox still holds it in the runtime, and handing it to
+            // another pod would fail that pod's sandbox ("Address already in use").
+            match self.pool.runtime.remove_sandbox(&w.uid).await {
+                Ok(()) => {
+                    w.terminal_done = true;
+                    w.sandbox = false;
+                    self.node.admitted.lock().map(|mut a| a.remove(&w.uid)).ok();
+                    if let Ok(mut ipam) = self.reg.ipam.lock() {
+                        ipam.release(&w.uid);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %w.uid, error = %e, "failed to remove the sandbox of a finished pod");
+                    return Ok(Next::requeue(Duration::from_secs(1)));
+                }
             }
         }
         Ok(match wait {
