@@ -262,6 +262,15 @@ impl Step<'_> {
     async fn start(&self, w: &mut Worker, view: &Pod) -> Result<(), AgentError> {
         self.adopt(w, view).await;
         if is_terminal(view) || view.metadata.deletion_timestamp.is_some() {
+            // A pod found finished or deleted (an agent restart) may still have a sandbox holding
+            // its IP: keep the IP taken until the sandbox is gone (terminal) or the pod is (deleted).
+            let previous = view.status.as_ref().and_then(|s| s.pod_ip.as_deref());
+            if let Some(ip) = previous.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+                let mut ipam = self.reg.ipam.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = ipam.reserve(&w.uid, ip) {
+                    tracing::debug!(pod = %w.uid, error = %e, "could not keep the IP of a finished or deleted pod");
+                }
+            }
             return Ok(());
         }
         let verdict = {
