@@ -471,3 +471,38 @@ async fn paused_node_should_make_no_api_write_until_resumed() {
     );
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn finished_pod_should_free_its_sandbox_before_its_ip_is_reused() {
+    let h = one_node().await;
+    let extra = json!({
+        "metadata": {"annotations": {"mock-k8.io/exit-after-ms": "200", "mock-k8.io/exit-code": "3"}},
+        "spec": {"restartPolicy": "Never"}
+    });
+    let done = create_pod(&h, "done", extra).await;
+    let done_uid = done.metadata.uid.clone().unwrap();
+    let done = h
+        .wait_pod("done", 10 * SECS, "Failed", |p| phase(p) == "Failed")
+        .await;
+    let done_ip = done.status.unwrap().pod_ip.unwrap();
+    // The finished pod's IP goes back to the pool only with its sandbox: a real runtime would
+    // refuse a second sandbox on an address a running one still holds.
+    h.wait_for(10 * SECS, "sandbox removal", || async {
+        (!h.runtime.list_sandboxes().await.contains(&done_uid)).then_some(())
+    })
+    .await;
+    create_pod(&h, "next", json!({})).await;
+    let next = h
+        .wait_pod("next", 10 * SECS, "Running", |p| phase(p) == "Running")
+        .await;
+    assert_eq!(
+        next.status.unwrap().pod_ip.unwrap(),
+        done_ip,
+        "the freed IP is reused"
+    );
+    assert!(
+        !h.runtime.list(Some(&done_uid)).await.is_empty(),
+        "the exited container stays, for kubectl logs"
+    );
+    h.stop().await;
+}

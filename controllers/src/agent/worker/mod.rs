@@ -232,12 +232,24 @@ impl Step<'_> {
             }
         }
         if !w.terminal_done && is_terminal(&view) {
-            w.terminal_done = true;
-            // A finished pod holds no resources: free its admission slot and its IP (its status
-            // keeps showing the IP, as in Kubernetes).
-            self.node.admitted.lock().map(|mut a| a.remove(&w.uid)).ok();
-            if let Ok(mut ipam) = self.reg.ipam.lock() {
-                ipam.release(&w.uid);
+            // A finished pod holds no resources: remove its sandbox (as the kubelet does; its
+            // exited containers and their logs stay), then free its admission slot and its IP
+            // (its status keeps showing the IP, as in Kubernetes). The IP is freed only once the
+            // sandbox is gone: a running sandbox still holds it in the runtime, and handing it to
+            // another pod would fail that pod's sandbox ("Address already in use").
+            match self.pool.runtime.remove_sandbox(&w.uid).await {
+                Ok(()) => {
+                    w.terminal_done = true;
+                    w.sandbox = false;
+                    self.node.admitted.lock().map(|mut a| a.remove(&w.uid)).ok();
+                    if let Ok(mut ipam) = self.reg.ipam.lock() {
+                        ipam.release(&w.uid);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %w.uid, error = %e, "failed to remove the sandbox of a finished pod");
+                    return Ok(Next::requeue(Duration::from_secs(1)));
+                }
             }
         }
         Ok(match wait {
@@ -250,6 +262,15 @@ impl Step<'_> {
     async fn start(&self, w: &mut Worker, view: &Pod) -> Result<(), AgentError> {
         self.adopt(w, view).await;
         if is_terminal(view) || view.metadata.deletion_timestamp.is_some() {
+            // A pod found finished or deleted (an agent restart) may still have a sandbox holding
+            // its IP: keep the IP taken until the sandbox is gone (terminal) or the pod is (deleted).
+            let previous = view.status.as_ref().and_then(|s| s.pod_ip.as_deref());
+            if let Some(ip) = previous.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+                let mut ipam = self.reg.ipam.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = ipam.reserve(&w.uid, ip) {
+                    tracing::debug!(pod = %w.uid, error = %e, "could not keep the IP of a finished or deleted pod");
+                }
+            }
             return Ok(());
         }
         let verdict = {

@@ -22,6 +22,10 @@ use bollard::models::{
 
 use crate::container::{ContainerConfig, ContainerKind, SandboxConfig, SandboxNetwork};
 
+/// The smallest `limits.cpu` Docker is given (10m: a 1 ms CFS quota per 100 ms period, the
+/// kernel's minimum, as in the kubelet's `MilliCPUToQuota`).
+const MIN_CPU_LIMIT_MILLIS: u64 = 10;
+
 /// Marks every Docker object mock_k8 created (`true`).
 pub const LABEL_MANAGED: &str = "mock-k8.io/managed";
 /// `sandbox` or `container`.
@@ -202,9 +206,11 @@ pub fn container_body(c: &ContainerConfig, node: &str, sandbox_id: &str) -> Cont
         host_config: Some(HostConfig {
             network_mode: Some(join.clone()),
             ipc_mode: Some(join),
-            nano_cpus: r
-                .cpu_limit_millis
-                .and_then(|m| i64::try_from(m.saturating_mul(1_000_000)).ok()),
+            // At least 10m, as the kubelet clamps the CFS quota: under 1 ms per 100 ms period the
+            // kernel refuses the quota and the container cannot start.
+            nano_cpus: r.cpu_limit_millis.and_then(|m| {
+                i64::try_from(m.max(MIN_CPU_LIMIT_MILLIS).saturating_mul(1_000_000)).ok()
+            }),
             cpu_shares: r.cpu_request_millis.map(|m| {
                 i64::try_from(m.saturating_mul(1024) / 1000)
                     .unwrap_or(i64::MAX)

@@ -37,6 +37,20 @@ fn container() -> ContainerConfig {
 }
 
 #[test]
+fn container_body_should_clamp_a_tiny_cpu_limit_to_the_kernel_minimum_quota() {
+    let mut c = container();
+    c.resources.cpu_limit_millis = Some(1);
+    let host = spec::container_body(&c, "node-a", "sbx")
+        .host_config
+        .unwrap();
+    assert_eq!(
+        host.nano_cpus,
+        Some(10_000_000),
+        "1m → 10m: a 1 ms quota per 100 ms"
+    );
+}
+
+#[test]
 fn container_body_should_join_the_sandbox_and_map_the_spec() {
     let body = spec::container_body(&container(), "node-a", "sbx");
     let host = body.host_config.expect("host config");
