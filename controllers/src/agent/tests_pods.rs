@@ -10,7 +10,8 @@ use tokio::time::{Instant, sleep};
 
 use super::tests::{Harness, docker_config};
 use super::*;
-use crate::client::DeleteParams;
+use crate::client::testing::FakeClient;
+use crate::client::{Api, DeleteParams};
 use crate::container::ContainerRuntime;
 
 const SECS: Duration = Duration::from_secs(1);
@@ -503,6 +504,42 @@ async fn finished_pod_should_free_its_sandbox_before_its_ip_is_reused() {
     assert!(
         !h.runtime.list(Some(&done_uid)).await.is_empty(),
         "the exited container stays, for kubectl logs"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarted_agent_should_not_give_a_new_pod_the_ip_an_older_pod_reports() {
+    // As after an agent restart: "z-old" reports an IP from before, "a-new" has none yet, and
+    // "a-new" comes first in the pod list.
+    let fake = Arc::new(FakeClient::new());
+    let pods: Api<Pod> = Api::namespaced(fake.clone(), "default");
+    for (name, status) in [
+        ("a-new", json!({"phase": "Pending"})),
+        ("z-old", json!({"phase": "Running", "podIP": "10.244.3.2"})),
+    ] {
+        let pod: Pod = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "app", "image": "nginx:1.27"}]},
+            "status": status
+        }))
+        .unwrap();
+        pods.create(&pod).await.unwrap();
+    }
+    let h = Harness::start_with(fake, vec![NodeSpec::new("n1", 3).unwrap()], config()).await;
+    let ip_of = |p: Pod| p.status.and_then(|s| s.pod_ip).unwrap_or_default();
+    let new = h
+        .wait_pod("a-new", 10 * SECS, "Running", |p| phase(p) == "Running")
+        .await;
+    let old = h
+        .wait_pod("z-old", 10 * SECS, "Running", |p| phase(p) == "Running")
+        .await;
+    assert_eq!(ip_of(old), "10.244.3.2", "the older pod keeps its IP");
+    assert_eq!(
+        ip_of(new),
+        "10.244.3.3",
+        "the new pod gets the next free one"
     );
     h.stop().await;
 }

@@ -125,6 +125,11 @@ impl PodIpAllocator {
         Ok(())
     }
 
+    /// The address `owner` holds, if any.
+    pub fn address_of(&self, owner: &str) -> Option<Ipv4Addr> {
+        self.by_owner.get(owner).copied()
+    }
+
     /// Frees `owner`'s address (on pod removal); returns it, or `None` if it had none.
     pub fn release(&mut self, owner: &str) -> Option<Ipv4Addr> {
         let ip = self.by_owner.remove(owner)?;

@@ -311,6 +311,27 @@ impl Step<'_> {
             .and_then(|s| s.pod_ip.as_deref())
             .and_then(|ip| ip.parse().ok());
         let mut ipam = self.reg.ipam.lock().unwrap_or_else(|p| p.into_inner());
+        if previous.is_none() {
+            // After an agent restart, workers start in no particular order: the other live pods
+            // of this node that already report an IP (their sandboxes hold it) claim it first, so
+            // a fresh address never duplicates one of theirs. (Finished and terminating pods
+            // claim theirs in their own `start`, and release it with their sandbox.)
+            for other in self.pool.pods.by_node_name(&self.node.spec.name) {
+                let Some(uid) = other.metadata.uid.as_deref() else {
+                    continue;
+                };
+                if is_terminal(&other) || other.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                let ip = other.status.as_ref().and_then(|s| s.pod_ip.as_deref());
+                if let Some(ip) = ip.and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+                    && uid != w.uid
+                    && ipam.address_of(uid).is_none()
+                {
+                    let _ = ipam.reserve(uid, ip);
+                }
+            }
+        }
         let ip = match previous {
             Some(ip) if ipam.reserve(&w.uid, ip).is_ok() => ip,
             _ => ipam.allocate(&w.uid)?,
