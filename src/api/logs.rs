@@ -98,6 +98,12 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
             ))
         })?
         .to_string();
+    if let Some(reason) = waiting_before_first_start(&pod, &container) {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{}\" is waiting to start: {reason}",
+            r.name
+        )));
+    }
     let Some(source) = ctx.state.logs.clone() else {
         return Err(Status::new(
             404,
@@ -149,4 +155,53 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let body = source.logs(req).await?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response())
+}
+
+/// Why `container` of `pod` has no logs yet: its status is `waiting` and no container was ever
+/// created for it (no `containerID`). As the kubelet words it: `image can't be pulled` for
+/// `ErrImagePull` / `ImagePullBackOff`, else the waiting reason (e.g. `ContainerCreating`).
+/// `None` once a container exists (its logs, or its last run's, can be read).
+fn waiting_before_first_start(pod: &Value, container: &str) -> Option<String> {
+    let status = ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .flat_map(|l| pod["status"][*l].as_array().into_iter().flatten())
+        .find(|c| c["name"] == container)?;
+    if status["containerID"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty())
+    {
+        return None;
+    }
+    let reason = status["state"]["waiting"]["reason"].as_str()?;
+    Some(match reason {
+        "ErrImagePull" | "ImagePullBackOff" => "image can't be pulled".to_string(),
+        other => other.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waiting_before_first_start;
+    use serde_json::json;
+
+    #[test]
+    fn waiting_reason_should_follow_the_kubelet_wording_until_a_container_exists() {
+        let pod = |state: serde_json::Value, id: Option<&str>| json!({"status": {"containerStatuses": [{"name": "app", "state": state, "containerID": id}]}});
+        let pulling = pod(json!({"waiting": {"reason": "ImagePullBackOff"}}), None);
+        assert_eq!(
+            waiting_before_first_start(&pulling, "app").as_deref(),
+            Some("image can't be pulled")
+        );
+        let creating = pod(json!({"waiting": {"reason": "ContainerCreating"}}), None);
+        assert_eq!(
+            waiting_before_first_start(&creating, "app").as_deref(),
+            Some("ContainerCreating")
+        );
+        let crashed = pod(
+            json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+            Some("mock://abc"),
+        );
+        assert_eq!(waiting_before_first_start(&crashed, "app"), None);
+        assert_eq!(waiting_before_first_start(&pulling, "other"), None);
+    }
 }
