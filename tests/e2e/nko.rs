@@ -1,6 +1,7 @@
 //! NKO end to end: the real binary with simulated nodes signs every write; `mock_k8 verify`
 //! accepts the history live (`--server`) and after stop (`--data-dir`), and fails on a tampered
-//! copy naming the revision; identity claims outside a node's authority are 403.
+//! copy naming the revision (the history includes a Service's endpoints, proven by `D(S, E)`);
+//! identity claims outside a node's authority are 403.
 
 use crate::orchestrator::{Cluster, READY};
 use crate::support::pod;
@@ -74,8 +75,36 @@ fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_history_should_verify_live_and_offline_and_fail_where_tampered() {
     let mut c = Cluster::start(&[]).await;
+    // A Service selecting the pods: the endpoints controller's writes carry endpoints proofs,
+    // which verify recomputes (a controller Endpoints write without one would fail).
+    let svc = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "nko"}, "ports": [{"port": 80, "targetPort": 8080}]}
+    });
+    c.server
+        .create("/api/v1/namespaces/default/services", &svc)
+        .await;
     running_pod(&c, "web-1", None).await;
     running_pod(&c, "web-2", None).await;
+    c.wait_for("endpoints of web list both pods", READY, || async {
+        let (_, ep) = c
+            .server
+            .get("/api/v1/namespaces/default/endpoints/web")
+            .await;
+        let n: usize = ep["subsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["addresses"].as_array().map_or(0, Vec::len))
+            .sum();
+        if n == 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} ready addresses: {ep}"))
+        }
+    })
+    .await;
     let (_, keys) = c.server.get("/nko/v1/keys").await;
     assert_eq!(keys["verificationEnabled"], true);
     let (ok, out, err) = verify(&["--server", &c.server.base()]);
@@ -83,6 +112,13 @@ async fn a_cluster_history_should_verify_live_and_offline_and_fail_where_tampere
     assert!(
         out.contains("controller:kube-controller-manager") && out.contains("node:"),
         "{out}"
+    );
+    let proofs = out.split("proofs (recomputed):").nth(1).unwrap_or_default();
+    assert!(
+        proofs
+            .lines()
+            .any(|l| l.trim_start().starts_with("endpoints ")),
+        "the endpoints controller's writes carry endpoints proofs: {out}"
     );
     let (code, rec) = c.server.get("/nko/v1/records/3").await;
     assert_eq!(code, StatusCode::OK, "{rec}");
