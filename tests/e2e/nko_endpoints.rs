@@ -7,6 +7,7 @@ use crate::nko::{Signed, controller_key, running_pod, verify};
 use crate::orchestrator::{Cluster, READY};
 use crate::support::{list_rv, rv};
 use mock_k8_controllers::endpoints::proof::EndpointsProof;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const EP: &str = "/api/v1/namespaces/default/endpoints/web";
@@ -35,6 +36,20 @@ async fn service_with_endpoints(c: &Cluster) -> (Value, Value) {
     (svc, ep)
 }
 
+/// PUTs `ep` as the controller manager (its key), with `proof` bytes.
+async fn put_as_controller(c: &Cluster, ep: &Value, proof: Vec<u8>) -> (StatusCode, Value) {
+    let key = controller_key(c.server.data_dir());
+    let put = Signed {
+        method: "PUT",
+        path: EP,
+        content_type: "application/json",
+        actor: "controller:kube-controller-manager",
+        key: &key,
+        proof,
+    };
+    put.send(c, ep).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_endpoints_write_should_fail_verification_at_its_revision() {
     let c = Cluster::start(&[]).await;
@@ -48,16 +63,7 @@ async fn a_tampered_endpoints_write_should_fail_verification_at_its_revision() {
         .as_array_mut()
         .unwrap()
         .push(json!({"ip": "10.250.0.99"}));
-    let key = controller_key(c.server.data_dir());
-    let put = Signed {
-        method: "PUT",
-        path: EP,
-        content_type: "application/json",
-        actor: "controller:kube-controller-manager",
-        key: &key,
-        proof,
-    };
-    let (code, written) = put.send(&c, &ep).await;
+    let (code, written) = put_as_controller(&c, &ep, proof).await;
     assert!(code.is_success(), "{code}: {written}");
     let bad = rv(&written);
     let (ok, out, err) = verify(&["--server", &c.server.base()]);
@@ -70,18 +76,9 @@ async fn a_tampered_endpoints_write_should_fail_verification_at_its_revision() {
 async fn a_controller_endpoints_write_without_a_proof_should_fail_verification() {
     let c = Cluster::start(&[]).await;
     let (_, ep) = service_with_endpoints(&c).await;
-    let key = controller_key(c.server.data_dir());
     let mut ep = ep;
     ep["metadata"]["annotations"] = json!({"touched": "yes"});
-    let put = Signed {
-        method: "PUT",
-        path: EP,
-        content_type: "application/json",
-        actor: "controller:kube-controller-manager",
-        key: &key,
-        proof: Vec::new(),
-    };
-    let (code, written) = put.send(&c, &ep).await;
+    let (code, written) = put_as_controller(&c, &ep, Vec::new()).await;
     assert!(code.is_success(), "{code}: {written}");
     let (ok, out, err) = verify(&["--server", &c.server.base()]);
     assert!(!ok, "{out}");

@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mock_k8_nko::proof::{Verdict, kind_of, kinds};
 
 use super::filters::NodeResourcesFit;
@@ -83,7 +84,7 @@ fn node_of(pod: &Pod) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-fn rv_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+fn rv_of(meta: &ObjectMeta) -> u64 {
     meta.resource_version
         .as_deref()
         .and_then(|r| r.parse().ok())
@@ -251,13 +252,14 @@ impl SchedulingReplay {
 
     /// Applies transition `rev` of `key` to `after` (None: deleted); other kinds are ignored.
     pub fn apply(&mut self, rev: u64, key: &str, after: Option<&str>) {
+        fn parse<T: serde::de::DeserializeOwned>(j: Option<&str>) -> Option<Arc<T>> {
+            j.and_then(|j| serde_json::from_str(j).ok()).map(Arc::new)
+        }
         let change = match target(key) {
             Target::Pod(k) => Change::Pod {
                 rev,
                 before: self.pods.get(&k).cloned(),
-                after: after
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .map(Arc::new),
+                after: parse(after),
                 key: k,
             },
             Target::Node(n) => Change::Node {
@@ -266,17 +268,13 @@ impl SchedulingReplay {
                     .index
                     .get(&n)
                     .map(|&i| Arc::new(self.nodes[i].node().clone())),
-                after: after
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .map(Arc::new),
+                after: parse(after),
                 name: n,
             },
             Target::Service(k) => Change::Service {
                 rev,
                 before: self.services.get(&k).cloned(),
-                after: after
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .map(Arc::new),
+                after: parse(after),
                 key: k,
             },
             Target::Other => return,
@@ -295,28 +293,36 @@ impl SchedulingReplay {
         }
     }
 
+    /// The object as stored at revision `rv`: `now` if its resourceVersion is `rv`, else the
+    /// object a change at `rv` wrote, as `written` reads it off a change of the right key.
+    fn version<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(
+        &self,
+        now: Option<&Arc<T>>,
+        rv: u64,
+        written: impl Fn(&Change) -> Option<Option<Arc<T>>>,
+    ) -> Option<Arc<T>> {
+        if let Some(o) = now.filter(|o| rv_of(o.metadata()) == rv) {
+            return Some(o.clone());
+        }
+        self.window
+            .iter()
+            .rev()
+            .filter(|c| c.rev() == rv)
+            .find_map(|c| written(c).flatten())
+    }
+
     /// The pod `key` as stored at revision `rv` (its version whose resourceVersion is `rv`).
     fn pod_version(&self, key: &str, rv: u64) -> Option<Arc<Pod>> {
-        if let Some(p) = self.pods.get(key).filter(|p| rv_of(&p.metadata) == rv) {
-            return Some(p.clone());
-        }
-        self.window.iter().rev().find_map(|c| match c {
-            Change::Pod {
-                rev, key: k, after, ..
-            } if *rev == rv && k == key => after.clone(),
+        self.version(self.pods.get(key), rv, |c| match c {
+            Change::Pod { key: k, after, .. } if k == key => Some(after.clone()),
             _ => None,
         })
     }
 
     /// The Service `key` (`namespace/name`) as stored at revision `rv`.
     pub fn service_version(&self, key: &str, rv: u64) -> Option<Arc<Service>> {
-        if let Some(s) = self.services.get(key).filter(|s| rv_of(&s.metadata) == rv) {
-            return Some(s.clone());
-        }
-        self.window.iter().rev().find_map(|c| match c {
-            Change::Service {
-                rev, key: k, after, ..
-            } if *rev == rv && k == key => after.clone(),
+        self.version(self.services.get(key), rv, |c| match c {
+            Change::Service { key: k, after, .. } if k == key => Some(after.clone()),
             _ => None,
         })
     }
