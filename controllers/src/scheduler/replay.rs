@@ -1,6 +1,8 @@
-//! V for binding proofs over a replayed history (`nko/SPEC.md` §8.1–8.2): a view of nodes and pods
-//! kept in step with the NKO verifier's replay, able to roll back to the revisions a scheduling
-//! proof names, recompute `f(P, N)` there ([`super::verify_summary`]) and roll forward again.
+//! V for binding proofs over a replayed history (`nko/SPEC.md` §8.1–8.2): a view of nodes, pods
+//! and Services kept in step with the NKO verifier's replay, able to roll back to the revisions a
+//! scheduling proof names, recompute `f(P, N)` there ([`super::verify_summary`]) and roll forward
+//! again. The endpoints proof's V (§8.3, [`crate::endpoints::proof`]) uses the same view: the
+//! Service versions it keeps and [`SchedulingReplay::rolled_back`] for the pods.
 //!
 //! The view mirrors the scheduler's cache as a function of the state: one [`NodeInfo`] per Node,
 //! counting the bound, non-terminal pods whose `spec.nodeName` names it. Changes of the last
