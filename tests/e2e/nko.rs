@@ -49,7 +49,7 @@ pub(crate) async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
     .await;
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     let ok = Command::new("cp")
         .arg("-a")
         .arg(from)
@@ -61,7 +61,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Flips one byte of the value at `key` in `space` of the store under `data_dir`; returns the
 /// value before.
-fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
+pub(crate) fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
     let b = SledBackend::open(&data_dir.join("raft")).expect("open copy");
     let before = b.get(space, key).unwrap().expect("value to tamper with");
     let mut v = before.clone();
