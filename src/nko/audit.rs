@@ -66,11 +66,14 @@ impl Report {
         } else {
             0.0
         };
+        let range = if s.to > s.from {
+            format!("revisions {}..={}", s.from + 1, s.to)
+        } else {
+            format!("none after revision {}", s.to)
+        };
         let mut out = format!(
-            "verified {} transitions (revisions {}..={}) in {:.2}s ({:.0} transitions/s); {} checkpoint(s){}\n",
+            "verified {} transitions ({range}) in {:.2}s ({:.0} transitions/s); {} checkpoint(s){}\n",
             self.transitions(),
-            s.from + 1,
-            s.to,
             secs,
             rate,
             s.checkpoints,
