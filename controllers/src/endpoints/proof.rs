@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod};
 use mock_k8_nko::proof::{Verdict, kind_of, kinds};
 use serde::{Deserialize, Serialize};
 
-use super::{compute_endpoints, subsets_equal};
+use super::{compute_endpoints, service_selector, subsets_equal};
 use crate::scheduler::replay::SchedulingReplay;
 
 /// `π` for one `Endpoints` write: `D(S, E)` with `S` the Service at `serviceResourceVersion` and `E`
@@ -111,8 +111,19 @@ pub fn check(
         ));
     };
     let ns = ep_key.split('/').next().unwrap_or_default();
+    // Only the selected pods are copied (D ignores the others): a namespace may hold thousands.
+    let selector = service_selector(&service);
+    let empty = std::collections::BTreeMap::new();
     let recomputed = view.rolled_back(u64::MAX, p.pods_revision, |v| {
-        let pods: Vec<Pod> = v.pods_in(ns).map(|p| p.as_ref().clone()).collect();
+        let pods: Vec<Pod> = v
+            .pods_in(ns)
+            .filter(|p| {
+                selector
+                    .as_ref()
+                    .is_some_and(|s| s.matches(p.metadata.labels.as_ref().unwrap_or(&empty)))
+            })
+            .map(|p| p.as_ref().clone())
+            .collect();
         compute_endpoints(&service, &pods)
     });
     match recomputed {
