@@ -69,6 +69,11 @@ pub struct VerifyArgs {
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
+
+    /// With --data-dir: start at the stored signed checkpoint (its signature and state
+    /// commitment checked against the stored objects) instead of replaying from revision 1.
+    #[arg(long)]
+    pub from_checkpoint: bool,
 }
 
 /// Flags shared by `run` and `init`.

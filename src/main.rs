@@ -92,6 +92,9 @@ fn verify(args: &VerifyArgs) -> Result<(), String> {
                 .ok_or_else(|| format!("--trust {id:?} is not a key id (64 hex digits)"))?,
         );
     }
+    if args.from_checkpoint && args.data_dir.is_none() {
+        return Err("--from-checkpoint needs --data-dir (a stopped member's store)".into());
+    }
     let quiet = args.quiet;
     let mut last = std::time::Instant::now();
     let progress = move |rev: u64| {
@@ -101,7 +104,7 @@ fn verify(args: &VerifyArgs) -> Result<(), String> {
         }
     };
     let report = match (&args.data_dir, &args.server) {
-        (Some(dir), _) => audit::verify_data_dir(dir, &trust, progress),
+        (Some(dir), _) => audit::verify_data_dir(dir, &trust, args.from_checkpoint, progress),
         (None, Some(url)) => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

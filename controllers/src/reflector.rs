@@ -92,6 +92,8 @@ struct Indexed<K> {
     by_namespace: HashMap<String, BTreeSet<ObjectRef>>,
     by_label: HashMap<(String, String), BTreeSet<ObjectRef>>,
     by_node: HashMap<String, BTreeSet<ObjectRef>>,
+    /// The highest `metadata.resourceVersion` of any event applied (the store's revision).
+    revision: u64,
 }
 
 impl<K> Default for Indexed<K> {
@@ -101,8 +103,14 @@ impl<K> Default for Indexed<K> {
             by_namespace: HashMap::new(),
             by_label: HashMap::new(),
             by_node: HashMap::new(),
+            revision: 0,
         }
     }
+}
+
+/// `metadata.resourceVersion` of a JSON object as a number (0 when absent or not a number).
+fn revision_of(obj: &Value) -> u64 {
+    meta::resource_version(obj).unwrap_or(0)
 }
 
 fn unindex<I: std::hash::Hash + Eq>(
@@ -235,6 +243,20 @@ impl<K: DeserializeOwned> Store<K> {
             .and_then(|e| e.resource_version.clone())
     }
 
+    /// The store's revision: the highest `metadata.resourceVersion` of the events applied (the
+    /// last event's, as a watch delivers them in order), 0 before any.
+    pub fn revision(&self) -> u64 {
+        read(&self.inner).revision
+    }
+
+    /// [`Store::by_label`] together with [`Store::revision`], read under one lock: the objects
+    /// are exactly the store's state at that revision.
+    pub fn by_label_at(&self, key: &str, value: &str) -> (Vec<Arc<K>>, u64) {
+        let g = read(&self.inner);
+        let keys = g.by_label.get(&(key.to_owned(), value.to_owned()));
+        (g.collect(keys), g.revision)
+    }
+
     /// Every cached object, in key order (namespace, name).
     pub fn state(&self) -> Vec<Arc<K>> {
         read(&self.inner)
@@ -325,15 +347,28 @@ impl<K: DeserializeOwned> Writer<K> {
     /// fresh set aside, `InitApply` adds to it, `InitDone` swaps it in and marks the store ready.
     pub fn apply_watcher_event(&mut self, event: &watcher::Event) {
         match event {
-            watcher::Event::Apply(obj) => write(&self.inner).apply(obj),
-            watcher::Event::Delete(obj) => write(&self.inner).remove(&ObjectRef::from_value(obj)),
+            watcher::Event::Apply(obj) => {
+                let mut g = write(&self.inner);
+                g.revision = g.revision.max(revision_of(obj));
+                g.apply(obj);
+            }
+            watcher::Event::Delete(obj) => {
+                let mut g = write(&self.inner);
+                g.revision = g.revision.max(revision_of(obj));
+                g.remove(&ObjectRef::from_value(obj));
+            }
             watcher::Event::Init => self.buffer = Some(Indexed::default()),
             watcher::Event::InitApply(obj) => {
-                self.buffer.get_or_insert_with(Indexed::default).apply(obj)
+                let b = self.buffer.get_or_insert_with(Indexed::default);
+                b.revision = b.revision.max(revision_of(obj));
+                b.apply(obj);
             }
             watcher::Event::InitDone => {
-                let fresh = self.buffer.take().unwrap_or_default();
-                *write(&self.inner) = fresh;
+                let mut fresh = self.buffer.take().unwrap_or_default();
+                let mut g = write(&self.inner);
+                fresh.revision = fresh.revision.max(g.revision);
+                *g = fresh;
+                drop(g);
                 self.ready.send_replace(true);
             }
         }

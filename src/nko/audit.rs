@@ -66,11 +66,14 @@ impl Report {
         } else {
             0.0
         };
+        let range = if s.to > s.from {
+            format!("revisions {}..={}", s.from + 1, s.to)
+        } else {
+            format!("none after revision {}", s.to)
+        };
         let mut out = format!(
-            "verified {} transitions (revisions {}..={}) in {:.2}s ({:.0} transitions/s); {} checkpoint(s){}\n",
+            "verified {} transitions ({range}) in {:.2}s ({:.0} transitions/s); {} checkpoint(s){}\n",
             self.transitions(),
-            s.from + 1,
-            s.to,
             secs,
             rate,
             s.checkpoints,
@@ -115,13 +118,19 @@ fn unreadable(context: &str, e: impl std::fmt::Display) -> AuditError {
 
 /// Verifies the history in data directory `dir` (the server must be stopped: the store is
 /// locked while it runs). Trusts the member and controller keys of `dir/keys` plus `extra`.
+/// With `from_checkpoint`, starts at the stored signed checkpoint instead of revision 1
+/// (`nko/SPEC.md` §9): its signature must verify by a trusted member key and the stored state
+/// objects must hash to its commitment, then the records after it are replayed (a member re-signs
+/// its checkpoint after every applied entry, so a stopped member's state is the checkpoint's).
 /// `progress(done)` is called after every page.
 ///
 /// # Errors
-/// [`AuditError::Failed`] at the first bad transition; `Unreadable` for I/O problems.
+/// [`AuditError::Failed`] at the first bad transition (or at the checkpoint's revision);
+/// `Unreadable` for I/O problems, or `from_checkpoint` without a stored checkpoint.
 pub fn verify_data_dir(
     dir: &Path,
     extra: &[PublicKey],
+    from_checkpoint: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Report, AuditError> {
     let started = Instant::now();
@@ -144,14 +153,36 @@ pub fn verify_data_dir(
             e,
         )
     })?);
-    let mut v = Verifier::new(trust).with_checker(Box::new(super::proofs::Checker::new()));
-    if let Some(cp) =
-        records::read_checkpoint(&*backend).map_err(|e| unreadable("checkpoint", e))?
-    {
-        let cp = Checkpoint::decode(&cp).map_err(|e| unreadable("checkpoint", e))?;
-        v.expect_checkpoint(cp);
+    let checkpoint = records::read_checkpoint(&*backend)
+        .map_err(|e| unreadable("checkpoint", e))?
+        .map(|cp| Checkpoint::decode(&cp).map_err(|e| unreadable("checkpoint", e)))
+        .transpose()?;
+    let sm =
+        StateMachine::open(backend.clone(), 1).map_err(|e| unreadable("reading the state", e))?;
+    let (objects, _) = sm.cache().snapshot();
+    let state = || {
+        objects
+            .values()
+            .map(|o| (o.key.clone(), o.resource_version, o.json.clone()))
+    };
+    let mut v = match (from_checkpoint, checkpoint) {
+        (true, Some(cp)) => Verifier::from_checkpoint(trust, &cp, state())?,
+        (true, None) => {
+            return Err(unreadable(
+                "--from-checkpoint",
+                "the store holds no checkpoint",
+            ));
+        }
+        (false, cp) => {
+            let mut v = Verifier::new(trust);
+            if let Some(cp) = cp {
+                v.expect_checkpoint(cp);
+            }
+            v
+        }
     }
-    let mut from = 1;
+    .with_checker(Box::new(super::proofs::Checker::new()));
+    let mut from = v.revision() + 1;
     loop {
         let page =
             records::read_records(&*backend, from, PAGE).map_err(|e| unreadable("records", e))?;
@@ -171,13 +202,7 @@ pub fn verify_data_dir(
         from = v.revision() + 1;
         progress(v.revision());
     }
-    let sm = StateMachine::open(backend, 1).map_err(|e| unreadable("reading the state", e))?;
-    let (objects, _) = sm.cache().snapshot();
-    v.check_state(
-        objects
-            .values()
-            .map(|o| (o.key.clone(), o.resource_version, o.json.clone())),
-    )?;
+    v.check_state(state())?;
     let summary = v.finish()?;
     Ok(Report {
         summary,

@@ -16,6 +16,8 @@ mod kubectl;
 mod logs;
 mod manifests;
 mod nko;
+mod nko_checkpoint;
+mod nko_endpoints;
 mod orchestrator;
 mod restart;
 mod support;

@@ -1,6 +1,7 @@
 //! NKO end to end: the real binary with simulated nodes signs every write; `mock_k8 verify`
 //! accepts the history live (`--server`) and after stop (`--data-dir`), and fails on a tampered
-//! copy naming the revision; identity claims outside a node's authority are 403.
+//! copy naming the revision (the history includes a Service's endpoints, proven by `D(S, E)`);
+//! identity claims outside a node's authority are 403.
 
 use crate::orchestrator::{Cluster, READY};
 use crate::support::pod;
@@ -15,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// `mock_k8 verify ARGS`: (success, stdout, stderr).
-fn verify(args: &[&str]) -> (bool, String, String) {
+pub(crate) fn verify(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mock_k8"))
         .arg("verify")
         .arg("--quiet")
@@ -27,7 +28,7 @@ fn verify(args: &[&str]) -> (bool, String, String) {
 }
 
 /// Creates pod `name` bound to `node` (by `spec.nodeName`) and waits until it runs.
-async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
+pub(crate) async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
     let mut p = pod(name, &[("app", "nko")], "nginx");
     // Scheduled by the built-in scheduler (support::pod names an unserved one).
     if let Some(spec) = p["spec"].as_object_mut() {
@@ -48,7 +49,7 @@ async fn running_pod(c: &Cluster, name: &str, node: Option<&str>) {
     .await;
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     let ok = Command::new("cp")
         .arg("-a")
         .arg(from)
@@ -60,7 +61,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Flips one byte of the value at `key` in `space` of the store under `data_dir`; returns the
 /// value before.
-fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
+pub(crate) fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
     let b = SledBackend::open(&data_dir.join("raft")).expect("open copy");
     let before = b.get(space, key).unwrap().expect("value to tamper with");
     let mut v = before.clone();
@@ -74,8 +75,36 @@ fn flip(data_dir: &Path, space: Space, key: &[u8], at: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_history_should_verify_live_and_offline_and_fail_where_tampered() {
     let mut c = Cluster::start(&[]).await;
+    // A Service selecting the pods: the endpoints controller's writes carry endpoints proofs,
+    // which verify recomputes (a controller Endpoints write without one would fail).
+    let svc = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "nko"}, "ports": [{"port": 80, "targetPort": 8080}]}
+    });
+    c.server
+        .create("/api/v1/namespaces/default/services", &svc)
+        .await;
     running_pod(&c, "web-1", None).await;
     running_pod(&c, "web-2", None).await;
+    c.wait_for("endpoints of web list both pods", READY, || async {
+        let (_, ep) = c
+            .server
+            .get("/api/v1/namespaces/default/endpoints/web")
+            .await;
+        let n: usize = ep["subsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["addresses"].as_array().map_or(0, Vec::len))
+            .sum();
+        if n == 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} ready addresses: {ep}"))
+        }
+    })
+    .await;
     let (_, keys) = c.server.get("/nko/v1/keys").await;
     assert_eq!(keys["verificationEnabled"], true);
     let (ok, out, err) = verify(&["--server", &c.server.base()]);
@@ -83,6 +112,13 @@ async fn a_cluster_history_should_verify_live_and_offline_and_fail_where_tampere
     assert!(
         out.contains("controller:kube-controller-manager") && out.contains("node:"),
         "{out}"
+    );
+    let proofs = out.split("proofs (recomputed):").nth(1).unwrap_or_default();
+    assert!(
+        proofs
+            .lines()
+            .any(|l| l.trim_start().starts_with("endpoints ")),
+        "the endpoints controller's writes carry endpoints proofs: {out}"
     );
     let (code, rec) = c.server.get("/nko/v1/records/3").await;
     assert_eq!(code, StatusCode::OK, "{rec}");
@@ -120,7 +156,7 @@ async fn a_cluster_history_should_verify_live_and_offline_and_fail_where_tampere
     assert!(err.contains(&format!("revision {rv}:")), "{err}");
 }
 
-/// A request signed as `actor` with `key`: (status, body).
+/// A merge PATCH signed as `actor` with `key`, no proof: (status, body).
 async fn signed_patch(
     c: &Cluster,
     path: &str,
@@ -128,30 +164,62 @@ async fn signed_patch(
     key: &SecretKey,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let bytes = serde_json::to_vec(body).unwrap();
-    let claim = RequestClaim {
-        actor: actor.into(),
-        key: key.public(),
-        timestamp_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64,
-        method: "PATCH".into(),
-        path: path.into(),
-        body_digest: digest(&bytes),
+    let req = Signed {
+        method: "PATCH",
+        path,
+        content_type: "application/merge-patch+json",
+        actor,
+        key,
         proof: Vec::new(),
     };
-    let sig = claim.sign(key);
-    let mut req = c
-        .server
-        .http()
-        .patch(c.server.url(path))
-        .header("content-type", "application/merge-patch+json")
-        .body(bytes);
-    for (name, value) in claim.headers(&sig) {
-        req = req.header(name, value);
+    req.send(c, body).await
+}
+
+/// A write request signed in the NKO wire format (`nko/SPEC.md` §4).
+pub(crate) struct Signed<'a> {
+    /// `PATCH`, `PUT`, `POST`...
+    pub method: &'static str,
+    /// The request path (signed as is).
+    pub path: &'a str,
+    /// The `content-type` header.
+    pub content_type: &'static str,
+    /// `controller:<name>` or `node:<name>`.
+    pub actor: &'a str,
+    /// The actor's key.
+    pub key: &'a SecretKey,
+    /// `X-Nko-Proof` bytes (empty: none).
+    pub proof: Vec<u8>,
+}
+
+impl Signed<'_> {
+    /// Sends `body` signed: (status, body).
+    pub async fn send(self, c: &Cluster, body: &Value) -> (StatusCode, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let claim = RequestClaim {
+            actor: self.actor.into(),
+            key: self.key.public(),
+            timestamp_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+            method: self.method.into(),
+            path: self.path.into(),
+            body_digest: digest(&bytes),
+            proof: self.proof,
+        };
+        let sig = claim.sign(self.key);
+        let method = reqwest::Method::from_bytes(self.method.as_bytes()).unwrap();
+        let mut req = c
+            .server
+            .http()
+            .request(method, c.server.url(self.path))
+            .header("content-type", self.content_type)
+            .body(bytes);
+        for (name, value) in claim.headers(&sig) {
+            req = req.header(name, value);
+        }
+        c.server.send(req).await
     }
-    c.server.send(req).await
 }
 
 fn node_key(data_dir: &Path, node: &str) -> SecretKey {
@@ -286,7 +354,7 @@ async fn bind_big_pod(c: &Cluster) -> (StatusCode, Value) {
         .await
 }
 
-fn controller_key(data_dir: &Path) -> SecretKey {
+pub(crate) fn controller_key(data_dir: &Path) -> SecretKey {
     let text = std::fs::read_to_string(data_dir.join("keys/controllers.key")).unwrap();
     SecretKey::from_seed(&unhex::<32>(text.trim()).unwrap())
 }
@@ -336,14 +404,20 @@ async fn a_feasible_but_not_optimal_scheduling_proof_should_fail_verification() 
         )
         .await;
     assert!(code.is_success(), "{s}");
-    // The manual bind's record says it is feasibility-only.
+    // The manual bind's record says it is feasibility-only. (The pod's resourceVersion may
+    // already be its agent's status write: look back for the bind's record.)
     let (_, m) = c.server.get("/api/v1/namespaces/default/pods/manual").await;
-    let (_, rec) = c
-        .server
-        .get(&format!("/nko/v1/records/{}", crate::support::rv(&m)))
-        .await;
-    let record = Record::decode(&unhex_vec(rec["record"].as_str().unwrap()).unwrap()).unwrap();
-    let intent = Intent::decode(&record.intent).unwrap();
+    let mut intent = None;
+    for r in (1..=crate::support::rv(&m)).rev() {
+        let (_, rec) = c.server.get(&format!("/nko/v1/records/{r}")).await;
+        let record = Record::decode(&unhex_vec(rec["record"].as_str().unwrap()).unwrap()).unwrap();
+        let i = Intent::decode(&record.intent).unwrap();
+        if i.claim.path.contains("/scheduler/bind") {
+            intent = Some(i);
+            break;
+        }
+    }
+    let intent = intent.expect("the manual bind's record");
     let proof: Value = serde_json::from_slice(&intent.claim.proof).unwrap();
     assert_eq!(proof["kind"], "bindingFeasibility", "{proof}");
     assert_eq!(proof["node"], "sim-node-2", "{proof}");

@@ -17,8 +17,10 @@
 //! - Events (component `endpoint-controller`): `FailedToUpdateEndpoint` (Warning) when a write fails.
 
 use super::{Error, drain, namespace_and_name, resource, until_cancelled};
+use crate::client::signing::with_proof;
 use crate::client::{Api, Client, ClientError, DeleteParams, ListParams};
 use crate::controller::{self, Action, Controller, Outcome, ReconcileResult, ResultHook};
+use crate::endpoints::proof::EndpointsProof;
 use crate::endpoints::{
     LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY_CONTROLLER, compute_endpoint_slices,
     compute_endpoints, endpoint_slices_equal, endpoints_equal,
@@ -184,8 +186,9 @@ impl EndpointsController {
     }
 }
 
-/// The pods that may back `service`, found through the label index of the first selector pair.
-fn candidate_pods(store: &Store<Pod>, service: &Service) -> Vec<Pod> {
+/// The pods that may back `service`, found through the label index of the first selector pair, and
+/// the pod store's revision they are the state of (the endpoints proof names it).
+fn candidate_pods(store: &Store<Pod>, service: &Service) -> (Vec<Pod>, u64) {
     let ns = service.metadata.namespace.as_deref().unwrap_or("default");
     let Some((k, v)) = service
         .spec
@@ -193,10 +196,10 @@ fn candidate_pods(store: &Store<Pod>, service: &Service) -> Vec<Pod> {
         .and_then(|s| s.selector.as_ref())
         .and_then(|s| s.iter().next())
     else {
-        return Vec::new();
+        return (Vec::new(), store.revision());
     };
-    store
-        .by_label(k, v)
+    let (pods, revision) = store.by_label_at(k, v);
+    let pods = pods
         .iter()
         .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
         .filter(|p| {
@@ -206,14 +209,15 @@ fn candidate_pods(store: &Store<Pod>, service: &Service) -> Vec<Pod> {
             )
         })
         .map(|p| p.as_ref().clone())
-        .collect()
+        .collect();
+    (pods, revision)
 }
 
 async fn reconcile(service: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, ClientError> {
     if ctx.pods.wait_until_ready().await.is_err() {
         return Ok(Action::await_change()); // shutting down
     }
-    let pods = candidate_pods(&ctx.pods, &service);
+    let (pods, pods_revision) = candidate_pods(&ctx.pods, &service);
     let Some(mut desired) = compute_endpoints(&service, &pods) else {
         return Ok(Action::await_change()); // no selector: not ours
     };
@@ -226,8 +230,9 @@ async fn reconcile(service: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Clien
             ENDPOINTS_CONTROLLER.into(),
         );
     let slices = compute_endpoint_slices(&service, &pods).unwrap_or_default();
+    let proof = EndpointsProof::new(&service, pods_revision).to_bytes();
     let result = async {
-        sync_endpoints(&ctx.client, desired).await?;
+        with_proof(proof, sync_endpoints(&ctx.client, desired)).await?;
         sync_slices(&ctx.client, &service, slices).await
     }
     .await;

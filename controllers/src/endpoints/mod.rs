@@ -8,8 +8,10 @@
 //! # Layout
 //! - this file: which pods a Service selects and how a Service port resolves on a pod ([`find_port`]).
 //! - [`subsets`]: the `v1` `Endpoints` object ([`compute_endpoints`], [`endpoints_equal`]).
+//! - [`proof`]: the NKO endpoints proof and its V over a replayed history.
 //! - [`slice`](mod@slice): the `discovery.k8s.io/v1` `EndpointSlice`s ([`compute_endpoint_slices`]).
 
+pub mod proof;
 pub mod slice;
 pub mod subsets;
 
@@ -29,7 +31,7 @@ pub use slice::{
     MAX_ENDPOINTS_PER_SLICE, compute_endpoint_slice, compute_endpoint_slices,
     endpoint_slices_equal, slice_name,
 };
-pub use subsets::{compute_endpoints, endpoints_equal};
+pub use subsets::{compute_endpoints, endpoints_equal, subsets_equal};
 
 /// Label put on the Endpoints and EndpointSlices of a headless Service (`spec.clusterIP: None`), value `""`
 /// (`v1.IsHeadlessService` in Kubernetes).

@@ -126,6 +126,13 @@ pub fn endpoints_equal(a: &Endpoints, b: &Endpoints) -> bool {
     labels(a) == labels(b) && canonical_subsets(a) == canonical_subsets(b)
 }
 
+/// `true` when `a` and `b` have the same subsets, ignoring their order and the order of their
+/// addresses and ports (absent and empty lists are equal): the comparison of the endpoints proof's V
+/// (`nko/SPEC.md` §8.3), which leaves labels and the rest of the metadata out.
+pub fn subsets_equal(a: &Endpoints, b: &Endpoints) -> bool {
+    canonical_subsets(a) == canonical_subsets(b)
+}
+
 /// Subsets as sorted JSON strings: an order-insensitive, absent-equals-empty view for comparison.
 fn canonical_subsets(e: &Endpoints) -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
     fn sorted<T: serde::Serialize>(items: Option<&Vec<T>>) -> Vec<String> {

@@ -1,6 +1,8 @@
-//! V for binding proofs over a replayed history (`nko/SPEC.md` §8.1–8.2): a view of nodes and pods
-//! kept in step with the NKO verifier's replay, able to roll back to the revisions a scheduling
-//! proof names, recompute `f(P, N)` there ([`super::verify_summary`]) and roll forward again.
+//! V for binding proofs over a replayed history (`nko/SPEC.md` §8.1–8.2): a view of nodes, pods
+//! and Services kept in step with the NKO verifier's replay, able to roll back to the revisions a
+//! scheduling proof names, recompute `f(P, N)` there ([`super::verify_summary`]) and roll forward
+//! again. The endpoints proof's V (§8.3, [`crate::endpoints::proof`]) uses the same view: the
+//! Service versions it keeps and [`SchedulingReplay::rolled_back`] for the pods.
 //!
 //! The view mirrors the scheduler's cache as a function of the state: one [`NodeInfo`] per Node,
 //! counting the bound, non-terminal pods whose `spec.nodeName` names it. Changes of the last
@@ -10,7 +12,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mock_k8_nko::proof::{Verdict, kind_of, kinds};
 
 use super::filters::NodeResourcesFit;
@@ -38,12 +41,20 @@ enum Change {
         before: Option<Arc<Node>>,
         after: Option<Arc<Node>>,
     },
+    Service {
+        rev: u64,
+        key: String,
+        before: Option<Arc<Service>>,
+        after: Option<Arc<Service>>,
+    },
 }
 
 impl Change {
     fn rev(&self) -> u64 {
         match self {
-            Change::Pod { rev, .. } | Change::Node { rev, .. } => *rev,
+            Change::Pod { rev, .. } | Change::Node { rev, .. } | Change::Service { rev, .. } => {
+                *rev
+            }
         }
     }
 }
@@ -52,6 +63,7 @@ impl Change {
 enum Target {
     Pod(String),
     Node(String),
+    Service(String),
     Other,
 }
 
@@ -60,6 +72,9 @@ fn target(key: &str) -> Target {
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("core"), Some("pods"), Some(ns), Some(name)) => Target::Pod(format!("{ns}/{name}")),
         (Some("core"), Some("nodes"), Some(""), Some(name)) => Target::Node(name.to_owned()),
+        (Some("core"), Some("services"), Some(ns), Some(name)) => {
+            Target::Service(format!("{ns}/{name}"))
+        }
         _ => Target::Other,
     }
 }
@@ -71,21 +86,21 @@ fn node_of(pod: &Pod) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-fn rv_of(pod: &Pod) -> u64 {
-    pod.metadata
-        .resource_version
+fn rv_of(meta: &ObjectMeta) -> u64 {
+    meta.resource_version
         .as_deref()
         .and_then(|r| r.parse().ok())
         .unwrap_or(0)
 }
 
-/// The nodes-and-pods view; see the module docs.
+/// The nodes, pods and Services view; see the module docs.
 pub struct SchedulingReplay {
     /// How many revisions of changes are kept for roll-back (0: none).
     keep: u64,
     nodes: Vec<NodeInfo>,
     index: HashMap<String, usize>,
     pods: HashMap<String, Arc<Pod>>,
+    services: HashMap<String, Arc<Service>>,
     by_node: HashMap<String, BTreeSet<String>>,
     window: VecDeque<Change>,
 }
@@ -97,6 +112,7 @@ impl Default for SchedulingReplay {
             nodes: Vec::new(),
             index: HashMap::new(),
             pods: HashMap::new(),
+            services: HashMap::new(),
             by_node: HashMap::new(),
             window: VecDeque::new(),
         }
@@ -201,10 +217,18 @@ impl SchedulingReplay {
         }
     }
 
+    fn put_service(&mut self, key: &str, new: Option<Arc<Service>>) {
+        match new {
+            Some(s) => self.services.insert(key.to_owned(), s),
+            None => self.services.remove(key),
+        };
+    }
+
     fn undo(&mut self, c: &Change) {
         match c {
             Change::Pod { key, before, .. } => self.put_pod(key, before.clone()),
             Change::Node { name, before, .. } => self.put_node(name, before.clone()),
+            Change::Service { key, before, .. } => self.put_service(key, before.clone()),
         }
     }
 
@@ -212,6 +236,7 @@ impl SchedulingReplay {
         match c {
             Change::Pod { key, after, .. } => self.put_pod(key, after.clone()),
             Change::Node { name, after, .. } => self.put_node(name, after.clone()),
+            Change::Service { key, after, .. } => self.put_service(key, after.clone()),
         }
     }
 
@@ -220,19 +245,23 @@ impl SchedulingReplay {
         match target(key) {
             Target::Pod(k) => self.put_pod(&k, serde_json::from_str(json).ok().map(Arc::new)),
             Target::Node(n) => self.put_node(&n, serde_json::from_str(json).ok().map(Arc::new)),
+            Target::Service(k) => {
+                self.put_service(&k, serde_json::from_str(json).ok().map(Arc::new));
+            }
             Target::Other => {}
         }
     }
 
     /// Applies transition `rev` of `key` to `after` (None: deleted); other kinds are ignored.
     pub fn apply(&mut self, rev: u64, key: &str, after: Option<&str>) {
+        fn parse<T: serde::de::DeserializeOwned>(j: Option<&str>) -> Option<Arc<T>> {
+            j.and_then(|j| serde_json::from_str(j).ok()).map(Arc::new)
+        }
         let change = match target(key) {
             Target::Pod(k) => Change::Pod {
                 rev,
                 before: self.pods.get(&k).cloned(),
-                after: after
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .map(Arc::new),
+                after: parse(after),
                 key: k,
             },
             Target::Node(n) => Change::Node {
@@ -241,10 +270,14 @@ impl SchedulingReplay {
                     .index
                     .get(&n)
                     .map(|&i| Arc::new(self.nodes[i].node().clone())),
-                after: after
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .map(Arc::new),
+                after: parse(after),
                 name: n,
+            },
+            Target::Service(k) => Change::Service {
+                rev,
+                before: self.services.get(&k).cloned(),
+                after: parse(after),
+                key: k,
             },
             Target::Other => return,
         };
@@ -262,17 +295,83 @@ impl SchedulingReplay {
         }
     }
 
+    /// The object as stored at revision `rv`: `now` if its resourceVersion is `rv`, else the
+    /// object a change at `rv` wrote, as `written` reads it off a change of the right key.
+    fn version<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(
+        &self,
+        now: Option<&Arc<T>>,
+        rv: u64,
+        written: impl Fn(&Change) -> Option<Option<Arc<T>>>,
+    ) -> Option<Arc<T>> {
+        if let Some(o) = now.filter(|o| rv_of(o.metadata()) == rv) {
+            return Some(o.clone());
+        }
+        self.window
+            .iter()
+            .rev()
+            .filter(|c| c.rev() == rv)
+            .find_map(|c| written(c).flatten())
+    }
+
     /// The pod `key` as stored at revision `rv` (its version whose resourceVersion is `rv`).
     fn pod_version(&self, key: &str, rv: u64) -> Option<Arc<Pod>> {
-        if let Some(p) = self.pods.get(key).filter(|p| rv_of(p) == rv) {
-            return Some(p.clone());
-        }
-        self.window.iter().rev().find_map(|c| match c {
-            Change::Pod {
-                rev, key: k, after, ..
-            } if *rev == rv && k == key => after.clone(),
+        self.version(self.pods.get(key), rv, |c| match c {
+            Change::Pod { key: k, after, .. } if k == key => Some(after.clone()),
             _ => None,
         })
+    }
+
+    /// The Service `key` (`namespace/name`) as stored at revision `rv`.
+    pub fn service_version(&self, key: &str, rv: u64) -> Option<Arc<Service>> {
+        self.version(self.services.get(key), rv, |c| match c {
+            Change::Service { key: k, after, .. } if k == key => Some(after.clone()),
+            _ => None,
+        })
+    }
+
+    /// Whether the view still holds the changes back to revision `rev` (exclusive), i.e. can be
+    /// rolled back to it: `rev` is at most [`WINDOW`] revisions before `now`.
+    pub fn reaches(rev: u64, now: u64) -> bool {
+        rev < now && rev + WINDOW >= now
+    }
+
+    /// Runs `f` on the view rolled back to nodes at `nodes_revision` and pods at
+    /// `pods_revision` (Services stay as they are now), then rolls it forward again.
+    pub fn rolled_back<R>(
+        &mut self,
+        nodes_revision: u64,
+        pods_revision: u64,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        let undone: Vec<Change> = self
+            .window
+            .iter()
+            .rev()
+            .take_while(|c| c.rev() > nodes_revision.min(pods_revision))
+            .filter(|c| match c {
+                Change::Pod { rev, .. } => *rev > pods_revision,
+                Change::Node { rev, .. } => *rev > nodes_revision,
+                Change::Service { .. } => false,
+            })
+            .cloned()
+            .collect();
+        for c in &undone {
+            self.undo(c);
+        }
+        let out = f(self);
+        for c in undone.iter().rev() {
+            self.redo(c);
+        }
+        out
+    }
+
+    /// The pods of the view in namespace `ns` (as it stands: see [`SchedulingReplay::rolled_back`]).
+    pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<Pod>> {
+        let prefix = format!("{ns}/");
+        self.pods
+            .iter()
+            .filter(move |(k, _)| k.starts_with(&prefix))
+            .map(|(_, p)| p)
     }
 
     /// V for the transition `rev` of pod `key` from `before` to `after` (JSON) with `proof` bytes,
@@ -355,13 +454,12 @@ impl SchedulingReplay {
         if p.pod_uid.is_some() && p.pod_uid != after.metadata.uid {
             return reject("pod uid differs from the bound pod's".into());
         }
-        let last = rev - 1;
         for (what, r) in [
             ("nodes", p.nodes_revision),
             ("pods", p.pods_revision),
             ("pod", p.pod_resource_version),
         ] {
-            if r > last || r + WINDOW < rev {
+            if !Self::reaches(r, rev) {
                 return reject(format!(
                     "{what} revision {r} is not within {WINDOW} revisions before {rev}"
                 ));
@@ -378,25 +476,9 @@ impl SchedulingReplay {
             Err(e) => return reject(format!("unknown policy: {e}")),
         };
         // Roll back to the proof's revisions, count the assumed pods, recompute, roll forward.
-        let undone: Vec<Change> = self
-            .window
-            .iter()
-            .rev()
-            .take_while(|c| c.rev() > p.nodes_revision.min(p.pods_revision))
-            .filter(|c| match c {
-                Change::Pod { rev, .. } => *rev > p.pods_revision,
-                Change::Node { rev, .. } => *rev > p.nodes_revision,
-            })
-            .cloned()
-            .collect();
-        for c in &undone {
-            self.undo(c);
-        }
-        let verdict = self.recompute(&pod, p, &policy);
-        for c in undone.iter().rev() {
-            self.redo(c);
-        }
-        verdict
+        self.rolled_back(p.nodes_revision, p.pods_revision, |v| {
+            v.recompute(&pod, p, &policy)
+        })
     }
 
     /// Counts the assumed pods, runs V of the decision, uncounts them.
