@@ -53,13 +53,31 @@ openraft::declare_raft_types!(
 /// Stored as JSON `{"addr": "host:port", "key": "..."}`; a membership written before keys existed
 /// (`{"addr": ...}`, openraft's `BasicNode`) reads back with an empty key, which authenticates
 /// nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// `host:port` of the member's HTTP listener.
     pub addr: String,
     /// The member's secret RPC key (hex), sent as a bearer credential on every Raft RPC.
     #[serde(default)]
     pub key: String,
+}
+
+/// Redacts the key: openraft formats the leader's node with `{:?}` in its errors (a follower's
+/// "has to forward request to" message), and those reach logs and 503 Status bodies.
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("addr", &self.addr)
+            .field(
+                "key",
+                &if self.key.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .finish()
+    }
 }
 
 impl std::fmt::Display for Member {
@@ -107,6 +125,24 @@ mod tests {
             }
         );
         assert_eq!(m.to_string(), "127.0.0.1:1");
+    }
+
+    #[test]
+    fn member_debug_should_not_show_the_key() {
+        let m = Member {
+            addr: "127.0.0.1:1".into(),
+            key: "s3cr3tkey".into(),
+        };
+        // openraft's "has to forward request to: .., Some(Member { .. })" uses Debug, and that
+        // text reaches 503 Status bodies on followers.
+        let fwd = openraft::error::ForwardToLeader::<NodeId, Member> {
+            leader_id: Some(2),
+            leader_node: Some(m.clone()),
+        };
+        for text in [format!("{m:?}"), fwd.to_string()] {
+            assert!(!text.contains("s3cr3tkey"), "{text}");
+            assert!(text.contains("127.0.0.1:1"), "{text}");
+        }
     }
 
     #[test]
