@@ -11,6 +11,10 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// How long shutdown waits for the reconcile loops, then for open requests, before it stops
+/// them anyway (seconds, each).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Namespaces that exist in every cluster (Kubernetes creates the same four at start-up).
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -162,17 +166,30 @@ pub async fn run(
     let app = api::router(state).merge(cluster::router(cluster_state));
     // Handlers see the peer address (`ConnectInfo`): node writes from loopback need no token.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Shutdown order: stop the reconcile loops (they write through the store), then end
-            // the watch streams so graceful shutdown can finish their connections.
-            if let Some(r) = reconcilers {
-                r.stop().await;
-            }
-            stop.cancel();
-        })
-        .await;
+    let draining = token.clone();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        // Shutdown order: stop the reconcile loops (they write through the store), then end
+        // the watch streams so graceful shutdown can finish their connections.
+        if let Some(r) = reconcilers
+            && tokio::time::timeout(SHUTDOWN_GRACE, r.stop()).await.is_err()
+        {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconcile loops still running; stopping anyway");
+        }
+        stop.cancel();
+    });
+    // A request that hangs (a write waiting on a leader that is gone) must not hold the process:
+    // connections still open `SHUTDOWN_GRACE` after the watch streams ended are dropped.
+    let served = tokio::select! {
+        r = serving => r,
+        () = async {
+            draining.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still open after shutdown; closing them");
+            Ok(())
+        }
+    };
     token.cancel();
     let _ = promotion.await;
     store.shutdown().await;
