@@ -475,18 +475,49 @@ impl SchedulingReplay {
             Ok(policy) => policy,
             Err(e) => return reject(format!("unknown policy: {e}")),
         };
+        // An assumed pod may be newer than `podsRevision`: the scheduler's queue can see (and
+        // bind) a pod before its cache's pod watch gets there. Such a pod is taken as it is just
+        // before this record (its spec, and so its requests, cannot have changed), if it is
+        // unbound there or bound to the node it was assumed on.
+        let newer: HashMap<String, Arc<Pod>> = p
+            .assumed
+            .iter()
+            .filter_map(|a| {
+                let seen = self.pods.get(&a.pod)?;
+                let on = node_of(seen);
+                (on.is_none() || on == Some(a.node.as_str())).then(|| {
+                    let mut unbound = Pod::clone(seen);
+                    if let Some(spec) = unbound.spec.as_mut() {
+                        spec.node_name = None;
+                    }
+                    (a.pod.clone(), Arc::new(unbound))
+                })
+            })
+            .collect();
         // Roll back to the proof's revisions, count the assumed pods, recompute, roll forward.
         self.rolled_back(p.nodes_revision, p.pods_revision, |v| {
-            v.recompute(&pod, p, &policy)
+            v.recompute(&pod, p, &policy, &newer)
         })
     }
 
-    /// Counts the assumed pods, runs V of the decision, uncounts them.
-    fn recompute(&mut self, pod: &Pod, p: &SchedulingProof, policy: &Policy) -> Verdict {
+    /// Counts the assumed pods (as of the proof's revisions, or from `newer`), runs V of the
+    /// decision, uncounts them.
+    fn recompute(
+        &mut self,
+        pod: &Pod,
+        p: &SchedulingProof,
+        policy: &Policy,
+        newer: &HashMap<String, Arc<Pod>>,
+    ) -> Verdict {
         let mut counted = Vec::new();
         let mut verdict = Verdict::Accept;
         for a in &p.assumed {
-            let Some(ap) = self.pods.get(&a.pod).cloned() else {
+            let Some(ap) = self
+                .pods
+                .get(&a.pod)
+                .cloned()
+                .or_else(|| newer.get(&a.pod).cloned())
+            else {
                 verdict = Verdict::Reject(format!(
                     "scheduling proof: assumed pod {} does not exist at revision {}",
                     a.pod, p.pods_revision

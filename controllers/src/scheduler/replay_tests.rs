@@ -112,3 +112,35 @@ fn a_controller_binding_without_a_proof_should_be_rejected_and_a_manual_one_chec
         "{v:?}"
     );
 }
+
+#[test]
+fn an_assumed_pod_newer_than_the_pods_revision_should_be_counted_as_it_is_before_the_record() {
+    let (mut r, p, mut infos) = history();
+    // The queue saw `early` (created at 5) and bound it to n1 (at 6) before the cache's pod
+    // watch passed revision 4: the next decision counts it as assumed on n1.
+    let early = make_pod("early").req_cpu_milli(3000).build();
+    r.apply(5, "core/pods/default/early", Some(&at(to_json(&early), 5)));
+    let mut bound = to_json(&early);
+    bound["spec"]["nodeName"] = json!("n1");
+    r.apply(6, "core/pods/default/early", Some(&at(bound, 6)));
+    assert!(infos[0].assume(&early));
+    let mut proof = proof_for(&p, &infos, None);
+    assert_eq!(
+        proof.decision.node, "n2",
+        "n1 is fuller with the assumed pod"
+    );
+    proof.assumed = vec![crate::scheduler::proof::AssumedPod {
+        pod: "default/early".into(),
+        node: "n1".into(),
+    }];
+    assert_eq!(
+        bind(&mut r, 7, &p, "n2", &proof.to_bytes()),
+        Verdict::Accept
+    );
+    // A pod that exists nowhere cannot be claimed as assumed.
+    proof.assumed[0].pod = "default/ghost".into();
+    match bind(&mut r, 8, &p, "n2", &proof.to_bytes()) {
+        Verdict::Reject(why) => assert!(why.contains("does not exist"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
