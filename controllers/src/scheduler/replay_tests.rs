@@ -118,7 +118,7 @@ fn an_assumed_pod_newer_than_the_pods_revision_should_be_counted_as_it_is_before
     let (mut r, p, mut infos) = history();
     // The queue saw `early` (created at 5) and bound it to n1 (at 6) before the cache's pod
     // watch passed revision 4: the next decision counts it as assumed on n1.
-    let early = make_pod("early").req_cpu_milli(3000).build();
+    let early = make_pod("early").req_cpu_milli(3400).build();
     r.apply(5, "core/pods/default/early", Some(&at(to_json(&early), 5)));
     let mut bound = to_json(&early);
     bound["spec"]["nodeName"] = json!("n1");
