@@ -407,17 +407,10 @@ async fn a_feasible_but_not_optimal_scheduling_proof_should_fail_verification() 
     // The manual bind's record says it is feasibility-only. (The pod's resourceVersion may
     // already be its agent's status write: look back for the bind's record.)
     let (_, m) = c.server.get("/api/v1/namespaces/default/pods/manual").await;
-    let mut intent = None;
-    for r in (1..=crate::support::rv(&m)).rev() {
-        let (_, rec) = c.server.get(&format!("/nko/v1/records/{r}")).await;
-        let record = Record::decode(&unhex_vec(rec["record"].as_str().unwrap()).unwrap()).unwrap();
-        let i = Intent::decode(&record.intent).unwrap();
-        if i.claim.path.contains("/scheduler/bind") {
-            intent = Some(i);
-            break;
-        }
-    }
-    let intent = intent.expect("the manual bind's record");
+    let (_, intent) = intent_back_from(&c.server, crate::support::rv(&m), |path| {
+        path.contains("/scheduler/bind")
+    })
+    .await;
     let proof: Value = serde_json::from_slice(&intent.claim.proof).unwrap();
     assert_eq!(proof["kind"], "bindingFeasibility", "{proof}");
     assert_eq!(proof["node"], "sim-node-2", "{proof}");
@@ -464,13 +457,34 @@ async fn a_feasible_but_not_optimal_scheduling_proof_should_fail_verification() 
     let actor = "controller:kube-controller-manager";
     let (code, s) = signed_binding(&c, "target", &worse.node, actor, &key, proof.to_bytes()).await;
     assert_eq!(code, StatusCode::CREATED, "{s}");
+    // The pod's resourceVersion may already be its agent's status write: look back for the
+    // binding's record.
     let (_, bound) = c.server.get("/api/v1/namespaces/default/pods/target").await;
-    let rev = crate::support::rv(&bound);
-    let (_, rec) = c.server.get(&format!("/nko/v1/records/{rev}")).await;
-    assert_eq!(rec["revision"], rev, "{rec}");
+    let (rev, _) = intent_back_from(&c.server, crate::support::rv(&bound), |path| {
+        path.ends_with("/pods/target/binding")
+    })
+    .await;
 
     let (ok, out, err) = verify(&["--server", &c.server.base()]);
     assert!(!ok, "a non-optimal decision must fail verification: {out}");
     assert!(err.contains(&format!("revision {rev}:")), "{err}");
     assert!(err.contains("feasible but not optimal"), "{err}");
+}
+
+/// The latest record at or before revision `from` whose request path satisfies `wanted`: its
+/// revision and intent (panics when there is none).
+async fn intent_back_from(
+    server: &crate::support::Server,
+    from: u64,
+    wanted: impl Fn(&str) -> bool,
+) -> (u64, Intent) {
+    for r in (1..=from).rev() {
+        let (_, rec) = server.get(&format!("/nko/v1/records/{r}")).await;
+        let record = Record::decode(&unhex_vec(rec["record"].as_str().unwrap()).unwrap()).unwrap();
+        let i = Intent::decode(&record.intent).unwrap();
+        if wanted(&i.claim.path) {
+            return (r, i);
+        }
+    }
+    panic!("no record at or before revision {from} matches");
 }
