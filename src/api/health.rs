@@ -23,7 +23,11 @@ pub const READY_WAIT: Duration = Duration::from_secs(2);
 pub async fn readyz(State(state): State<ApiState>) -> Response {
     let store = &state.store;
     if store.member(store.node_id()).is_none() {
-        return not_ready("this member has not received the cluster membership yet".into());
+        return not_ready(
+            "this member is not in the cluster membership (not added yet, or removed with \
+             `mock_k8 members remove`)"
+                .into(),
+        );
     }
     match tokio::time::timeout(READY_WAIT, store.read_barrier()).await {
         Ok(Ok(())) => respond::text(StatusCode::OK, "ok"),

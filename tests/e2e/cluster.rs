@@ -249,13 +249,26 @@ async fn three_members_should_join_replicate_and_fail_over() {
     assert!(ok, "{text}");
     let keep = if target == 3 { 0 } else { 2 };
     wait_voters(&servers[keep], &token, 2).await;
-    let (code, _) = servers[keep]
-        .post(
-            "/api/v1/namespaces/default/pods",
-            &pod("after-remove", &[], "img"),
-        )
-        .await;
-    assert_eq!(code, StatusCode::CREATED);
+    // Removing the current leader means an election: 503 (retryable) until it is over.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, body) = servers[keep]
+            .post(
+                "/api/v1/namespaces/default/pods",
+                &pod("after-remove", &[], "img"),
+            )
+            .await;
+        // 409: an earlier attempt that answered 503 had committed after all.
+        if code == StatusCode::CREATED || code == StatusCode::CONFLICT {
+            break;
+        }
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write accepted 10 s after the removal: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// `mock_k8 agent` as its own process: it registers its Node with the token, keeps it Ready and
