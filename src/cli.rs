@@ -343,6 +343,18 @@ pub struct ControllerArgs {
     )]
     pub scheduler_policy: String,
 
+    /// Kubernetes' percentageOfNodesToScore: the scheduler stops searching once this share of the
+    /// nodes (at least 100) is feasible and scores only those. 0 = Kubernetes' adaptive default
+    /// (50% of 100 nodes down to 10% of 5,000, never below 5%); 100 = every node.
+    #[arg(
+        long,
+        env = "MOCK_K8_PERCENTAGE_OF_NODES_TO_SCORE",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(0..=100),
+        value_name = "PERCENT"
+    )]
+    pub percentage_of_nodes_to_score: u32,
+
     /// Simulated nodes to serve in-process, besides this instance's own node.
     #[arg(long, env = "MOCK_K8_SIMULATED_NODES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65_000), value_name = "N")]
     pub simulated_nodes: u32,
@@ -415,6 +427,7 @@ impl ControllerArgs {
         ControllerSettings {
             enabled: !self.api_only,
             scheduler_policy: self.scheduler_policy.clone(),
+            percentage_of_nodes_to_score: self.percentage_of_nodes_to_score,
             simulated_nodes: self.simulated_nodes as usize,
             node_template: self.node_template.clone(),
             runtime_config: self.runtime_config.clone(),

@@ -56,6 +56,10 @@ pub struct ControllerSettings {
     /// The cluster's default scheduling policy (`--scheduler-policy`, default `LeastAllocated`;
     /// `GET /api/v1/scheduler/policies` lists them).
     pub scheduler_policy: String,
+    /// Kubernetes' `percentageOfNodesToScore` (`--percentage-of-nodes-to-score`, `0..=100`,
+    /// default 0 = the adaptive default; 100 = every node): how much of the cluster the scheduler
+    /// searches for feasible nodes before it scores them.
+    pub percentage_of_nodes_to_score: u32,
     /// Simulated nodes served in-process besides this instance's own node (`--simulated-nodes`).
     pub simulated_nodes: usize,
     /// A Node manifest (YAML or JSON) that shapes simulated nodes (`--node-template`): capacity,
@@ -104,6 +108,7 @@ impl Default for ControllerSettings {
         ControllerSettings {
             enabled: true,
             scheduler_policy: "LeastAllocated".into(),
+            percentage_of_nodes_to_score: 0,
             simulated_nodes: 0,
             node_template: None,
             runtime_config: None,

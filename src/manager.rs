@@ -147,6 +147,7 @@ impl Reconcilers {
         }
         let mut manager = ControllerManagerConfig::default();
         manager.scheduler.policy = settings.scheduler_policy.clone();
+        manager.scheduler.percentage_of_nodes_to_score = settings.percentage_of_nodes_to_score;
         manager.node_lifecycle.node_monitor_period = settings.node_monitor_period;
         manager.node_lifecycle.node_monitor_grace_period = settings.node_monitor_grace_period;
         manager.node_lifecycle.default_not_ready_toleration_seconds =

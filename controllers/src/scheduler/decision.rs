@@ -2,10 +2,13 @@
 //! produced it. [`crate::scheduler::verify()`] recomputes it (the NKO proof's V for scheduling).
 //!
 //! The algorithm, deterministic and independent of the order `nodes` are given in:
-//! 1. nodes are taken in lexicographic order of their names;
-//! 2. each node runs the policy's filters in order; the first failure makes it infeasible;
-//! 3. each score plugin scores every feasible node (raw), normalizes the list, and the result is
-//!    clamped to `0..=100`; `weighted = normalized × weight`, `total = Σ weighted`;
+//! 1. nodes are taken in lexicographic order of their names, from a start index, wrapping
+//!    around ([`NodeSearch`]; [`schedule`] starts at 0 and looks at every node);
+//! 2. each node runs the policy's filters in order; the first failure makes it infeasible; the
+//!    walk stops once it has found the feasible nodes the search asks for
+//!    (`percentageOfNodesToScore`, [`crate::scheduler::search`]);
+//! 3. each score plugin scores every feasible node found (raw), normalizes the list, and the
+//!    result is clamped to `0..=100`; `weighted = normalized × weight`, `total = Σ weighted`;
 //! 4. the chosen node has the highest total; ties go to the lowest name ([`TIE_BREAK`]).
 
 use std::collections::BTreeMap;
@@ -14,9 +17,11 @@ use std::fmt;
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
-use super::framework::{Code, MAX_NODE_SCORE, MIN_NODE_SCORE, PodInfo};
+use super::evaluate::{Scratch, evaluate};
+use super::framework::{Code, PodInfo};
 use super::node_info::{NodeInfo, assumed_pods};
 use super::policy::{PluginWeight, Policy, TIE_BREAK};
+use super::search::{NodeSearch, NodesByName};
 
 /// The reason of the `PodScheduled=False` condition of a pod that fits nowhere.
 pub const UNSCHEDULABLE_REASON: &str = "Unschedulable";
@@ -126,6 +131,7 @@ impl Decision {
             node: self.node.clone(),
             total: self.total,
             scores: self.chosen().map(|e| e.scores.clone()).unwrap_or_default(),
+            search: None,
         }
     }
 }
@@ -157,6 +163,10 @@ pub struct DecisionSummary {
     pub total: i64,
     /// The chosen node's per-plugin scores.
     pub scores: Vec<PluginScore>,
+    /// Which nodes were searched ([`NodeSearch`]); absent: every node, from index 0 (then
+    /// `feasibleNodes` counts every feasible node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<NodeSearch>,
 }
 
 /// Why a pod fits no node, in Kubernetes' terms.
@@ -213,8 +223,11 @@ impl fmt::Display for Unschedulable {
 
 impl std::error::Error for Unschedulable {}
 
-/// Schedules `pod` onto one of `nodes` under `policy` (see the module docs for the algorithm).
-/// Pure and deterministic: the same pod, nodes (in any order) and policy give the same result.
+/// Schedules `pod` onto one of `nodes` under `policy`, looking at every node (see the module
+/// docs for the algorithm), with every node's human-readable evaluation. Pure and deterministic:
+/// the same pod, nodes (in any order) and policy give the same result. The scheduler itself uses
+/// [`decide`] (a bounded search, no per-node records); this is the reference for tests, tools and
+/// [`crate::scheduler::verify()`].
 ///
 /// # Errors
 /// [`Unschedulable`] (boxed: it carries every node's evaluation) when no node passes every filter (or there are no nodes).
@@ -224,107 +237,93 @@ pub fn schedule(
     policy: &Policy,
 ) -> Result<Decision, Box<Unschedulable>> {
     let info = PodInfo::new(pod);
-    let mut order: Vec<&NodeInfo> = nodes.iter().collect();
-    order.sort_by(|a, b| a.name().cmp(b.name()));
-
-    let mut evaluations: Vec<NodeEvaluation> = order
-        .iter()
-        .map(|node| {
-            let failure = policy.filters().iter().find_map(|f| {
-                let status = f.filter(&info, node);
-                (!status.is_success()).then(|| FilterOutcome::Infeasible {
-                    plugin: f.name().to_owned(),
-                    code: status.code,
-                    reasons: status.reasons,
-                })
-            });
-            NodeEvaluation {
-                node: node.name().to_owned(),
-                outcome: failure.unwrap_or(FilterOutcome::Feasible),
-                scores: Vec::new(),
-                total: None,
-            }
-        })
-        .collect();
-
-    let feasible: Vec<usize> = (0..order.len())
-        .filter(|&i| evaluations[i].outcome == FilterOutcome::Feasible)
-        .collect();
+    let by_name = NodesByName::new(nodes);
+    let mut scratch = Scratch::default();
+    evaluate(
+        &mut scratch,
+        &info,
+        &by_name,
+        policy,
+        NodeSearch::all(nodes.len()),
+    );
     let assumed = assumed_pods(nodes);
-
-    if feasible.is_empty() {
-        let mut reasons = BTreeMap::new();
-        let mut resolvable = false;
-        for e in &evaluations {
-            if let FilterOutcome::Infeasible {
-                code, reasons: rs, ..
-            } = &e.outcome
-            {
-                resolvable |= matches!(code, Code::Unschedulable | Code::Error);
-                for r in rs {
-                    *reasons.entry(r.clone()).or_insert(0) += 1;
-                }
-            }
-        }
-        return Err(Box::new(Unschedulable {
-            pod: info.key,
-            policy: policy.name().to_owned(),
-            num_nodes: nodes.len(),
-            reasons,
-            nodes: evaluations,
-            assumed_pods: assumed,
-            resolvable,
-        }));
-    }
-
-    for &i in &feasible {
-        evaluations[i].scores.reserve_exact(policy.scores().len());
-    }
-    for weighted in policy.scores() {
-        let raw: Vec<i64> = feasible
-            .iter()
-            .map(|&i| weighted.plugin.score(&info, order[i]))
-            .collect();
-        let mut normalized = raw.clone();
-        weighted.plugin.normalize(&mut normalized);
-        for (k, &i) in feasible.iter().enumerate() {
-            let n = normalized
-                .get(k)
-                .copied()
-                .unwrap_or(0)
-                .clamp(MIN_NODE_SCORE, MAX_NODE_SCORE);
-            evaluations[i].scores.push(PluginScore {
-                plugin: weighted.plugin.name().to_owned(),
-                raw: raw[k],
-                normalized: n,
-                weight: weighted.weight,
-                weighted: n * weighted.weight,
-            });
-        }
-    }
-    let mut best: Option<(usize, i64)> = None;
-    for &i in &feasible {
-        let total: i64 = evaluations[i].scores.iter().map(|s| s.weighted).sum();
-        evaluations[i].total = Some(total);
-        // strictly greater: among equal totals the first in name order (the lowest name) stays.
-        if best.is_none_or(|(_, t)| total > t) {
-            best = Some((i, total));
-        }
-    }
-    let (chosen, total) = best.unwrap_or((feasible[0], 0));
+    let Some((chosen, total)) = scratch.best() else {
+        return Err(Box::new(
+            scratch.unschedulable(&info, &by_name, policy, assumed),
+        ));
+    };
     Ok(Decision {
         pod: info.key,
         policy: policy.name().to_owned(),
         weights: policy.weights(),
-        filters: policy
-            .filters()
-            .iter()
-            .map(|f| f.name().to_owned())
-            .collect(),
+        filters: filter_names(policy),
         tie_break: TIE_BREAK.to_owned(),
         assumed_pods: assumed,
-        node: evaluations[chosen].node.clone(),
+        node: by_name.get(chosen).name().to_owned(),
         total,
-        nodes: evaluations,
+        nodes: scratch.evaluations(&by_name, policy),
+    })
+}
+
+fn filter_names(policy: &Policy) -> Vec<String> {
+    policy
+        .filters()
+        .iter()
+        .map(|f| f.name().to_owned())
+        .collect()
+}
+
+/// A decision of the scheduler's fast path: the compact record and how far the search went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The decision as a proof records it; `assumed_pods` is left empty (the caller knows
+    /// which assumed pods it counted and fills them in or carries them beside it).
+    pub summary: DecisionSummary,
+    /// How many nodes the search looked at (feasible or not): the next search starts that many
+    /// positions further (kube-scheduler's `nextStartNodeIndex`).
+    pub processed: usize,
+}
+
+/// The scheduler's decision for `pod` over `nodes` (in name order) under `policy`, searching as
+/// `search` says ([`evaluate`]): the best feasible node of the searched window, ties to the
+/// lowest name. Reuses `scratch`; builds records only for the chosen node.
+///
+/// # Errors
+/// [`Unschedulable`] when no node is feasible (the search then looked at every node);
+/// `assumed_pods` is only read for it.
+pub fn decide(
+    scratch: &mut Scratch,
+    pod: &Pod,
+    nodes: &NodesByName<'_>,
+    policy: &Policy,
+    search: NodeSearch,
+    assumed_pods: impl FnOnce() -> Vec<String>,
+) -> Result<Decided, Box<Unschedulable>> {
+    let info = PodInfo::new(pod);
+    evaluate(scratch, &info, nodes, policy, search);
+    let Some((chosen, total)) = scratch.best() else {
+        return Err(Box::new(scratch.unschedulable(
+            &info,
+            nodes,
+            policy,
+            assumed_pods(),
+        )));
+    };
+    Ok(Decided {
+        summary: DecisionSummary {
+            pod: info.key,
+            policy: policy.name().to_owned(),
+            weights: policy.weights(),
+            filters: filter_names(policy),
+            tie_break: TIE_BREAK.to_owned(),
+            assumed_pods: Vec::new(),
+            num_nodes: nodes.len(),
+            feasible_nodes: scratch.feasible(),
+            node: nodes.get(chosen).name().to_owned(),
+            total,
+            scores: scratch.plugin_scores(chosen, policy),
+            search: Some(search),
+        },
+        processed: scratch.processed(),
     })
 }

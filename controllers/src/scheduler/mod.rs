@@ -18,7 +18,10 @@
 //! - [`scores`]: LeastAllocated, MostAllocated, BalancedAllocation, NodeAffinity, TaintToleration,
 //!   PodSpread.
 //! - [`policy`]: named policies (filters + weighted scores), [`policies`] for the API.
-//! - [`decision`]: [`schedule`], [`Decision`] (and its compact [`DecisionSummary`]), [`Unschedulable`].
+//! - [`search`]: which nodes a decision looks at (`percentageOfNodesToScore`, [`NodeSearch`]).
+//! - [`evaluate`](mod@evaluate): the core walk, filter and score into reusable buffers ([`Scratch`]).
+//! - [`decision`]: [`decide`] (the scheduler's bounded search), [`schedule`] (every node, with
+//!   every node's evaluation), [`Decision`] (and its compact [`DecisionSummary`]), [`Unschedulable`].
 //! - [`verify`](mod@verify): [`verify()`] and [`verify_summary`], the proof's V: recompute and compare.
 //! - [`proof`]: the NKO binding proofs (scheduling, manual feasibility); [`replay`]: their V over a
 //!   replayed history (roll back to the proof's revisions, recompute, roll forward).
@@ -34,6 +37,7 @@
 //! ```
 
 pub mod decision;
+pub mod evaluate;
 pub mod filters;
 pub mod framework;
 pub mod node_info;
@@ -42,19 +46,24 @@ pub mod proof;
 pub mod replay;
 pub mod requests;
 pub mod scores;
+pub mod search;
 pub mod verify;
 
 #[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
+mod search_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 
 pub use decision::{
-    Decision, DecisionSummary, FilterOutcome, NodeEvaluation, PluginScore, UNSCHEDULABLE_REASON,
-    Unschedulable, schedule,
+    Decided, Decision, DecisionSummary, FilterOutcome, NodeEvaluation, PluginScore,
+    UNSCHEDULABLE_REASON, Unschedulable, decide, schedule,
 };
+pub use evaluate::Scratch;
 pub use framework::{Code, FilterPlugin, PodInfo, ScorePlugin, Status};
 pub use node_info::{NodeInfo, PodSummary, pod_key};
 pub use policy::{Policy, PolicyDescription, PolicyError, TIE_BREAK, policies};
 pub use requests::Resources;
+pub use search::{NodeSearch, NodesByName, num_feasible_nodes_to_find};
 pub use verify::{verify, verify_summary};

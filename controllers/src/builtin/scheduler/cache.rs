@@ -3,11 +3,15 @@
 //! unschedulable (to requeue them when the cluster changes).
 //!
 //! Kept behind a `std::sync::Mutex`: every operation is a short in-memory update with no `.await`, and a
-//! scheduling decision (filter + score over all nodes, then assume) must happen under one lock so that two
-//! decisions in a row always see each other (no overcommit).
+//! scheduling decision (filter + score over the searched nodes, then assume) must happen under one
+//! lock so that two decisions in a row always see each other (no overcommit).
 
 use crate::reflector::ObjectRef;
-use crate::scheduler::{Decision, NodeInfo, Policy, Unschedulable, pod_key, schedule};
+use crate::scheduler::node_info::assumed_pods;
+use crate::scheduler::proof::AssumedPod;
+use crate::scheduler::{
+    Decided, NodeInfo, NodeSearch, NodesByName, Policy, Scratch, Unschedulable, decide, pod_key,
+};
 use crate::watcher;
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -61,6 +65,11 @@ pub(super) struct Cache {
     relisting: bool,
     nodes_ready: bool,
     pods_ready: bool,
+    /// Where in the name-sorted `nodes` the next search starts (kube-scheduler's
+    /// `nextStartNodeIndex`): the last start plus the nodes that search processed.
+    next_start_node_index: usize,
+    /// The decisions' reusable evaluation buffers.
+    scratch: Scratch,
 }
 
 /// The fields of a node that scheduling reads; a change elsewhere (heartbeats, images) is not a reason to
@@ -125,25 +134,6 @@ impl Cache {
     /// the cache is no single revision's state and no provable decision can be made).
     pub fn revisions(&self) -> Option<(u64, u64)> {
         (!self.relisting).then_some((self.nodes_revision, self.pods_revision))
-    }
-
-    /// Every assumed pod counted on a cached node, with the node, sorted by pod.
-    pub fn assumed_on_nodes(&self) -> Vec<crate::scheduler::proof::AssumedPod> {
-        let mut out: Vec<_> = self
-            .nodes
-            .iter()
-            .flat_map(|info| {
-                // `assumed_pods` skips a node with none without walking its pods.
-                info.assumed_pods()
-                    .into_iter()
-                    .map(|pod| crate::scheduler::proof::AssumedPod {
-                        pod,
-                        node: info.name().to_owned(),
-                    })
-            })
-            .collect();
-        out.sort_by(|a, b| a.pod.cmp(&b.pod));
-        out
     }
 
     /// Where node `name` is in `nodes` (`Err`: where it would go).
@@ -277,26 +267,51 @@ impl Cache {
         }
     }
 
-    /// Decides where `pod` goes; on success counts it as assumed on the chosen node until `deadline`.
+    /// Decides where `pod` goes, searching the nodes from `nextStartNodeIndex` for as many
+    /// feasible nodes as `percentage` (`percentageOfNodesToScore`) asks; moves the start index on
+    /// by the nodes the search processed; on success counts the pod as assumed on the chosen node
+    /// until `deadline`. Returns the decision and the assumed pods counted on the nodes the search
+    /// processed (the only ones that could matter to it), sorted by pod.
     pub fn schedule_and_assume(
         &mut self,
         pod: &Pod,
         policy: &Policy,
+        percentage: u32,
         deadline: Instant,
-    ) -> Result<Decision, Box<Unschedulable>> {
-        let decision = schedule(pod, &self.nodes, policy)?;
-        if let Some(info) = self.info_mut(&decision.node) {
+    ) -> Result<(Decided, Vec<AssumedPod>), Box<Unschedulable>> {
+        let n = self.nodes.len();
+        let search = NodeSearch::new(percentage, self.next_start_node_index, n);
+        let nodes = NodesByName::new(&self.nodes);
+        let result = decide(&mut self.scratch, pod, &nodes, policy, search, || {
+            assumed_pods(&self.nodes)
+        });
+        let mut decided = result?;
+        let start = search.start_node_index;
+        let mut assumed: Vec<AssumedPod> = (0..decided.processed)
+            .map(|step| nodes.get((start + step) % n.max(1)))
+            .flat_map(|info| {
+                // `assumed_pods` skips a node with none without walking its pods.
+                info.assumed_pods().into_iter().map(|pod| AssumedPod {
+                    pod,
+                    node: info.name().to_owned(),
+                })
+            })
+            .collect();
+        assumed.sort_by(|a, b| a.pod.cmp(&b.pod));
+        decided.summary.assumed_pods = assumed.iter().map(|a| a.pod.clone()).collect();
+        self.next_start_node_index = (start + decided.processed) % n.max(1);
+        if let Some(info) = self.info_mut(&decided.summary.node) {
             info.assume(pod);
         }
         self.assumed.insert(
             pod_key(pod),
             Assumed {
-                node: decision.node.clone(),
+                node: decided.summary.node.clone(),
                 deadline,
                 pod: pod.clone(),
             },
         );
-        Ok(decision)
+        Ok((decided, assumed))
     }
 
     /// Stops counting an assumed pod (its binding failed).

@@ -13,8 +13,14 @@
 //!   the state revision it was based on and the assumed pods it counted — *before* the binding is sent,
 //!   and the binding request carries its NKO scheduling proof
 //!   ([`SchedulingProof`](crate::scheduler::proof::SchedulingProof), header `X-Nko-Proof`): the node
-//!   and pod cache revisions, the pod's version, the assumed pods with their nodes, the decision
-//!   summary. No decision is made while a cache re-lists (no single revision to name).
+//!   and pod cache revisions, the pod's version, the assumed pods counted on the nodes its search
+//!   processed (with their nodes), the decision summary with its node search. No decision is made
+//!   while a cache re-lists (no single revision to name).
+//! - **Bounded search** (Kubernetes' `percentageOfNodesToScore`,
+//!   [`SchedulerConfig::percentage_of_nodes_to_score`]): each decision walks the name-sorted nodes
+//!   from a rotating start index (`nextStartNodeIndex`) until it has found enough feasible nodes,
+//!   and picks the best of those; at 5,000 nodes the adaptive default looks for 500. The proof
+//!   names the start index and the count, so V repeats exactly that search.
 //! - **No busy loop**: an unschedulable pod is retried when a node is added or changes in a way scheduling
 //!   reads (labels, taints, `unschedulable`, allocatable, `Ready`), when a bound pod is deleted or
 //!   completes (only if pods leaving could help), when the pod itself changes, and otherwise after
@@ -71,6 +77,11 @@ pub struct SchedulerConfig {
     pub assumed_pod_ttl: Duration,
     /// How many decisions the [`DecisionLog`] keeps (default 10,000; the oldest are dropped first).
     pub decision_history: usize,
+    /// Kubernetes' `percentageOfNodesToScore` (`--percentage-of-nodes-to-score`): the share of
+    /// the nodes, `0..=100`, whose feasibility is enough to stop searching and score (at least
+    /// 100 feasible nodes; see [`crate::scheduler::search`]). 0 (default) is Kubernetes' adaptive
+    /// default `max(5, 50 − nodes/125)`%; 100 searches and scores every node.
+    pub percentage_of_nodes_to_score: u32,
     /// Concurrency, queue capacity and error backoff of the pod controller.
     pub controller: controller::Config,
 }
@@ -83,6 +94,7 @@ impl Default for SchedulerConfig {
             unschedulable_retry: Duration::from_secs(300),
             assumed_pod_ttl: Duration::from_secs(15 * 60),
             decision_history: 10_000,
+            percentage_of_nodes_to_score: crate::scheduler::search::ADAPTIVE_PERCENTAGE,
             controller: controller::Config::default(),
         }
     }
@@ -115,6 +127,9 @@ impl SchedulerController {
     pub fn new(client: Arc<dyn Client>, config: SchedulerConfig) -> Result<Self, Error> {
         let policy = Policy::by_name(&config.policy)
             .map_err(|_| Error::UnknownPolicy(config.policy.clone()))?;
+        // Kubernetes: a percentage above 100 acts as 100.
+        let mut config = config;
+        config.percentage_of_nodes_to_score = config.percentage_of_nodes_to_score.min(100);
         Ok(SchedulerController {
             client,
             decisions: DecisionLog::new(config.decision_history),
@@ -237,12 +252,19 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action, ClientError> 
             // A re-list is in progress: no single state to decide on (and prove) yet.
             return Ok(Action::requeue(RELIST_WAIT));
         };
-        let assumed = c.assumed_on_nodes();
-        let r = c.schedule_and_assume(&pod, &ctx.policy, now + ctx.config.assumed_pod_ttl);
-        (r, c.revision(), (revisions, assumed))
+        let r = c.schedule_and_assume(
+            &pod,
+            &ctx.policy,
+            ctx.config.percentage_of_nodes_to_score,
+            now + ctx.config.assumed_pod_ttl,
+        );
+        (r, c.revision(), revisions)
     };
     match result {
-        Ok(decision) => bind(&pod, &key, decision, revision, state, &ctx).await,
+        Ok((decided, assumed)) => {
+            let state = (revision, (state, assumed));
+            bind(&pod, &key, decided.summary, state, &ctx).await
+        }
         Err(unschedulable) => mark_unschedulable(&pod, key, &unschedulable, &ctx).await,
     }
 }
@@ -250,7 +272,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action, ClientError> 
 /// The scheduling proof `π = G(P, N, d)` of `decision` (`nko/SPEC.md` §8.1).
 fn proof_of(
     pod: &Pod,
-    decision: &crate::scheduler::Decision,
+    decision: &DecisionSummary,
     ((nodes_revision, pods_revision), assumed): ProofState,
 ) -> SchedulingProof {
     SchedulingProof {
@@ -269,7 +291,7 @@ fn proof_of(
         decision: DecisionSummary {
             // Carried once, in `assumed` (with the nodes): V restores it from there.
             assumed_pods: Vec::new(),
-            ..decision.summary()
+            ..decision.clone()
         },
     }
 }
@@ -277,12 +299,13 @@ fn proof_of(
 /// The cache revisions (nodes, pods) and the assumed pods a decision was made on.
 type ProofState = ((u64, u64), Vec<AssumedPod>);
 
+/// Sends the binding of `decision` with its proof; `state` is the highest revision either cache
+/// had applied and the proof's revisions and assumed pods.
 async fn bind(
     pod: &Pod,
     key: &str,
-    decision: crate::scheduler::Decision,
-    revision: u64,
-    state: ProofState,
+    decision: DecisionSummary,
+    (revision, state): (u64, ProofState),
     ctx: &Ctx,
 ) -> Result<Action, ClientError> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
@@ -294,7 +317,7 @@ async fn bind(
         pod_uid: pod.metadata.uid.clone(),
         pod_resource_version: pod.metadata.resource_version.clone(),
         state_revision: revision,
-        decision: Arc::new(decision.summary()),
+        decision: Arc::new(decision),
     });
     let res = with_proof(
         proof,

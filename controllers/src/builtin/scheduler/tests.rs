@@ -326,6 +326,7 @@ fn decision_log_should_keep_the_latest_per_pod_within_capacity() {
             node: node.into(),
             total: 0,
             scores: Vec::new(),
+            search: None,
         }),
     };
     log.record(h("a", "n1"));
@@ -339,4 +340,43 @@ fn decision_log_should_keep_the_latest_per_pod_within_capacity() {
     assert_eq!(latest, ["c", "a"]);
     log.remove("default/a");
     assert_eq!(log.len(), 1);
+}
+
+#[test]
+fn each_search_should_start_where_the_last_one_stopped_and_prove_its_window() {
+    let mut c = cache::Cache::default();
+    for i in 0..250 {
+        let node = make_node(&format!("n{i:03}"))
+            .cpu_milli(4000)
+            .mem("8Gi")
+            .build();
+        c.apply_node(node);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let policy = Policy::default();
+    let mut place = |name: &str, percentage| {
+        let pod = make_pod(name).req_cpu_milli(100).build();
+        let (d, assumed) = c
+            .schedule_and_assume(&pod, &policy, percentage, deadline)
+            .expect("schedulable");
+        let search = d.summary.search.expect("recorded");
+        let assumed: Vec<(String, String)> = assumed.into_iter().map(|a| (a.pod, a.node)).collect();
+        (
+            search.start_node_index,
+            d.processed,
+            d.summary.node,
+            assumed,
+        )
+    };
+    // Adaptive: 48% of 250 → 120 feasible nodes; equal nodes tie to the lowest name.
+    assert_eq!(place("a", 0), (0, 120, "n000".into(), vec![]));
+    assert_eq!(place("b", 0), (120, 120, "n120".into(), vec![]));
+    // The third window wraps (n240…n249, n000…n109): `a`, assumed on n000, is in it (and in the
+    // proof), `b` on n120 is not; n000 is fuller now, so n001 wins.
+    let third = place("c", 0);
+    let a_on_n000 = vec![("default/a".to_owned(), "n000".to_owned())];
+    assert_eq!(third, (240, 120, "n001".into(), a_on_n000));
+    // 100%: every node, and every assumed pod.
+    let (start, processed, _, assumed) = place("d", 100);
+    assert_eq!((start, processed, assumed.len()), (110, 250, 3));
 }

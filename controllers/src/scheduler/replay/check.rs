@@ -171,8 +171,10 @@ impl SchedulingReplay {
         if decision.assumed_pods.is_empty() {
             decision.assumed_pods = p.assumed.iter().map(|a| a.pod.clone()).collect();
         }
+        self.refresh_order();
+        let nodes = NodesByName::with_order(&self.nodes, &self.order);
         if verdict == Verdict::Accept
-            && let Err(why) = verify_summary(&decision, pod, &self.nodes, policy)
+            && let Err(why) = verify_summary_in(&decision, pod, &nodes, policy, &mut self.scratch)
         {
             verdict = Verdict::Reject(format!(
                 "scheduling proof (state of nodes at revision {}, pods at {}): {why}",

@@ -18,12 +18,14 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mock_k8_nko::proof::{Verdict, kind_of, kinds};
 
+use super::evaluate::Scratch;
 use super::filters::NodeResourcesFit;
 use super::framework::{FilterPlugin, PodInfo};
 use super::node_info::{NodeInfo, is_terminal};
 use super::policy::Policy;
 use super::proof::{BindingFeasibilityProof, SchedulingProof};
-use super::verify::verify_summary;
+use super::search::NodesByName;
+use super::verify::verify_summary_in;
 
 /// How many revisions back a scheduling proof may name its state (older proofs are rejected:
 /// a scheduler decides on caches a few hundred revisions behind at most).
@@ -105,6 +107,11 @@ pub struct SchedulingReplay {
     services: HashMap<String, Arc<Service>>,
     by_node: HashMap<String, BTreeSet<String>>,
     window: VecDeque<Change>,
+    /// `nodes` indices in name order (what V's search walks); rebuilt when nodes come or go.
+    order: Vec<usize>,
+    order_stale: bool,
+    /// V's reusable evaluation buffers.
+    scratch: Scratch,
 }
 
 impl Default for SchedulingReplay {
@@ -117,6 +124,9 @@ impl Default for SchedulingReplay {
             services: HashMap::new(),
             by_node: HashMap::new(),
             window: VecDeque::new(),
+            order: Vec::new(),
+            order_stale: false,
+            scratch: Scratch::default(),
         }
     }
 }
@@ -199,6 +209,7 @@ impl SchedulingReplay {
         match (self.index.get(name).copied(), new) {
             (Some(i), Some(n)) => self.nodes[i].set_node((*n).clone()),
             (Some(i), None) => {
+                self.order_stale = true;
                 self.index.remove(name);
                 self.nodes.swap_remove(i);
                 if let Some(moved) = self.nodes.get(i) {
@@ -214,8 +225,20 @@ impl SchedulingReplay {
                 }
                 self.index.insert(name.to_owned(), self.nodes.len());
                 self.nodes.push(info);
+                self.order_stale = true;
             }
             (None, None) => {}
+        }
+    }
+
+    /// The nodes in name order (the order is rebuilt only after nodes came or went).
+    fn refresh_order(&mut self) {
+        if self.order_stale || self.order.len() != self.nodes.len() {
+            let nodes = &self.nodes;
+            self.order = (0..nodes.len()).collect();
+            self.order
+                .sort_by(|&a, &b| nodes[a].name().cmp(nodes[b].name()));
+            self.order_stale = false;
         }
     }
 

@@ -144,3 +144,78 @@ fn an_assumed_pod_newer_than_the_pods_revision_should_be_counted_as_it_is_before
         other => panic!("{other:?}"),
     }
 }
+
+/// 150 nodes `n000`… (each 1000m busy but n075, empty) and pod `p`; returns the replay, the pod,
+/// the node infos and the last revision.
+fn wide_history() -> (SchedulingReplay, Pod, Vec<NodeInfo>, u64) {
+    let mut r = SchedulingReplay::new();
+    let (mut nodes, mut pods, mut rev) = (Vec::new(), Vec::new(), 0);
+    for i in 0..150 {
+        rev += 1;
+        let name = format!("n{i:03}");
+        let node = make_node(&name).cpu_milli(4000).mem("8Gi").pods(10).build();
+        r.apply(
+            rev,
+            &format!("core/nodes//{name}"),
+            Some(&at(to_json(&node), rev)),
+        );
+        nodes.push(node);
+        if i != 75 {
+            rev += 1;
+            let load = make_pod(&format!("load{i}"))
+                .req_cpu_milli(1000)
+                .node_name(&name)
+                .build();
+            r.apply(
+                rev,
+                &format!("core/pods/default/load{i}"),
+                Some(&at(to_json(&load), rev)),
+            );
+            pods.push(load);
+        }
+    }
+    rev += 1;
+    let pj = at(to_json(&make_pod("p").req_cpu_milli(100).build()), rev);
+    r.apply(rev, "core/pods/default/p", Some(&pj));
+    let p: Pod = serde_json::from_str(&pj).unwrap();
+    (r, p, NodeInfo::build_all(&nodes, &pods), rev)
+}
+
+#[test]
+fn a_bounded_search_proof_should_be_checked_over_the_same_window() {
+    use crate::scheduler::{NodeSearch, NodesByName, Scratch, decide};
+    let (mut r, p, infos, rev) = wide_history();
+    // 150 nodes: 100 feasible nodes to find; from index 100 the window is n100…n149, n000…n049.
+    let search = NodeSearch::new(0, 100, infos.len());
+    assert_eq!(search.feasible_nodes_to_find, 100);
+    let nodes = NodesByName::new(&infos);
+    let d = decide(
+        &mut Scratch::default(),
+        &p,
+        &nodes,
+        &Policy::default(),
+        search,
+        Vec::new,
+    )
+    .unwrap();
+    assert_eq!(d.summary.node, "n000", "n075 (empty) is outside the window");
+    let mut proof = proof_for(&p, &infos, None);
+    (proof.nodes_revision, proof.pods_revision) = (rev, rev);
+    proof.pod_resource_version = rev;
+    proof.decision = d.summary;
+    assert_eq!(
+        bind(&mut r, rev + 1, &p, "n000", &proof.to_bytes()),
+        Verdict::Accept
+    );
+    // The best node of all, outside the window the proof names, is not a valid choice for it.
+    let full = schedule(&p, &infos, &Policy::default()).unwrap();
+    let best = full.chosen().unwrap();
+    assert_eq!(best.node, "n075");
+    proof.decision.node = best.node.clone();
+    proof.decision.total = best.total.unwrap();
+    proof.decision.scores = best.scores.clone();
+    match bind(&mut r, rev + 2, &p, "n075", &proof.to_bytes()) {
+        Verdict::Reject(why) => assert!(why.contains("outside the searched window"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
