@@ -50,6 +50,8 @@ pub mod search;
 pub mod verify;
 
 #[cfg(test)]
+mod cost_tests;
+#[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
 mod search_tests;

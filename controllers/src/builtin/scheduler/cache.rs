@@ -281,7 +281,7 @@ impl Cache {
     ) -> Result<(Decided, Vec<AssumedPod>), Box<Unschedulable>> {
         let n = self.nodes.len();
         let search = NodeSearch::new(percentage, self.next_start_node_index, n);
-        let nodes = NodesByName::new(&self.nodes);
+        let nodes = NodesByName::presorted(&self.nodes);
         let result = decide(&mut self.scratch, pod, &nodes, policy, search, || {
             assumed_pods(&self.nodes)
         });
@@ -358,8 +358,9 @@ pub(super) fn lock(cache: &SharedCache) -> std::sync::MutexGuard<'_, Cache> {
     cache.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Decodes a watched object straight from the event's JSON tree (no deep copy of it first).
 fn decode<K: serde::de::DeserializeOwned>(v: &Value) -> Option<K> {
-    serde_json::from_value(v.clone())
+    K::deserialize(v)
         .map_err(|e| tracing::warn!(error = %e, object = %ObjectRef::from_value(v), "undecodable object ignored"))
         .ok()
 }
