@@ -103,7 +103,12 @@ impl<'a> Batch<'a> {
     }
 
     /// Stamps `object` with the next revision and records the change.
-    fn put(&mut self, key: String, object: ObjectText, prev: Option<Arc<StoredObject>>) -> OpResult {
+    fn put(
+        &mut self,
+        key: String,
+        object: ObjectText,
+        prev: Option<Arc<StoredObject>>,
+    ) -> OpResult {
         let revision = self.revision + 1;
         let json: Arc<str> = object.stamp(revision).into();
         let stored = Arc::new(StoredObject {

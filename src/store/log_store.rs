@@ -30,8 +30,8 @@ use openraft::{LogState, RaftLogReader, StorageIOError, Vote};
 
 use super::backend::{Backend, Op, Space};
 use super::codec;
-use super::wal::Wal;
 use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
+use super::wal::Wal;
 
 const VOTE_KEY: &[u8] = b"vote";
 const COMMITTED_KEY: &[u8] = b"committed";
@@ -107,7 +107,12 @@ pub struct LogStore {
     reader: LogReader,
     /// Completion callbacks waiting for the next sync; the sync thread ends when this is dropped.
     sync_tx: mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// Reused buffer for encoding entries (at most [`MAX_SCRATCH_BYTES`] kept between appends).
+    scratch: Vec<u8>,
 }
+
+/// The largest encoding buffer the log store keeps between appends.
+const MAX_SCRATCH_BYTES: usize = 8 * 1024 * 1024;
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
     serde_json::from_slice(bytes).map_err(io::Error::other)
@@ -229,6 +234,7 @@ impl LogStore {
                 recent: Arc::default(),
             },
             sync_tx,
+            scratch: Vec::new(),
         })
     }
 
@@ -314,18 +320,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut ops = Vec::new();
         let mut appended = Vec::new();
         for entry in entries {
-            let bytes = codec::encode_entry(&entry)
+            codec::encode_entry_into(&entry, &mut self.scratch)
                 .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
-            ops.push((entry.log_id.index, bytes));
+            self.reader
+                .wal
+                .append(&[(entry.log_id.index, self.scratch.as_slice())])
+                .map_err(|e| StorageIOError::write_logs(&e))?;
             appended.push(entry);
         }
-        self.reader
-            .wal
-            .append(&ops)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        if self.scratch.capacity() > MAX_SCRATCH_BYTES {
+            self.scratch = Vec::new();
+        }
         {
             let mut recent = self.reader.recent();
             for entry in appended {
@@ -376,7 +383,8 @@ fn migrate(backend: &dyn Backend, wal: &Wal) -> io::Result<()> {
             let index = codec::decode_entry(&v)?.log_id.index;
             entries.push((index, v));
         }
-        wal.append(&entries)?;
+        let refs: Vec<(u64, &[u8])> = entries.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        wal.append(&refs)?;
         wal.sync()?;
         tracing::info!("raft log: moved {} entries to the WAL", entries.len());
     }

@@ -52,11 +52,11 @@ use forward::Router;
 use log_store::LogStore;
 use mock_k8_nko::keys::SecretKey;
 use network::{Credentials, HttpNetwork};
+pub use object_text::ObjectText;
 use read_index::ReadIndex;
 use state_machine::StateMachine;
 use types::{Member, NodeId, Raft};
 use watch::WatchHub;
-pub use object_text::ObjectText;
 pub use watch::WatchReceiver;
 
 /// How to open the store.

@@ -105,7 +105,13 @@ impl Wal {
     /// # Errors
     /// I/O errors; a corrupt record before the tail of the last segment; entries out of order.
     pub fn open(dir: &Path, purged: Option<u64>) -> io::Result<Wal> {
-        fs::create_dir_all(dir)?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir)?;
+            // The new directory's own entry must be durable too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                File::open(parent)?.sync_all()?;
+            }
+        }
         let mut firsts: Vec<u64> = Vec::new();
         for e in fs::read_dir(dir)? {
             let name = e?.file_name();
@@ -176,7 +182,7 @@ impl Wal {
     ///
     /// # Errors
     /// I/O errors.
-    pub fn append(&self, entries: &[(u64, Vec<u8>)]) -> io::Result<()> {
+    pub fn append(&self, entries: &[(u64, &[u8])]) -> io::Result<()> {
         let Some(&(first, _)) = entries.first() else {
             return Ok(());
         };
@@ -320,7 +326,11 @@ impl Wal {
         let Some((_, &cut)) = inner.index.range(index..).next() else {
             return Ok(());
         };
-        let doomed: Vec<u64> = inner.segments.range(cut.segment + 1..).map(|(k, _)| *k).collect();
+        let doomed: Vec<u64> = inner
+            .segments
+            .range(cut.segment + 1..)
+            .map(|(k, _)| *k)
+            .collect();
         for first in doomed {
             inner.segments.remove(&first);
             fs::remove_file(segment_path(&self.dir, first))?;
@@ -368,28 +378,30 @@ mod tests {
         (i, format!("entry-{i}").into_bytes())
     }
 
+    fn append(wal: &Wal, entries: &[(u64, Vec<u8>)]) {
+        let refs: Vec<(u64, &[u8])> = entries.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        wal.append(&refs).unwrap();
+    }
+
     #[test]
     fn wal_should_append_read_truncate_and_purge_across_reopen() {
         let dir = tempfile::TempDir::new().unwrap();
         let wal = Wal::open(dir.path(), None).unwrap();
-        wal.append(&[e(1), e(2), e(3)]).unwrap();
-        wal.append(&[e(4)]).unwrap();
+        append(&wal, &[e(1), e(2), e(3)]);
+        append(&wal, &[e(4)]);
         wal.sync().unwrap();
         assert_eq!(wal.range(2, 3).unwrap(), vec![e(2).1, e(3).1]);
         wal.truncate(3).unwrap();
-        wal.append(&[(3, b"new-3".to_vec())]).unwrap();
+        append(&wal, &[(3, b"new-3".to_vec())]);
         assert_eq!(wal.last().unwrap(), Some(b"new-3".to_vec()));
         wal.purge(1).unwrap();
         assert_eq!(wal.range(0, 10).unwrap().len(), 2);
         wal.sync().unwrap();
         drop(wal);
         let wal = Wal::open(dir.path(), Some(1)).unwrap();
-        assert_eq!(
-            wal.range(0, 10).unwrap(),
-            vec![e(2).1, b"new-3".to_vec()]
-        );
+        assert_eq!(wal.range(0, 10).unwrap(), vec![e(2).1, b"new-3".to_vec()]);
         // Overwriting an index truncates from it.
-        wal.append(&[(2, b"x".to_vec())]).unwrap();
+        append(&wal, &[(2, b"x".to_vec())]);
         assert_eq!(wal.range(0, 10).unwrap(), vec![b"x".to_vec()]);
     }
 
@@ -397,7 +409,7 @@ mod tests {
     fn wal_should_cut_a_torn_tail_at_open() {
         let dir = tempfile::TempDir::new().unwrap();
         let wal = Wal::open(dir.path(), None).unwrap();
-        wal.append(&[e(1), e(2)]).unwrap();
+        append(&wal, &[e(1), e(2)]);
         wal.sync().unwrap();
         drop(wal);
         let path = segment_path(dir.path(), 1);
@@ -406,7 +418,7 @@ mod tests {
         f.set_len(len - 3).unwrap();
         let wal = Wal::open(dir.path(), None).unwrap();
         assert_eq!(wal.range(0, 10).unwrap(), vec![e(1).1]);
-        wal.append(&[e(2), e(3)]).unwrap();
+        append(&wal, &[e(2), e(3)]);
         drop(wal);
         let wal = Wal::open(dir.path(), None).unwrap();
         assert_eq!(wal.range(0, 10).unwrap().len(), 3);
