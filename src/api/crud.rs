@@ -326,7 +326,7 @@ async fn store_new(
             .store
             .write(WriteOp::Create {
                 key,
-                object: obj.clone(),
+                object: (&obj).into(),
             })
             .await
         {
@@ -414,7 +414,7 @@ async fn store_update(
     }
     let op = WriteOp::Update {
         key: r.key(),
-        object: new,
+        object: (&new).into(),
         expected_rv,
     };
     let stored = state

@@ -418,7 +418,7 @@ pub async fn delete(state: &ApiState, r: &ObjRef, opts: &DeleteOptions) -> Resul
             Plan::Mark(new) => {
                 let op = WriteOp::Update {
                     key: r.key(),
-                    object: new,
+                    object: (&new).into(),
                     expected_rv: Some(cur.resource_version),
                 };
                 match state.store.write(op).await {

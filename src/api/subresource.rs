@@ -138,7 +138,7 @@ pub async fn bind_pod(
         meta::remove(&mut pod, "resourceVersion");
         let op = WriteOp::Update {
             key: r.key(),
-            object: pod,
+            object: (&pod).into(),
             expected_rv: Some(cur.resource_version),
         };
         match state.store.write(op).await {

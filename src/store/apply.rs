@@ -15,6 +15,7 @@ use mock_k8_schemas::watch::EventType;
 use serde_json::Value;
 
 use super::cache::Cache;
+use super::object_text::ObjectText;
 use super::types::OpResult;
 use super::{StoreError, StoredObject, WatchRecord, WriteOp};
 
@@ -102,14 +103,14 @@ impl<'a> Batch<'a> {
     }
 
     /// Stamps `object` with the next revision and records the change.
-    fn put(&mut self, key: String, mut object: Value, prev: Option<Arc<StoredObject>>) -> OpResult {
+    fn put(
+        &mut self,
+        key: String,
+        object: ObjectText,
+        prev: Option<Arc<StoredObject>>,
+    ) -> OpResult {
         let revision = self.revision + 1;
-        meta::set(
-            &mut object,
-            "resourceVersion",
-            Value::String(revision.to_string()),
-        );
-        let json: Arc<str> = serde_json::to_string(&object).map_err(internal)?.into();
+        let json: Arc<str> = object.stamp(revision).into();
         let stored = Arc::new(StoredObject {
             key: key.clone(),
             resource_version: revision,
@@ -227,7 +228,7 @@ mod tests {
     fn create(key: &str, name: &str) -> WriteOp {
         WriteOp::Create {
             key: key.into(),
-            object: json!({"metadata": {"name": name, "uid": format!("uid-{name}")}}),
+            object: json!({"metadata": {"name": name, "uid": format!("uid-{name}")}}).into(),
         }
     }
 
@@ -250,19 +251,19 @@ mod tests {
         assert_eq!(pod.resource_version, 12);
         let stale = WriteOp::Update {
             key: "core/pods/ns1/p".into(),
-            object: json!({}),
+            object: json!({}).into(),
             expected_rv: Some(11),
         };
         assert_eq!(b.apply(stale), Err(StoreError::Conflict));
         let update = WriteOp::Update {
             key: "core/pods/ns1/p".into(),
-            object: json!({"a": 1}),
+            object: json!({"a": 1}).into(),
             expected_rv: Some(12),
         };
         assert_eq!(b.apply(update).unwrap().resource_version, 13);
         let missing = WriteOp::Update {
             key: "core/pods/ns1/q".into(),
-            object: json!({}),
+            object: json!({}).into(),
             expected_rv: None,
         };
         assert_eq!(b.apply(missing), Err(StoreError::NotFound));

@@ -1,7 +1,9 @@
 //! The Raft log on a [`Backend`]: openraft 0.9's `RaftLogStorage` + `RaftLogReader` (storage-v2).
 //!
-//! Entries are serde_json-encoded under big-endian `u64` index keys in [`Space::Log`]; the vote, the
-//! committed log id and the last purged log id live in [`Space::LogMeta`].
+//! Entries are encoded by [`super::codec`] (binary; older JSON entries are still read) in the
+//! segment files of a [`Wal`] (`<dir>/wal`); the vote, the committed log id and the last purged
+//! log id live in the backend's [`Space::LogMeta`] as JSON. A data directory of an older version
+//! keeps its entries in the backend's [`Space::Log`]: they are moved to the WAL at open.
 //!
 //! # Guarantees
 //! # Recent entries in memory
@@ -12,7 +14,7 @@
 //!
 //! # Durability
 //! `append` writes the entries, then hands the completion callback to one sync thread, which calls
-//! [`Backend::sync`] (flush + fsync) and only then `LogFlushed::log_io_completed`. Callbacks queued
+//! [`Wal::sync`] (fdatasync) and only then `LogFlushed::log_io_completed`. Callbacks queued
 //! while a sync runs share the next one (group commit) and complete in append order. `save_vote`
 //! syncs before it returns.
 
@@ -26,8 +28,10 @@ use std::sync::{Arc, Mutex};
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogReader, StorageIOError, Vote};
 
-use super::backend::{Backend, KeyRange, Op, Space};
-use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig, be_key};
+use super::backend::{Backend, Op, Space};
+use super::codec;
+use super::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
+use super::wal::Wal;
 
 const VOTE_KEY: &[u8] = b"vote";
 const COMMITTED_KEY: &[u8] = b"committed";
@@ -94,6 +98,7 @@ impl Recent {
 #[derive(Clone)]
 pub struct LogReader {
     backend: Arc<dyn Backend>,
+    wal: Arc<Wal>,
     recent: Arc<Mutex<Recent>>,
 }
 
@@ -102,16 +107,12 @@ pub struct LogStore {
     reader: LogReader,
     /// Completion callbacks waiting for the next sync; the sync thread ends when this is dropped.
     sync_tx: mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// Reused buffer for encoding entries (at most [`MAX_SCRATCH_BYTES`] kept between appends).
+    scratch: Vec<u8>,
 }
 
-fn index_range<RB: RangeBounds<u64>>(range: &RB) -> KeyRange {
-    let map = |b: Bound<&u64>| match b {
-        Bound::Included(i) => Bound::Included(be_key(*i).to_vec()),
-        Bound::Excluded(i) => Bound::Excluded(be_key(*i).to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (map(range.start_bound()), map(range.end_bound()))
-}
+/// The largest encoding buffer the log store keeps between appends.
+const MAX_SCRATCH_BYTES: usize = 8 * 1024 * 1024;
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
     serde_json::from_slice(bytes).map_err(io::Error::other)
@@ -158,11 +159,22 @@ impl LogReader {
         self.recent().get(start, end)
     }
 
-    fn entries(&self, range: KeyRange) -> io::Result<Vec<Entry>> {
-        self.backend
-            .scan(Space::Log, range)?
+    fn entries<RB: RangeBounds<u64>>(&self, range: &RB) -> io::Result<Vec<Entry>> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(0) => return Ok(Vec::new()),
+            Bound::Excluded(i) => i - 1,
+            Bound::Unbounded => u64::MAX,
+        };
+        self.wal
+            .range(start, end)?
             .iter()
-            .map(|(_, v)| decode(v))
+            .map(|v| codec::decode_entry(v))
             .collect()
     }
 }
@@ -175,7 +187,7 @@ impl RaftLogReader<TypeConfig> for LogReader {
         if let Some(entries) = self.cached(&range) {
             return Ok(entries);
         }
-        self.entries(index_range(&range))
+        self.entries(&range)
             .map_err(|e| StorageIOError::read_logs(&e).into())
     }
 }
@@ -185,11 +197,11 @@ fn copy_err(e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), e.to_string())
 }
 
-fn sync_loop(backend: Arc<dyn Backend>, rx: mpsc::Receiver<LogFlushed<TypeConfig>>) {
+fn sync_loop(wal: Arc<Wal>, rx: mpsc::Receiver<LogFlushed<TypeConfig>>) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
         waiting.extend(rx.try_iter());
-        let result = backend.sync();
+        let result = wal.sync();
         for cb in waiting {
             cb.log_io_completed(result.as_ref().map(|_| ()).map_err(copy_err));
         }
@@ -197,22 +209,32 @@ fn sync_loop(backend: Arc<dyn Backend>, rx: mpsc::Receiver<LogFlushed<TypeConfig
 }
 
 impl LogStore {
-    /// A log store on `backend`, with its sync thread.
+    /// A log store with its entries in the WAL directory `wal_dir` and its metadata on
+    /// `backend`, with its sync thread. Entries an older version kept in the backend are moved to
+    /// the WAL first.
     ///
     /// # Errors
-    /// The sync thread could not be started.
-    pub fn new(backend: Arc<dyn Backend>) -> io::Result<LogStore> {
+    /// I/O errors (a corrupt WAL, see [`Wal::open`]); the sync thread could not be started.
+    pub fn new(backend: Arc<dyn Backend>, wal_dir: &std::path::Path) -> io::Result<LogStore> {
+        let purged: Option<LogId> = backend
+            .get(Space::LogMeta, PURGED_KEY)?
+            .map(|v| decode(&v))
+            .transpose()?;
+        let wal = Arc::new(Wal::open(wal_dir, purged.map(|p| p.index))?);
+        migrate(&*backend, &wal)?;
         let (sync_tx, rx) = mpsc::channel();
-        let b = backend.clone();
+        let w = wal.clone();
         std::thread::Builder::new()
             .name("store-log-sync".into())
-            .spawn(move || sync_loop(b, rx))?;
+            .spawn(move || sync_loop(w, rx))?;
         Ok(LogStore {
             reader: LogReader {
                 backend,
+                wal,
                 recent: Arc::default(),
             },
             sync_tx,
+            scratch: Vec::new(),
         })
     }
 
@@ -236,9 +258,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let read = || -> io::Result<LogState<TypeConfig>> {
             let last_purged_log_id: Option<LogId> = self.reader.meta(PURGED_KEY)?;
-            let last = self.reader.backend.last(Space::Log)?;
+            let last = self.reader.wal.last()?;
             let last_log_id = match last {
-                Some((_, v)) => Some(decode::<Entry>(&v)?.log_id),
+                Some(v) => Some(codec::decode_entry(&v)?.log_id),
                 None => last_purged_log_id,
             };
             Ok(LogState {
@@ -298,18 +320,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut ops = Vec::new();
         let mut appended = Vec::new();
         for entry in entries {
-            let bytes =
-                encode(&entry).map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
-            ops.push(Op::Put(be_key(entry.log_id.index).to_vec(), bytes));
+            codec::encode_entry_into(&entry, &mut self.scratch)
+                .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
+            self.reader
+                .wal
+                .append(&[(entry.log_id.index, self.scratch.as_slice())])
+                .map_err(|e| StorageIOError::write_logs(&e))?;
             appended.push(entry);
         }
-        self.reader
-            .backend
-            .write(Space::Log, ops)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        if self.scratch.capacity() > MAX_SCRATCH_BYTES {
+            self.scratch = Vec::new();
+        }
         {
             let mut recent = self.reader.recent();
             for entry in appended {
@@ -324,32 +347,49 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.reader.recent().remove(log_id.index..);
-        let range = (
-            Bound::Included(be_key(log_id.index).to_vec()),
-            Bound::Unbounded,
-        );
         self.reader
-            .backend
-            .remove_range(Space::Log, range)
+            .wal
+            .truncate(log_id.index)
             .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.reader.recent().remove(..=log_id.index);
         let write = || -> io::Result<()> {
-            // Record the purge point first: a crash in between leaves extra entries, never a gap.
+            // Record the purge point durably first: a crash in between leaves extra entries, never
+            // a gap.
             self.reader.backend.write(
                 Space::LogMeta,
                 vec![Op::Put(PURGED_KEY.to_vec(), encode(&log_id)?)],
             )?;
-            let range = (
-                Bound::Unbounded,
-                Bound::Included(be_key(log_id.index).to_vec()),
-            );
-            self.reader.backend.remove_range(Space::Log, range)
+            self.reader.backend.sync()?;
+            self.reader.wal.purge(log_id.index)
         };
         write().map_err(|e| StorageIOError::write_logs(&e).into())
     }
+}
+
+/// Moves the entries an older version kept in the backend's [`Space::Log`] to `wal` (when it has
+/// none yet), makes them durable there, then removes them from the backend.
+fn migrate(backend: &dyn Backend, wal: &Wal) -> io::Result<()> {
+    let all = (Bound::Unbounded, Bound::Unbounded);
+    let old = backend.scan(Space::Log, all.clone())?;
+    if old.is_empty() {
+        return Ok(());
+    }
+    if wal.is_empty() {
+        let mut entries = Vec::with_capacity(old.len());
+        for (_, v) in old {
+            let index = codec::decode_entry(&v)?.log_id.index;
+            entries.push((index, v));
+        }
+        let refs: Vec<(u64, &[u8])> = entries.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        wal.append(&refs)?;
+        wal.sync()?;
+        tracing::info!("raft log: moved {} entries to the WAL", entries.len());
+    }
+    backend.remove_range(Space::Log, all)?;
+    backend.sync()
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! OWNER: helper store. The public surface below is the contract the API server codes against.
 //!
 //! # Layout
-//! - [`types`]: the openraft type configuration (a log entry is a batch of [`WriteOp`]s).
+//! - [`types`]: the openraft type configuration (a log entry is a batch of [`WriteOp`]s);
+//!   [`object_text`]: objects as JSON text stamped with their revision at apply; [`codec`]: the
+//!   binary encoding of log entries.
 //! - [`backend`]: the storage seam ([`backend::Backend`]) and its sled implementation, with real fsync.
-//! - [`log_store`]: the durable Raft log (`RaftLogStorage`).
+//! - [`log_store`]: the durable Raft log (`RaftLogStorage`), its entries in [`wal`] segment files.
 //! - [`state_machine`] + `apply`: the state machine (`RaftStateMachine`), snapshots, op semantics.
 //! - [`cache`]: the in-memory objects serving reads; [`watch`]: the history and watch fan-out.
 //! - `batcher`: group commit of concurrent writes into one entry; [`forward`]: where a batch goes
@@ -17,22 +19,24 @@ mod apply;
 pub mod backend;
 mod batcher;
 pub mod cache;
+pub mod codec;
 pub mod forward;
 pub mod log_store;
 pub mod membership;
 pub mod network;
+pub mod object_text;
 pub mod read_index;
 pub mod records;
 pub mod state_machine;
 #[cfg(test)]
 mod tests;
 pub mod types;
+pub mod wal;
 pub mod watch;
 
 use mock_k8_schemas::watch::EventType;
 use openraft::ServerState;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +52,7 @@ use forward::Router;
 use log_store::LogStore;
 use mock_k8_nko::keys::SecretKey;
 use network::{Credentials, HttpNetwork};
+pub use object_text::ObjectText;
 use read_index::ReadIndex;
 use state_machine::StateMachine;
 use types::{Member, NodeId, Raft};
@@ -124,11 +129,11 @@ pub struct StoredObject {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WriteOp {
     /// Create `key`; fails with `AlreadyExists`, or `NamespaceNotFound` when its namespace is missing.
-    Create { key: String, object: Value },
+    Create { key: String, object: ObjectText },
     /// Replace `key`; fails with `NotFound`, or `Conflict` when `expected_rv` is set and stale.
     Update {
         key: String,
-        object: Value,
+        object: ObjectText,
         expected_rv: Option<u64>,
     },
     /// Remove `key` (a Namespace: with everything in it); fails with `NotFound`, or `Conflict` on a
@@ -262,6 +267,9 @@ struct Inner {
     member_key: SecretKey,
 }
 
+/// The Raft log's segment files, inside the store directory ([`wal`]).
+pub const WAL_DIR: &str = "wal";
+
 /// How long `open` waits for this member to become leader and catch up.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -342,7 +350,8 @@ impl Store {
         };
         let (backend, sm) = open_storage(&cfg, &member_key).await?;
         let (cache, hub) = (sm.cache(), sm.hub());
-        let log_store = LogStore::new(backend.clone()).map_err(|e| unavailable("store open", e))?;
+        let log_store = LogStore::new(backend.clone(), &cfg.dir.join(WAL_DIR))
+            .map_err(|e| unavailable("store open", e))?;
         let config = Arc::new(raft_config(&cfg.raft)?);
         let creds = Credentials {
             id: cfg.node_id,

@@ -25,7 +25,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for SledStoreBuil
         let io = |e: std::io::Error| StorageError::from(openraft::StorageIOError::write(&e));
         let dir = TempDir::new().map_err(io)?;
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir.path()).map_err(io)?);
-        let log = LogStore::new(backend.clone()).map_err(io)?;
+        let log = LogStore::new(backend.clone(), &dir.path().join("wal")).map_err(io)?;
         let sm = StateMachine::open(backend, 100).map_err(io)?;
         Ok((dir, log, sm))
     }
@@ -66,7 +66,7 @@ async fn create(store: &Store, key: String, name: &str) -> Result<Arc<StoredObje
     store
         .write(WriteOp::Create {
             key,
-            object: obj(name),
+            object: obj(name).into(),
         })
         .await
 }
@@ -94,20 +94,20 @@ async fn store_should_enforce_write_preconditions() {
 
     let stale = WriteOp::Update {
         key: pod_key("a", "p"),
-        object: obj("p"),
+        object: obj("p").into(),
         expected_rv: Some(ns.resource_version),
     };
     assert_eq!(store.write(stale).await, Err(StoreError::Conflict));
     let upd = WriteOp::Update {
         key: pod_key("a", "p"),
-        object: obj("p"),
+        object: obj("p").into(),
         expected_rv: Some(pod.resource_version),
     };
     let updated = store.write(upd).await.unwrap();
     assert_eq!(store.get(&pod_key("a", "p")), Some(updated.clone()));
     let missing = WriteOp::Update {
         key: pod_key("a", "q"),
-        object: obj("q"),
+        object: obj("q").into(),
         expected_rv: None,
     };
     assert_eq!(store.write(missing).await, Err(StoreError::NotFound));
@@ -368,11 +368,11 @@ async fn state_machine_should_install_a_built_snapshot() {
     let ops = vec![
         WriteOp::Create {
             key: ns_key("a"),
-            object: obj("a"),
+            object: obj("a").into(),
         },
         WriteOp::Create {
             key: pod_key("a", "p"),
-            object: obj("p"),
+            object: obj("p").into(),
         },
     ];
     let results = source.apply(vec![normal_entry(1, ops)]).await.unwrap();

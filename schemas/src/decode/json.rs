@@ -17,7 +17,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Er
     let mut dups = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = Node {
-        path: String::new(),
+        at: &Step::Root,
         dups: &mut dups,
     }
     .deserialize(&mut de)?;
@@ -25,13 +25,40 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Er
     Ok((value, dups))
 }
 
-/// Reads one JSON value at `path`, recording duplicated keys in `dups`.
-struct Node<'a> {
-    path: String,
+/// Where a value is in the document, as a chain of steps back to the root; rendered as a field
+/// path only for a duplicated key (building a path string for every value was most of this
+/// reader's allocations).
+enum Step<'p> {
+    Root,
+    Key(&'p Step<'p>, &'p str),
+    Index(&'p Step<'p>, usize),
+}
+
+impl Step<'_> {
+    /// The field path: `metadata.name`, `spec.containers[0].image`.
+    fn render(&self) -> String {
+        match self {
+            Step::Root => String::new(),
+            Step::Key(parent, key) => {
+                let p = parent.render();
+                if p.is_empty() {
+                    (*key).to_string()
+                } else {
+                    format!("{p}.{key}")
+                }
+            }
+            Step::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
+/// Reads one JSON value at `at`, recording duplicated keys in `dups`.
+struct Node<'a, 'p> {
+    at: &'p Step<'p>,
     dups: &'a mut Vec<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for Node<'_> {
+impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -39,7 +66,7 @@ impl<'de> DeserializeSeed<'de> for Node<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Node<'_> {
+impl<'de> Visitor<'de> for Node<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,11 +108,16 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let dups = self.dups;
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Node {
-            path: format!("{}[{}]", self.path, out.len()),
-            dups: &mut *dups,
-        })? {
-            out.push(v);
+        loop {
+            let step = Step::Index(self.at, out.len());
+            let node = Node {
+                at: &step,
+                dups: &mut *dups,
+            };
+            match seq.next_element_seed(node)? {
+                Some(v) => out.push(v),
+                None => break,
+            }
         }
         Ok(Value::Array(out))
     }
@@ -94,18 +126,14 @@ impl<'de> Visitor<'de> for Node<'_> {
         let dups = self.dups;
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
             let duplicate = out.contains_key(&key);
+            let step = Step::Key(self.at, &key);
             let value = map.next_value_seed(Node {
-                path: path.clone(),
+                at: &step,
                 dups: &mut *dups,
             })?;
             if duplicate {
-                dups.push(path);
+                dups.push(step.render());
             }
             out.insert(key, value);
         }
