@@ -38,7 +38,26 @@ struct Written {
     /// The status as computed (what the next computation is compared with).
     ours: PodStatus,
     /// The status as the server stored it (what a later store copy is compared with).
-    stored: Option<PodStatus>,
+    stored: StoredStatus,
+}
+
+/// The stored status of a [`Written`]: usually exactly ours, and then not kept twice (one
+/// `PodStatus` less per running pod).
+enum StoredStatus {
+    /// The server stored `Written::ours` unchanged.
+    Ours,
+    /// The server stored this instead.
+    Other(Option<PodStatus>),
+}
+
+impl Written {
+    /// The status as the server stored it.
+    fn stored(&self) -> Option<&PodStatus> {
+        match &self.stored {
+            StoredStatus::Ours => Some(&self.ours),
+            StoredStatus::Other(s) => s.as_ref(),
+        }
+    }
 }
 
 /// The agent's state for one pod (by UID).
@@ -82,7 +101,7 @@ impl Worker {
                 &w.resource_version,
             )
         {
-            view.status = w.stored.clone().or_else(|| Some(w.ours.clone()));
+            view.status = Some(w.stored().unwrap_or(&w.ours).clone());
         }
         view
     }
@@ -464,7 +483,7 @@ impl Step<'_> {
                 let store_rv = self.pod.metadata.resource_version.as_deref();
                 let newer = store_rv != Some(written.resource_version.as_str())
                     && at_least(store_rv, &written.resource_version);
-                newer && self.pod.status != written.stored
+                newer && self.pod.status.as_ref() != written.stored()
             }
         }
     }
@@ -485,10 +504,15 @@ impl Step<'_> {
         body.metadata.resource_version = None;
         let name = view.metadata.name.clone().unwrap_or_default();
         let stored = api.replace_status(&name, &body).await?;
+        let kept = if stored.status.as_ref() == Some(&status) {
+            StoredStatus::Ours
+        } else {
+            StoredStatus::Other(stored.status.clone())
+        };
         w.written = Some(Written {
             resource_version: stored.metadata.resource_version.clone().unwrap_or_default(),
             ours: status,
-            stored: stored.status.clone(),
+            stored: kept,
         });
         view.status = stored.status;
         Ok(())
