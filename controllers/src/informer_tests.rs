@@ -2,6 +2,7 @@ use super::*;
 use crate::client::testing::FakeClient;
 use crate::reflector::ObjectRef;
 use serde_json::{Value, json};
+use std::sync::Mutex;
 use std::time::Duration;
 
 fn pod(name: &str, node: Option<&str>) -> Value {
@@ -110,4 +111,69 @@ async fn informers_should_hand_out_one_informer_per_resource() {
     tokio::time::timeout(Duration::from_secs(5), informers.stopped())
         .await
         .expect("stopped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn controllers_on_one_informer_should_share_its_store_and_reconcile_what_they_want() {
+    use crate::controller::{Action, Controller, default_error_policy};
+    let fake = Arc::new(FakeClient::new());
+    fake.create(pods(), Some("a"), pod("bound", Some("n1")))
+        .await
+        .expect("create");
+    fake.create(pods(), Some("a"), pod("pending", None))
+        .await
+        .expect("create");
+    let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
+    let informer = SharedInformer::<Pod>::spawn(
+        fake.clone(),
+        pods(),
+        Default::default(),
+        &tasks,
+        stop.clone(),
+    );
+    let seen: Arc<Mutex<Vec<(&'static str, String)>>> = Arc::default();
+    let run = |name: &'static str, c: Controller<Pod>| {
+        let seen = seen.clone();
+        let stop = stop.clone();
+        tokio::spawn(
+            c.graceful_shutdown_on(stop)
+                .run(
+                    move |pod: Arc<Pod>, _ctx: Arc<()>| {
+                        let seen = seen.clone();
+                        async move {
+                            let n = pod.metadata.name.clone().unwrap_or_default();
+                            seen.lock().expect("lock").push((name, n));
+                            Ok::<_, std::io::Error>(Action::await_change())
+                        }
+                    },
+                    default_error_policy,
+                    Arc::new(()),
+                )
+                .for_each(|_| async {}),
+        )
+    };
+    let all = Controller::for_shared(fake.clone(), &informer);
+    let bound_only = Controller::for_shared_filtered(fake.clone(), &informer, |p: &Pod| {
+        p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some()
+    });
+    let (s1, s2) = (all.store(), bound_only.store());
+    let t1 = run("all", all);
+    let t2 = run("bound", bound_only);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut got = seen.lock().expect("lock").clone();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("all", "bound".to_string()),
+            ("all", "pending".to_string()),
+            ("bound", "bound".to_string()),
+        ]
+    );
+    let key = ObjectRef::new("pending").within("a");
+    let (a, b) = (s1.get(&key).expect("cached"), s2.get(&key).expect("cached"));
+    assert!(Arc::ptr_eq(&a, &b), "one decoded pod for both controllers");
+    stop.cancel();
+    t1.await.expect("join");
+    t2.await.expect("join");
 }

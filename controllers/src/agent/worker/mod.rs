@@ -9,6 +9,9 @@ use std::time::{Duration, SystemTime};
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 mod actions;
+mod written;
+
+use written::Written;
 
 use super::AgentError;
 use super::pool::{NodeState, Pool, Registered};
@@ -30,35 +33,6 @@ const MAX_STEPS: usize = 8;
 
 /// What a node registered before its pods can run waits for (it usually takes milliseconds).
 const NODE_NOT_REGISTERED_RETRY: Duration = Duration::from_millis(500);
-
-/// The status this agent last wrote for a pod.
-struct Written {
-    /// The resourceVersion the write produced.
-    resource_version: String,
-    /// The status as computed (what the next computation is compared with).
-    ours: PodStatus,
-    /// The status as the server stored it (what a later store copy is compared with).
-    stored: StoredStatus,
-}
-
-/// The stored status of a [`Written`]: usually exactly ours, and then not kept twice (one
-/// `PodStatus` less per running pod).
-enum StoredStatus {
-    /// The server stored `Written::ours` unchanged.
-    Ours,
-    /// The server stored this instead.
-    Other(Option<PodStatus>),
-}
-
-impl Written {
-    /// The status as the server stored it.
-    fn stored(&self) -> Option<&PodStatus> {
-        match &self.stored {
-            StoredStatus::Ours => Some(&self.ours),
-            StoredStatus::Other(s) => s.as_ref(),
-        }
-    }
-}
 
 /// The agent's state for one pod (by UID).
 pub(crate) struct Worker {
@@ -504,16 +478,11 @@ impl Step<'_> {
         body.metadata.resource_version = None;
         let name = view.metadata.name.clone().unwrap_or_default();
         let stored = api.replace_status(&name, &body).await?;
-        let kept = if stored.status.as_ref() == Some(&status) {
-            StoredStatus::Ours
-        } else {
-            StoredStatus::Other(stored.status.clone())
-        };
-        w.written = Some(Written {
-            resource_version: stored.metadata.resource_version.clone().unwrap_or_default(),
-            ours: status,
-            stored: kept,
-        });
+        w.written = Some(Written::new(
+            stored.metadata.resource_version.clone().unwrap_or_default(),
+            status,
+            stored.status.as_ref(),
+        ));
         view.status = stored.status;
         Ok(())
     }
