@@ -17,8 +17,8 @@ pub(super) struct Written {
 enum StoredStatus {
     /// The server stored `Written::ours` unchanged.
     Ours,
-    /// The server stored this instead.
-    Other(Option<PodStatus>),
+    /// The server stored this instead (boxed: `Ours`, the usual case, then costs a pointer).
+    Other(Option<Box<PodStatus>>),
 }
 
 impl Written {
@@ -32,7 +32,7 @@ impl Written {
         let stored = if stored == Some(&ours) {
             StoredStatus::Ours
         } else {
-            StoredStatus::Other(stored.cloned())
+            StoredStatus::Other(stored.cloned().map(Box::new))
         };
         Written {
             resource_version,
@@ -45,7 +45,7 @@ impl Written {
     pub(super) fn stored(&self) -> Option<&PodStatus> {
         match &self.stored {
             StoredStatus::Ours => Some(&self.ours),
-            StoredStatus::Other(s) => s.as_ref(),
+            StoredStatus::Other(s) => s.as_deref(),
         }
     }
 }
