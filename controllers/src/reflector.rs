@@ -274,6 +274,15 @@ impl<K: DeserializeOwned> Store<K> {
             .collect()
     }
 
+    /// Every cached object with its key, in key order (read under one lock).
+    pub fn entries(&self) -> Vec<(ObjectRef, Arc<K>)> {
+        read(&self.inner)
+            .objects
+            .iter()
+            .map(|(k, e)| (k.clone(), e.obj.clone()))
+            .collect()
+    }
+
     /// Every cached key, in order.
     pub fn keys(&self) -> Vec<ObjectRef> {
         read(&self.inner).objects.keys().cloned().collect()

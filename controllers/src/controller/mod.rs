@@ -272,23 +272,13 @@ where
     pub fn for_shared_filtered(
         client: Arc<dyn Client>,
         informer: &SharedInformer<K>,
-        wanted: impl Fn(&K) -> bool + Send + 'static,
+        wanted: impl Fn(&K) -> bool + Send + Sync + 'static,
     ) -> Self
     where
         K: k8s_openapi::Metadata<Ty = ObjectMeta>,
     {
-        let primary = informer
-            .subscribe()
-            .filter_map(move |ev| {
-                let key = match ev {
-                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) if wanted(&o) => {
-                        Some(Ok(ObjectRef::from_obj(o.as_ref())))
-                    }
-                    _ => None,
-                };
-                async move { key }
-            })
-            .boxed();
+        // Keys, not events: a full work queue here must not hold the informer back.
+        let primary = informer.subscribe_keys(wanted).map(Ok).boxed();
         Controller {
             client,
             resource: informer.resource(),

@@ -114,10 +114,9 @@ impl Cache {
         }
     }
 
-    fn observe_pod_revision(&mut self, pod: &Pod) {
-        let rv = pod.metadata.resource_version.as_deref();
-        if let Some(rv) = rv.and_then(|rv| rv.parse::<u64>().ok()) {
-            self.revision = self.revision.max(rv);
+    fn observe_pod_revision(&mut self, obj: &Value) {
+        self.observe_revision(obj);
+        if let Some(rv) = meta::resource_version(obj) {
             self.pods_revision = self.pods_revision.max(rv);
         }
     }
@@ -193,8 +192,7 @@ impl Cache {
     }
 
     /// Applies a pod change; `true` when it freed resources on a node (it completed or moved).
-    /// The pod is kept as given (shared with the pod informer's store, not copied).
-    pub fn apply_pod(&mut self, pod: Arc<Pod>) -> bool {
+    pub fn apply_pod(&mut self, pod: Pod) -> bool {
         let key = pod_key(&pod);
         let Some(node) = node_name(&pod).map(str::to_owned) else {
             return false; // not bound (yet): nothing counted; an assumption stays.
@@ -221,7 +219,7 @@ impl Cache {
             .entry(node.clone())
             .or_default()
             .insert(key.clone());
-        self.observed.insert(key, (node, pod));
+        self.observed.insert(key, (node, Arc::new(pod)));
         false
     }
 
@@ -355,8 +353,8 @@ fn decode<K: serde::de::DeserializeOwned>(v: &Value) -> Option<K> {
 pub(super) enum Feed {
     /// A node event.
     Node(Result<watcher::Event, watcher::Error>),
-    /// A pod event, from the shared pod informer (decoded once, shared with its store).
-    Pod(watcher::Event<Arc<Pod>>),
+    /// A pod event.
+    Pod(Result<watcher::Event, watcher::Error>),
 }
 
 /// Per-watch state of a (re-)list in progress: the keys seen since `Init`.
@@ -375,7 +373,7 @@ pub(super) fn apply(
 ) {
     let mut c = lock(cache);
     let (retry_all, retry_resolvable) = match ev {
-        Feed::Node(Err(e)) => {
+        Feed::Node(Err(e)) | Feed::Pod(Err(e)) => {
             tracing::debug!(error = %e, "scheduler cache watch error (retrying)");
             (false, false)
         }
@@ -410,22 +408,26 @@ pub(super) fn apply(
                 (true, false)
             }
         },
-        Feed::Pod(ev) => match ev {
+        Feed::Pod(Ok(ev)) => match ev {
             watcher::Event::Init => {
                 relist.pods = Some(HashSet::new());
                 c.relisting = true;
                 (false, false)
             }
-            watcher::Event::InitApply(p) | watcher::Event::Apply(p) => {
-                c.observe_pod_revision(&p);
-                if let Some(seen) = relist.pods.as_mut() {
-                    seen.insert(pod_key(&p));
-                }
-                (false, c.apply_pod(p))
+            watcher::Event::InitApply(v) | watcher::Event::Apply(v) => {
+                c.observe_pod_revision(&v);
+                let freed = decode::<Pod>(&v).is_some_and(|p| {
+                    if let Some(seen) = relist.pods.as_mut() {
+                        seen.insert(pod_key(&p));
+                    }
+                    c.apply_pod(p)
+                });
+                (false, freed)
             }
-            watcher::Event::Delete(p) => {
-                c.observe_pod_revision(&p);
-                (false, c.delete_pod(&pod_key(&p)))
+            watcher::Event::Delete(v) => {
+                c.observe_pod_revision(&v);
+                let freed = decode::<Pod>(&v).is_some_and(|p| c.delete_pod(&pod_key(&p)));
+                (false, freed)
             }
             watcher::Event::InitDone => {
                 let mut freed = false;

@@ -163,7 +163,10 @@ impl SchedulerController {
         let feed = {
             let node_events =
                 watcher::watcher(self.client.clone(), nodes, watcher::Config::default());
-            let pod_events = pod_informer.subscribe();
+            // Its own watch, not the shared informer: the cache must keep observing bindings
+            // while the scheduler's own queue is full (the informer then waits for it).
+            let pod_events =
+                watcher::watcher(self.client.clone(), pods, watcher::Config::default());
             let mut events =
                 futures::stream::select(node_events.map(Feed::Node), pod_events.map(Feed::Pod))
                     .boxed();

@@ -21,11 +21,14 @@
 //!
 //! Watch errors are logged at `debug` and retried by the watcher; subscribers do not see them.
 
+mod keys;
+
 use crate::client::Client;
-use crate::reflector::{self, Store, Writer};
+use crate::reflector::{self, ObjectRef, Store, Writer};
 use crate::watcher::{self, Event};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
+use keys::KeySink;
 use mock_k8_schemas::ApiResource;
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -39,7 +42,9 @@ pub const SUBSCRIBER_CAPACITY: usize = 1024;
 /// The subscribers, and the objects of a (re-)list in progress (for a subscriber joining mid-list).
 struct Hub<K> {
     subscribers: Vec<mpsc::Sender<Event<Arc<K>>>>,
-    relist: Option<Vec<Arc<K>>>,
+    /// Key subscriptions ([`SharedInformer::subscribe_keys`]): never waited for.
+    key_sinks: Vec<Arc<KeySink<K>>>,
+    relist: Option<Vec<(ObjectRef, Arc<K>)>>,
     /// `false` once the watch task ended: new subscribers get the contents, then the end.
     running: bool,
 }
@@ -92,6 +97,7 @@ impl<K: DeserializeOwned + Send + Sync + 'static> SharedInformer<K> {
             store,
             hub: Mutex::new(Hub {
                 subscribers: Vec::new(),
+                key_sinks: Vec::new(),
                 relist: None,
                 running: true,
             }),
@@ -106,6 +112,9 @@ impl<K: DeserializeOwned + Send + Sync + 'static> SharedInformer<K> {
             let mut hub = lock(&s.hub);
             hub.running = false;
             hub.subscribers.clear();
+            for sink in hub.key_sinks.drain(..) {
+                sink.close();
+            }
         });
         SharedInformer { shared }
     }
@@ -127,7 +136,7 @@ impl<K: DeserializeOwned + Send + Sync + 'static> SharedInformer<K> {
         let mut hub = lock(&self.shared.hub);
         let initial: Vec<Event<Arc<K>>> = match &hub.relist {
             Some(listed) => std::iter::once(Event::Init)
-                .chain(listed.iter().cloned().map(Event::InitApply))
+                .chain(listed.iter().map(|(_, o)| Event::InitApply(o.clone())))
                 .collect(),
             None if self.shared.store.is_ready() => std::iter::once(Event::Init)
                 .chain(self.shared.store.state().into_iter().map(Event::InitApply))
@@ -146,6 +155,38 @@ impl<K: DeserializeOwned + Send + Sync + 'static> SharedInformer<K> {
             );
         futures::stream::iter(initial).chain(live)
     }
+
+    /// A stream of the keys of the objects applied from now on (and of every object already in
+    /// the store) for which `wanted` holds, each key pending at most once: what a controller's
+    /// work queue takes. Never makes the informer wait (a key is pending at most once, so this
+    /// holds at most one entry per stored object however slowly it is drained); ends when the informer
+    /// stops. Deletions yield nothing (the object is gone from the store).
+    pub fn subscribe_keys(
+        &self,
+        wanted: impl Fn(&K) -> bool + Send + Sync + 'static,
+    ) -> impl Stream<Item = ObjectRef> + Send + 'static {
+        let sink = KeySink::new(Box::new(wanted));
+        let mut hub = lock(&self.shared.hub);
+        match &hub.relist {
+            Some(listed) => {
+                for (key, obj) in listed {
+                    sink.offer(key.clone(), obj);
+                }
+            }
+            None => {
+                for (key, obj) in self.shared.store.entries() {
+                    sink.offer(key, &obj);
+                }
+            }
+        }
+        if hub.running {
+            hub.key_sinks.push(sink.clone());
+        } else {
+            sink.close();
+        }
+        drop(hub);
+        sink.stream()
+    }
 }
 
 /// Applies each watch event to the store, then hands it to every subscriber.
@@ -163,21 +204,31 @@ where
                 continue;
             }
         };
+        let key = ev.object().map(ObjectRef::from_value);
         let (typed, subscribers) = {
             let mut hub = lock(&shared.hub);
             let Some(typed) = writer.apply_event(&ev) else {
                 continue;
             };
-            match &typed {
-                Event::Init => hub.relist = Some(Vec::new()),
-                Event::InitApply(obj) => {
+            match (&typed, key) {
+                (Event::Init, _) => hub.relist = Some(Vec::new()),
+                (Event::InitApply(obj), Some(key)) => {
+                    for sink in &hub.key_sinks {
+                        sink.offer(key.clone(), obj);
+                    }
                     if let Some(listed) = hub.relist.as_mut() {
-                        listed.push(obj.clone());
+                        listed.push((key, obj.clone()));
                     }
                 }
-                Event::InitDone => hub.relist = None,
-                Event::Apply(_) | Event::Delete(_) => {}
+                (Event::Apply(obj), Some(key)) => {
+                    for sink in &hub.key_sinks {
+                        sink.offer(key.clone(), obj);
+                    }
+                }
+                (Event::InitDone, _) => hub.relist = None,
+                _ => {}
             }
+            hub.key_sinks.retain(KeySink::is_open);
             (typed, hub.subscribers.clone())
         };
         let mut gone = false;
@@ -277,5 +328,4 @@ impl Informers {
 }
 
 #[cfg(test)]
-#[path = "informer_tests.rs"]
 mod tests;

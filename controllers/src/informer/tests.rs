@@ -177,3 +177,54 @@ async fn controllers_on_one_informer_should_share_its_store_and_reconcile_what_t
     t1.await.expect("join");
     t2.await.expect("join");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_subscription_should_never_hold_the_informer_back_and_pend_each_key_once() {
+    let fake = Arc::new(FakeClient::new());
+    let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
+    let informer = SharedInformer::<Pod>::spawn(
+        fake.clone(),
+        pods(),
+        Default::default(),
+        &tasks,
+        stop.clone(),
+    );
+    informer.store().wait_until_ready().await.expect("ready");
+    let keys =
+        Box::pin(informer.subscribe_keys(|p: &Pod| p.metadata.name.as_deref() != Some("unwanted")));
+    let mut events = Box::pin(informer.subscribe());
+    assert_eq!(next(&mut events).await, "Init");
+    assert_eq!(next(&mut events).await, "InitDone");
+    let n = 2 * SUBSCRIBER_CAPACITY;
+    for i in 0..n {
+        fake.create(pods(), Some("a"), pod(&format!("p{i}"), None))
+            .await
+            .expect("create");
+    }
+    fake.create(pods(), Some("a"), pod("unwanted", None))
+        .await
+        .expect("create");
+    // p0 changes again while its key is still pending: it stays pending once.
+    fake.patch(
+        pods(),
+        Some("a"),
+        "p0",
+        None,
+        json!({"metadata": {"labels": {"app": "db"}}}),
+    )
+    .await
+    .expect("patch");
+    let mut seen = 0;
+    while seen < n + 2 {
+        let ev = next(&mut events).await;
+        if ev.starts_with("Apply(") {
+            seen += 1;
+        }
+    }
+    assert_eq!(informer.store().len(), n + 1, "the informer went on");
+    stop.cancel();
+    let got: Vec<ObjectRef> = keys.collect().await;
+    assert_eq!(got.len(), n, "every wanted key once, in order");
+    assert_eq!(got[0], ObjectRef::new("p0").within("a"));
+    assert!(!got.contains(&ObjectRef::new("unwanted").within("a")));
+}
