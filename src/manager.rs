@@ -11,6 +11,7 @@ use mock_k8_controllers::agent::{self, AgentConfig, NodeSpec};
 use mock_k8_controllers::builtin::{self, ControllerManagerConfig};
 use mock_k8_controllers::container::{DockerConfig, MockDockerConfig, connect_runtime};
 use mock_k8_controllers::controller::{NoopHook, ResultHook};
+use mock_k8_controllers::informer::Informers;
 use mock_k8_controllers::kubelet::CrashLoopBackoff;
 use mock_k8_controllers::scheduler::Policy;
 use std::sync::Arc;
@@ -172,16 +173,30 @@ impl Reconcilers {
         let hook: Arc<dyn ResultHook> = Arc::new(NoopHook);
         let token = shutdown.child_token();
         let mut tasks = JoinSet::new();
-        let (c, h, t) = (controller_client, hook.clone(), token.clone());
+        // One watch and one decoded copy of every pod and node for all the loops of this process
+        // (the built-in controllers and the node agents), not one per loop. Reads are not signed,
+        // so they go through the plain client.
+        let informers = Informers::new(client.clone(), token.clone());
+        let (c, h, t, i) = (
+            controller_client,
+            hook.clone(),
+            token.clone(),
+            informers.clone(),
+        );
         tasks.spawn(async move {
             match leadership {
                 None => {
-                    if let Err(e) = builtin::run_all(c, manager, h, t).await {
+                    if let Err(e) = run_manager(c, manager, i, h, t).await {
                         tracing::error!(error = %e, "built-in controllers stopped");
                     }
                 }
-                Some(store) => while_leader(store, c, manager, h, t).await,
+                Some(store) => while_leader(store, c, manager, i, h, t).await,
             }
+        });
+        let (i, t) = (informers.clone(), token.clone());
+        tasks.spawn(async move {
+            t.cancelled().await;
+            i.stopped().await;
         });
         if !nodes.is_empty() {
             let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
@@ -192,7 +207,9 @@ impl Reconcilers {
             tasks.spawn(server.serve(log_listener, token.clone()));
             let t = token.clone();
             tasks.spawn(async move {
-                if let Err(e) = agent::run_pool(client, runtime, nodes, agent_config, hook, t).await
+                let i = Some(informers);
+                if let Err(e) =
+                    agent::run_pool_shared(client, runtime, nodes, agent_config, hook, t, i).await
                 {
                     tracing::error!(error = %e, "node agent pool stopped");
                 }
@@ -212,6 +229,20 @@ impl Reconcilers {
     }
 }
 
+/// Runs the built-in controllers on `informers` until `shutdown` (see [`builtin::run_all`]).
+async fn run_manager(
+    client: Arc<dyn Client>,
+    config: ControllerManagerConfig,
+    informers: Informers,
+    hook: Arc<dyn ResultHook>,
+    shutdown: CancellationToken,
+) -> Result<(), builtin::Error> {
+    builtin::ControllerManager::new(client, config)?
+        .with_informers(informers)
+        .run(hook, shutdown)
+        .await
+}
+
 /// How often leadership is checked for starting or stopping the built-in controllers.
 const LEADERSHIP_POLL: Duration = Duration::from_millis(200);
 
@@ -221,6 +252,7 @@ async fn while_leader(
     store: Store,
     client: Arc<dyn Client>,
     manager: ControllerManagerConfig,
+    informers: Informers,
     hook: Arc<dyn ResultHook>,
     shutdown: CancellationToken,
 ) {
@@ -234,7 +266,8 @@ async fn while_leader(
         tracing::info!("this member leads: starting the built-in controllers");
         let term = shutdown.child_token();
         let (c, m, h, t) = (client.clone(), manager.clone(), hook.clone(), term.clone());
-        let mut running = tokio::spawn(async move { builtin::run_all(c, m, h, t).await });
+        let i = informers.clone();
+        let mut running = tokio::spawn(async move { run_manager(c, m, i, h, t).await });
         let ended = loop {
             tokio::select! {
                 res = &mut running => break Some(res),

@@ -9,6 +9,8 @@
 //! - [`backoff`]: exponential backoff with jitter (watch retries, reconcile errors).
 //! - [`watcher`]: list-then-watch streams that resume and re-list on 410.
 //! - [`reflector`]: an indexed in-memory `Store` fed by a watcher.
+//! - [`informer`]: a `SharedInformer` (one watch and one store of a resource, shared by every
+//!   controller of the process, each subscribed to its changes) and the `Informers` factory.
 //! - [`controller`]: the `Controller` (work queue, dedupe, backoff, bounded concurrency).
 //! - [`events`]: a `Recorder` of Kubernetes Events (folded repeats, bounded cache).
 //! - [`scheduler`]: the scheduler's filters, scores and decisions (`f(P, N)`).
@@ -33,6 +35,7 @@ pub mod controller;
 pub mod endpoints;
 pub mod events;
 pub mod gc;
+pub mod informer;
 pub mod ipalloc;
 pub mod kubelet;
 pub mod nodehealth;

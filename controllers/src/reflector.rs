@@ -108,6 +108,11 @@ impl<K> Default for Indexed<K> {
     }
 }
 
+/// Decodes a `K` from borrowed JSON (no clone of the tree, unlike `serde_json::from_value`).
+fn decode<K: DeserializeOwned>(obj: &Value) -> Result<K, serde_json::Error> {
+    K::deserialize(obj)
+}
+
 /// `metadata.resourceVersion` of a JSON object as a number (0 when absent or not a number).
 fn revision_of(obj: &Value) -> u64 {
     meta::resource_version(obj).unwrap_or(0)
@@ -139,18 +144,20 @@ impl<K: DeserializeOwned> Indexed<K> {
         }
     }
 
-    fn apply(&mut self, obj: &Value) {
+    /// Decodes `obj` (from the borrowed JSON: no copy of the tree) and stores it in place of the
+    /// object at its key; returns the stored object (`None`: it does not decode, and is left out).
+    fn apply(&mut self, obj: &Value) -> Option<Arc<K>> {
         let key = ObjectRef::from_value(obj);
         self.remove(&key);
-        let decoded: K = match serde_json::from_value(obj.clone()) {
-            Ok(k) => k,
+        let decoded = match decode::<K>(obj) {
+            Ok(k) => Arc::new(k),
             Err(e) => {
                 tracing::warn!(object = %key, error = %e, "object does not decode; left out of the store");
-                return;
+                return None;
             }
         };
         let entry = Entry {
-            obj: Arc::new(decoded),
+            obj: decoded.clone(),
             namespace: meta::namespace(obj).to_string(),
             labels: meta::labels(obj).into_iter().collect(),
             node_name: obj
@@ -177,6 +184,7 @@ impl<K: DeserializeOwned> Indexed<K> {
                 .insert(key.clone());
         }
         self.objects.insert(key, entry);
+        Some(decoded)
     }
 
     fn collect(&self, keys: Option<&BTreeSet<ObjectRef>>) -> Vec<Arc<K>> {
@@ -266,6 +274,15 @@ impl<K: DeserializeOwned> Store<K> {
             .collect()
     }
 
+    /// Every cached object with its key, in key order (read under one lock).
+    pub fn entries(&self) -> Vec<(ObjectRef, Arc<K>)> {
+        read(&self.inner)
+            .objects
+            .iter()
+            .map(|(k, e)| (k.clone(), e.obj.clone()))
+            .collect()
+    }
+
     /// Every cached key, in order.
     pub fn keys(&self) -> Vec<ObjectRef> {
         read(&self.inner).objects.keys().cloned().collect()
@@ -346,22 +363,41 @@ impl<K: DeserializeOwned> Writer<K> {
     /// Applies one watcher event: `Apply`/`Delete` change the live store; `Init` starts collecting a
     /// fresh set aside, `InitApply` adds to it, `InitDone` swaps it in and marks the store ready.
     pub fn apply_watcher_event(&mut self, event: &watcher::Event) {
+        self.apply_event(event);
+    }
+
+    /// [`Writer::apply_watcher_event`], returning the event with its object decoded as stored
+    /// (shared, not copied): what a [`crate::informer::SharedInformer`] hands its subscribers.
+    /// `None` when the object does not decode into `K` (it is left out of the store; for a
+    /// `Delete`, the object is removed all the same).
+    pub fn apply_event(&mut self, event: &watcher::Event) -> Option<watcher::Event<Arc<K>>> {
         match event {
             watcher::Event::Apply(obj) => {
                 let mut g = write(&self.inner);
                 g.revision = g.revision.max(revision_of(obj));
-                g.apply(obj);
+                g.apply(obj).map(watcher::Event::Apply)
             }
             watcher::Event::Delete(obj) => {
                 let mut g = write(&self.inner);
                 g.revision = g.revision.max(revision_of(obj));
                 g.remove(&ObjectRef::from_value(obj));
+                drop(g);
+                match decode::<K>(obj) {
+                    Ok(k) => Some(watcher::Event::Delete(Arc::new(k))),
+                    Err(e) => {
+                        tracing::warn!(object = %ObjectRef::from_value(obj), error = %e, "deleted object does not decode");
+                        None
+                    }
+                }
             }
-            watcher::Event::Init => self.buffer = Some(Indexed::default()),
+            watcher::Event::Init => {
+                self.buffer = Some(Indexed::default());
+                Some(watcher::Event::Init)
+            }
             watcher::Event::InitApply(obj) => {
                 let b = self.buffer.get_or_insert_with(Indexed::default);
                 b.revision = b.revision.max(revision_of(obj));
-                b.apply(obj);
+                b.apply(obj).map(watcher::Event::InitApply)
             }
             watcher::Event::InitDone => {
                 let mut fresh = self.buffer.take().unwrap_or_default();
@@ -370,6 +406,7 @@ impl<K: DeserializeOwned> Writer<K> {
                 *g = fresh;
                 drop(g);
                 self.ready.send_replace(true);
+                Some(watcher::Event::InitDone)
             }
         }
     }

@@ -68,6 +68,7 @@ use tokio_util::task::TaskTracker;
 use crate::client::{Client, ClientError};
 use crate::container::{ContainerRuntime, MockDockerConfig, PullError, RuntimeError};
 use crate::controller::{self, Controller, ResultHook};
+use crate::informer::Informers;
 use crate::kubelet::{CrashLoopBackoff, IpamError};
 use crate::{reflector, watcher};
 
@@ -174,6 +175,25 @@ pub async fn run_pool(
     hook: Arc<dyn ResultHook>,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
+    run_pool_shared(client, runtime, nodes, config, hook, shutdown, None).await
+}
+
+/// [`run_pool`], reading pods and nodes from `informers` when given (shared with the built-in
+/// controllers of the same process: one decoded copy of each pod, not one more for the agent)
+/// instead of its own narrowed watches. Only the pods bound to one of `nodes` are then run
+/// (the same ones the narrowed watch would deliver); the caller stops the informers.
+///
+/// # Errors
+/// As [`run_pool`].
+pub async fn run_pool_shared(
+    client: Arc<dyn Client>,
+    runtime: Arc<dyn ContainerRuntime>,
+    nodes: Vec<NodeSpec>,
+    config: AgentConfig,
+    hook: Arc<dyn ResultHook>,
+    shutdown: CancellationToken,
+    informers: Option<Informers>,
+) -> Result<(), AgentError> {
     let (pod_selector, node_selector) = match nodes.as_slice() {
         [] => return Err(AgentError::InvalidNodes("no node to serve".into())),
         [one] => (
@@ -197,31 +217,64 @@ pub async fn run_pool(
             "pods or nodes are not served".into(),
         ));
     };
+    let shared = match &informers {
+        Some(i) => {
+            let not_served =
+                |e: crate::informer::NotServed| AgentError::InvalidNodes(e.to_string());
+            Some((
+                i.pods().map_err(not_served)?,
+                i.nodes().map_err(not_served)?,
+            ))
+        }
+        None => None,
+    };
     // Subscribe before anything runs, so no container event is missed.
     let container_events = runtime.events();
     let tasks = TaskTracker::new();
     let stop = shutdown.child_token();
 
-    let (node_store, node_writer) = reflector::store::<Node>();
-    let node_watch = watcher::Config {
-        field_selector: node_selector,
-        ..watcher::Config::default()
+    let (node_store, node_events) = match &shared {
+        Some((_, node_informer)) => (node_informer.store(), None),
+        None => {
+            let (node_store, node_writer) = reflector::store::<Node>();
+            let node_watch = watcher::Config {
+                field_selector: node_selector,
+                ..watcher::Config::default()
+            };
+            let node_events = reflector::reflector(
+                node_writer,
+                watcher::watcher(client.clone(), nodes_res, node_watch),
+            );
+            (node_store, Some(node_events))
+        }
     };
-    let node_events = reflector::reflector(
-        node_writer,
-        watcher::watcher(client.clone(), nodes_res, node_watch),
-    );
 
     let (key_tx, key_rx) = tokio::sync::mpsc::channel(config.event_queue_capacity.max(16));
     let keys = futures::stream::unfold(
         key_rx,
         |mut rx| async move { rx.recv().await.map(|k| (k, rx)) },
     );
-    let pod_controller = Controller::<Pod>::new(
-        client.clone(),
-        pods_res,
-        watcher::Config::default().fields(&pod_selector),
-    )
+    let pod_controller = match &shared {
+        Some((pod_informer, _)) => {
+            let served: std::collections::HashSet<String> =
+                nodes.iter().map(|n| n.name.clone()).collect();
+            Controller::<Pod>::for_shared_filtered(
+                client.clone(),
+                pod_informer,
+                move |pod: &Pod| {
+                    pod.spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.as_deref())
+                        .is_some_and(|n| served.contains(n))
+                },
+            )
+        }
+        None => Controller::<Pod>::new(
+            client.clone(),
+            pods_res,
+            watcher::Config::default().fields(&pod_selector),
+        ),
+    }
     .reconcile_on(keys)
     .with_config(controller::Config {
         concurrency: config.pod_workers.max(1),
@@ -241,7 +294,7 @@ pub async fn run_pool(
         stop.clone(),
     );
 
-    {
+    if let Some(node_events) = node_events {
         let stop = stop.clone();
         tasks.spawn(async move {
             let drain = node_events.for_each(|ev| async move {

@@ -26,7 +26,8 @@ use crate::endpoints::{
     compute_endpoints, endpoint_slices_equal, endpoints_equal,
 };
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
-use crate::reflector::{self, ObjectRef, Store};
+use crate::informer::Informers;
+use crate::reflector::{ObjectRef, Store};
 use crate::watcher;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
@@ -61,6 +62,7 @@ struct Ctx {
 pub struct EndpointsController {
     client: Arc<dyn Client>,
     config: EndpointsConfig,
+    informers: Option<Informers>,
 }
 
 /// The services a pod event triggers: those selecting the pod now plus those that selected it before.
@@ -79,24 +81,26 @@ fn selects(service: &Service, labels: &BTreeMap<String, String>) -> bool {
 }
 
 impl PodToServices {
-    fn map(&self, ev: &watcher::Event) -> Vec<ObjectRef> {
-        let (obj, deleted) = match ev {
+    fn map(&self, ev: &watcher::Event<Arc<Pod>>) -> Vec<ObjectRef> {
+        let (pod, deleted) = match ev {
             watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
             watcher::Event::Delete(o) => (o, true),
             watcher::Event::Init | watcher::Event::InitDone => return Vec::new(),
         };
-        let ns = meta::namespace(obj);
-        let labels = meta::labels(obj);
-        let key = format!("{ns}/{}", meta::name(obj));
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let no_labels = BTreeMap::new();
+        let labels = pod.metadata.labels.as_ref().unwrap_or(&no_labels);
+        let key = format!("{ns}/{}", pod.metadata.name.as_deref().unwrap_or_default());
         let now: Vec<ObjectRef> = self
             .services
             .by_namespace(ns)
             .iter()
-            .filter(|s| selects(s, &labels))
+            .filter(|s| selects(s, labels))
             .map(|s| ObjectRef::from_obj(s.as_ref()))
             .collect();
         let mut previous = self.previous.lock().unwrap_or_else(|p| p.into_inner());
-        let before = if deleted {
+        // Only pods some Service selects are remembered (an empty list is the same as none).
+        let before = if deleted || now.is_empty() {
             previous.remove(&key).unwrap_or_default()
         } else {
             previous.insert(key, now.clone()).unwrap_or_default()
@@ -114,7 +118,18 @@ impl PodToServices {
 impl EndpointsController {
     /// An endpoints controller with `config` (nothing runs until [`EndpointsController::run`]).
     pub fn new(client: Arc<dyn Client>, config: EndpointsConfig) -> Self {
-        EndpointsController { client, config }
+        EndpointsController {
+            client,
+            config,
+            informers: None,
+        }
+    }
+
+    /// Reads pods from `informers` (shared with the other controllers of the process) instead
+    /// of watching them itself.
+    pub fn with_informers(mut self, informers: Informers) -> Self {
+        self.informers = Some(informers);
+        self
     }
 
     /// Watches Services and Pods and keeps endpoints until `shutdown` is cancelled. Every reconcile
@@ -128,31 +143,27 @@ impl EndpointsController {
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let services = resource("v1", "Service")?;
-        let pods = resource("v1", "Pod")?;
+        resource("v1", "Pod")?;
         resource("v1", "Endpoints")?;
         resource("discovery.k8s.io/v1", "EndpointSlice")?;
 
-        let (pod_store, pod_writer) = reflector::store::<Pod>();
+        let (informers, own_informers) = match self.informers {
+            Some(i) => (i, false),
+            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
+        };
+        let pod_informer = informers
+            .pods()
+            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let pod_store = pod_informer.store();
         let controller =
             Controller::<Service>::new(self.client.clone(), services, watcher::Config::default());
         let mapper = Arc::new(PodToServices {
             services: controller.store(),
             previous: Mutex::default(),
         });
-        let pod_events = reflector::reflector(
-            pod_writer,
-            watcher::watcher(self.client.clone(), pods, watcher::Config::default()),
-        );
-        let triggers = pod_events.flat_map(move |ev| {
-            let keys = match ev {
-                Ok(ev) => mapper.map(&ev),
-                Err(e) => {
-                    tracing::debug!(error = %e, "endpoints: pod watch error (retrying)");
-                    Vec::new()
-                }
-            };
-            futures::stream::iter(keys)
-        });
+        let triggers = pod_informer
+            .subscribe()
+            .flat_map(move |ev| futures::stream::iter(mapper.map(&ev)));
         let cleanup = tokio::spawn(cleanup_loop(
             self.client.clone(),
             services,
@@ -182,6 +193,9 @@ impl EndpointsController {
         .await;
         shutdown.cancelled().await;
         let _ = cleanup.await;
+        if own_informers {
+            informers.stopped().await;
+        }
         Ok(())
     }
 }

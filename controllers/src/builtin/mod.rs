@@ -42,6 +42,7 @@ pub use scheduler::{DecisionLog, DecisionRecord, SchedulerConfig, SchedulerContr
 
 use crate::client::Client;
 use crate::controller::{self, ResultHook};
+use crate::informer::Informers;
 use futures::{Stream, StreamExt};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use mock_k8_schemas::ApiResource;
@@ -134,6 +135,8 @@ impl Default for WorkloadsSwitch {
 /// The built-in controllers, created but not yet running; lets the caller take handles (the
 /// scheduler's [`DecisionLog`]) before [`ControllerManager::run`].
 pub struct ControllerManager {
+    client: Arc<dyn Client>,
+    informers: Option<Informers>,
     scheduler: SchedulerController,
     endpoints: EndpointsController,
     node_lifecycle: NodeLifecycleController,
@@ -147,6 +150,8 @@ impl ControllerManager {
     /// [`Error::UnknownPolicy`] for an unknown `config.scheduler.policy`.
     pub fn new(client: Arc<dyn Client>, config: ControllerManagerConfig) -> Result<Self, Error> {
         Ok(ControllerManager {
+            client: client.clone(),
+            informers: None,
             scheduler: SchedulerController::new(client.clone(), config.scheduler)?,
             endpoints: EndpointsController::new(client.clone(), config.endpoints),
             node_lifecycle: NodeLifecycleController::new(client.clone(), config.node_lifecycle),
@@ -158,6 +163,14 @@ impl ControllerManager {
                 )
             }),
         })
+    }
+
+    /// Shares `informers` (pods, nodes) with the caller's other controllers, e.g. the node agent
+    /// pool of the same process; the caller then stops them. By default the manager starts its
+    /// own, shared by its controllers, and stops them when it stops.
+    pub fn with_informers(mut self, informers: Informers) -> Self {
+        self.informers = Some(informers);
+        self
     }
 
     /// The scheduler's bounded log of decisions (for the NKO proofs).
@@ -177,11 +190,31 @@ impl ControllerManager {
     ) -> Result<(), Error> {
         let mut set = tokio::task::JoinSet::new();
         let child = shutdown.child_token();
-        set.spawn(self.scheduler.run(hook.clone(), child.clone()));
-        set.spawn(self.endpoints.run(hook.clone(), child.clone()));
-        set.spawn(self.node_lifecycle.run(hook.clone(), child.clone()));
+        let (informers, own_informers) = match self.informers {
+            Some(i) => (i, false),
+            None => (Informers::new(self.client.clone(), child.clone()), true),
+        };
+        let i = informers.clone();
+        set.spawn(
+            self.scheduler
+                .with_informers(i)
+                .run(hook.clone(), child.clone()),
+        );
+        let i = informers.clone();
+        set.spawn(
+            self.endpoints
+                .with_informers(i)
+                .run(hook.clone(), child.clone()),
+        );
+        let i = informers.clone();
+        set.spawn(
+            self.node_lifecycle
+                .with_informers(i)
+                .run(hook.clone(), child.clone()),
+        );
         if let Some((rs, deploy, gc)) = self.workloads {
-            set.spawn(rs.run(hook.clone(), child.clone()));
+            let i = informers.clone();
+            set.spawn(rs.with_informers(i).run(hook.clone(), child.clone()));
             set.spawn(deploy.run(hook.clone(), child.clone()));
             set.spawn(gc.run(hook, child.clone()));
         }
@@ -199,6 +232,10 @@ impl ControllerManager {
                     child.cancel();
                 }
             }
+        }
+        if own_informers {
+            child.cancel();
+            informers.stopped().await;
         }
         first_err.map_or(Ok(()), Err)
     }

@@ -23,6 +23,7 @@ use super::{Clock, Error, drain, namespace_and_name, resource};
 use crate::client::{Client, ClientError, DeleteParams};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
+use crate::informer::Informers;
 use crate::nodehealth::{
     ConditionStatus, Eviction, TAINT_NOT_READY, TAINT_UNREACHABLE, default_tolerations,
     desired_taints, evaluate_node, eviction_deadline, node_condition,
@@ -93,6 +94,7 @@ pub struct NodeLifecycleController {
     client: Arc<dyn Client>,
     config: NodeLifecycleConfig,
     clock: Clock,
+    informers: Option<Informers>,
 }
 
 /// `true` when the node carries a taint this controller manages.
@@ -113,7 +115,15 @@ impl NodeLifecycleController {
             client,
             config,
             clock: Clock::new(),
+            informers: None,
         }
+    }
+
+    /// Reads nodes and pods from `informers` (shared with the other controllers of the process)
+    /// instead of watching them itself.
+    pub fn with_informers(mut self, informers: Informers) -> Self {
+        self.informers = Some(informers);
+        self
     }
 
     /// The same controller reading time from `clock` (tests share one with the code renewing Leases).
@@ -136,8 +146,17 @@ impl NodeLifecycleController {
         let pods = resource("v1", "Pod")?;
         let leases = resource("coordination.k8s.io/v1", "Lease")?;
 
-        let controller =
-            Controller::<Node>::new(self.client.clone(), nodes, watcher::Config::default());
+        let (informers, own_informers) = match self.informers {
+            Some(i) => (i, false),
+            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
+        };
+        let node_informer = informers
+            .nodes()
+            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let pod_informer = informers
+            .pods()
+            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let controller = Controller::<Node>::for_shared(self.client.clone(), &node_informer);
         let node_store = controller.store();
         let (lease_store, lease_writer) = reflector::store::<Lease>();
         let lease_triggers = reflector::reflector(
@@ -157,15 +176,11 @@ impl NodeLifecycleController {
                 }
             }
         });
-        let (pod_store, pod_writer) = reflector::store::<Pod>();
-        let pod_triggers = reflector::reflector(
-            pod_writer,
-            watcher::watcher(self.client.clone(), pods, watcher::Config::default()),
-        )
-        .filter_map(move |ev| {
-            let node = ev.ok().and_then(|ev| {
-                let name = ev.object()?.pointer("/spec/nodeName")?.as_str()?.to_owned();
-                let key = ObjectRef::new(&name);
+        let pod_store = pod_informer.store();
+        let pod_triggers = pod_informer.subscribe().filter_map(move |ev| {
+            let node = ev.object().and_then(|pod| {
+                let name = pod.spec.as_ref()?.node_name.as_deref()?;
+                let key = ObjectRef::new(name);
                 node_store
                     .get(&key)
                     .is_some_and(|n| has_health_taint(&n))
@@ -200,6 +215,9 @@ impl NodeLifecycleController {
         )
         .await;
         shutdown.cancelled().await;
+        if own_informers {
+            informers.stopped().await;
+        }
         Ok(())
     }
 }

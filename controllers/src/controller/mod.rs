@@ -37,10 +37,12 @@ mod runner;
 
 use crate::backoff::BackoffConfig;
 use crate::client::Client;
+use crate::informer::SharedInformer;
 use crate::reflector::{self, ObjectRef, Store};
 use crate::watcher;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mock_k8_schemas::{ApiResource, meta};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -248,6 +250,39 @@ where
             client,
             resource,
             store,
+            triggers: vec![primary],
+            config: Config::default(),
+            hook: Arc::new(NoopHook),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// A controller of the objects of a [`SharedInformer`]: its store is the informer's (shared
+    /// with every other subscriber, no copy), and every object applied (and every object of the
+    /// current contents when it starts) triggers its own reconcile, as with [`Controller::new`].
+    pub fn for_shared(client: Arc<dyn Client>, informer: &SharedInformer<K>) -> Self
+    where
+        K: k8s_openapi::Metadata<Ty = ObjectMeta>,
+    {
+        Self::for_shared_filtered(client, informer, |_: &K| true)
+    }
+
+    /// [`Controller::for_shared`], triggering only objects for which `wanted` holds (an object
+    /// that is not wanted is still in the store, so a reconcile triggered otherwise reads it).
+    pub fn for_shared_filtered(
+        client: Arc<dyn Client>,
+        informer: &SharedInformer<K>,
+        wanted: impl Fn(&K) -> bool + Send + Sync + 'static,
+    ) -> Self
+    where
+        K: k8s_openapi::Metadata<Ty = ObjectMeta>,
+    {
+        // Keys, not events: a full work queue here must not hold the informer back.
+        let primary = informer.subscribe_keys(wanted).map(Ok).boxed();
+        Controller {
+            client,
+            resource: informer.resource(),
+            store: informer.store(),
             triggers: vec![primary],
             config: Config::default(),
             hook: Arc::new(NoopHook),

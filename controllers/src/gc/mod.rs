@@ -33,8 +33,8 @@ use crate::reflector::ObjectRef;
 use crate::watcher;
 use futures::StreamExt;
 use graph::Graph;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mock_k8_schemas::ApiResource;
-use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -88,6 +88,16 @@ pub struct GarbageCollector {
     config: GcConfig,
 }
 
+/// An object reduced to what the collector reads — its `metadata` (Kubernetes' collector uses
+/// metadata-only informers, `PartialObjectMetadata`, for the same reason): each collected kind's
+/// controller caches this instead of the whole object (a pod's spec and status are most of it).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct PartialObjectMeta {
+    /// The object's `metadata`.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+}
+
 /// The kinds the collector watches: every served kind but `Event`.
 pub fn collected_kinds() -> Vec<&'static ApiResource> {
     mock_k8_schemas::resource::RESOURCES
@@ -134,12 +144,15 @@ impl GarbageCollector {
                     rx,
                     |mut rx| async move { rx.recv().await.map(|k| (k, rx)) },
                 );
-            let controller =
-                Controller::<Value>::new(self.client.clone(), kind, watcher::Config::default())
-                    .with_config(self.config.controller)
-                    .with_result_hook(hook.clone())
-                    .graceful_shutdown_on(shutdown.clone())
-                    .reconcile_on(keys);
+            let controller = Controller::<PartialObjectMeta>::new(
+                self.client.clone(),
+                kind,
+                watcher::Config::default(),
+            )
+            .with_config(self.config.controller)
+            .with_result_hook(hook.clone())
+            .graceful_shutdown_on(shutdown.clone())
+            .reconcile_on(keys);
             let ctx = Arc::new(KindCtx {
                 shared: shared.clone(),
                 kind: i,

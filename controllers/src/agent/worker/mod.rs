@@ -9,6 +9,9 @@ use std::time::{Duration, SystemTime};
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 mod actions;
+mod written;
+
+use written::Written;
 
 use super::AgentError;
 use super::pool::{NodeState, Pool, Registered};
@@ -30,16 +33,6 @@ const MAX_STEPS: usize = 8;
 
 /// What a node registered before its pods can run waits for (it usually takes milliseconds).
 const NODE_NOT_REGISTERED_RETRY: Duration = Duration::from_millis(500);
-
-/// The status this agent last wrote for a pod.
-struct Written {
-    /// The resourceVersion the write produced.
-    resource_version: String,
-    /// The status as computed (what the next computation is compared with).
-    ours: PodStatus,
-    /// The status as the server stored it (what a later store copy is compared with).
-    stored: Option<PodStatus>,
-}
 
 /// The agent's state for one pod (by UID).
 pub(crate) struct Worker {
@@ -82,7 +75,7 @@ impl Worker {
                 &w.resource_version,
             )
         {
-            view.status = w.stored.clone().or_else(|| Some(w.ours.clone()));
+            view.status = Some(w.stored().unwrap_or(&w.ours).clone());
         }
         view
     }
@@ -464,7 +457,7 @@ impl Step<'_> {
                 let store_rv = self.pod.metadata.resource_version.as_deref();
                 let newer = store_rv != Some(written.resource_version.as_str())
                     && at_least(store_rv, &written.resource_version);
-                newer && self.pod.status != written.stored
+                newer && self.pod.status.as_ref() != written.stored()
             }
         }
     }
@@ -485,11 +478,11 @@ impl Step<'_> {
         body.metadata.resource_version = None;
         let name = view.metadata.name.clone().unwrap_or_default();
         let stored = api.replace_status(&name, &body).await?;
-        w.written = Some(Written {
-            resource_version: stored.metadata.resource_version.clone().unwrap_or_default(),
-            ours: status,
-            stored: stored.status.clone(),
-        });
+        w.written = Some(Written::new(
+            stored.metadata.resource_version.clone().unwrap_or_default(),
+            status,
+            stored.status.as_ref(),
+        ));
         view.status = stored.status;
         Ok(())
     }

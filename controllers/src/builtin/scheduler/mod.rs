@@ -40,6 +40,7 @@ use crate::client::signing::with_proof;
 use crate::client::{Client, ClientError, binding};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
+use crate::informer::Informers;
 use crate::reflector::ObjectRef;
 use crate::scheduler::DecisionSummary;
 use crate::scheduler::proof::{AssumedPod, SchedulingProof};
@@ -117,6 +118,7 @@ pub struct SchedulerController {
     config: SchedulerConfig,
     policy: Policy,
     decisions: DecisionLog,
+    informers: Option<Informers>,
 }
 
 impl SchedulerController {
@@ -135,7 +137,15 @@ impl SchedulerController {
             decisions: DecisionLog::new(config.decision_history),
             config,
             policy,
+            informers: None,
         })
+    }
+
+    /// Reads the pods it schedules from `informers` (shared with the other controllers of the
+    /// process) instead of watching them itself.
+    pub fn with_informers(mut self, informers: Informers) -> Self {
+        self.informers = Some(informers);
+        self
     }
 
     /// The log of decisions (a cheap clone sharing the same entries).
@@ -155,12 +165,21 @@ impl SchedulerController {
     ) -> Result<(), Error> {
         let pods = resource("v1", "Pod")?;
         let nodes = resource("v1", "Node")?;
+        let (informers, own_informers) = match self.informers {
+            Some(i) => (i, false),
+            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
+        };
+        let pod_informer = informers
+            .pods()
+            .map_err(|e| Error::ResourceNotServed(e.0))?;
         let cache: SharedCache = SharedCache::default();
         let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded::<ObjectRef>();
 
         let feed = {
             let node_events =
                 watcher::watcher(self.client.clone(), nodes, watcher::Config::default());
+            // Its own watch, not the shared informer: the cache must keep observing bindings
+            // while the scheduler's own queue is full (the informer then waits for it).
             let pod_events =
                 watcher::watcher(self.client.clone(), pods, watcher::Config::default());
             let mut events =
@@ -201,7 +220,7 @@ impl SchedulerController {
                 cache,
                 decisions: self.decisions,
             });
-            let controller = Controller::<Pod>::new(self.client, pods, watcher::Config::default())
+            let controller = Controller::<Pod>::for_shared(self.client, &pod_informer)
                 .with_config(self.config.controller)
                 .with_result_hook(hook)
                 .graceful_shutdown_on(shutdown.clone())
@@ -214,6 +233,9 @@ impl SchedulerController {
         }
         shutdown.cancelled().await;
         let _ = feed.await;
+        if own_informers {
+            informers.stopped().await;
+        }
         Ok(())
     }
 }

@@ -30,7 +30,8 @@ use crate::builtin::{Error, drain};
 use crate::client::Client;
 use crate::controller::{self, Controller, ResultHook};
 use crate::events::{Recorder, Reporter};
-use crate::reflector::{self, ObjectRef, Store};
+use crate::informer::Informers;
+use crate::reflector::{ObjectRef, Store};
 use crate::watcher;
 use expectations::{CreateBackoff, Expectations};
 use futures::StreamExt;
@@ -87,6 +88,7 @@ struct Ctx {
 pub struct ReplicaSetController {
     client: Arc<dyn Client>,
     config: ReplicaSetConfig,
+    informers: Option<Informers>,
 }
 
 /// The sets a pod event concerns: its controller (a ReplicaSet), or — for a pod without a
@@ -100,7 +102,18 @@ fn pod_to_sets(sets: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef> {
 impl ReplicaSetController {
     /// A controller with `config` (nothing runs until [`ReplicaSetController::run`]).
     pub fn new(client: Arc<dyn Client>, config: ReplicaSetConfig) -> Self {
-        ReplicaSetController { client, config }
+        ReplicaSetController {
+            client,
+            config,
+            informers: None,
+        }
+    }
+
+    /// Reads pods from `informers` (shared with the other controllers of the process) instead
+    /// of watching them itself.
+    pub fn with_informers(mut self, informers: Informers) -> Self {
+        self.informers = Some(informers);
+        self
     }
 
     /// Watches ReplicaSets and Pods and keeps the sets' pods until `shutdown` is cancelled; every
@@ -114,30 +127,23 @@ impl ReplicaSetController {
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let sets = crate::builtin::resource("apps/v1", "ReplicaSet")?;
-        let pods = crate::builtin::resource("v1", "Pod")?;
         let controller =
             Controller::<ReplicaSet>::new(self.client.clone(), sets, watcher::Config::default());
         let set_store = controller.store();
         let sets_for_ctx = set_store.clone();
-        let (pod_store, pod_writer) = reflector::store::<Pod>();
-        let triggers = reflector::reflector(
-            pod_writer,
-            watcher::watcher(self.client.clone(), pods, watcher::Config::default()),
-        )
-        .flat_map(move |ev| {
-            let keys = match ev {
-                Ok(ev) => match ev
-                    .object()
-                    .map(|o| serde_json::from_value::<Pod>(o.clone()))
-                {
-                    Some(Ok(pod)) => pod_to_sets(&set_store, &pod),
-                    _ => Vec::new(),
-                },
-                Err(e) => {
-                    tracing::debug!(error = %e, "replicaset: pod watch error (retrying)");
-                    Vec::new()
-                }
-            };
+        let (informers, own_informers) = match self.informers {
+            Some(i) => (i, false),
+            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
+        };
+        let pod_informer = informers
+            .pods()
+            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let pod_store = pod_informer.store();
+        let triggers = pod_informer.subscribe().flat_map(move |ev| {
+            let keys = ev
+                .object()
+                .map(|pod| pod_to_sets(&set_store, pod))
+                .unwrap_or_default();
             futures::stream::iter(keys)
         });
         let ctx = Arc::new(Ctx {
@@ -168,6 +174,9 @@ impl ReplicaSetController {
             controller.run(sync::reconcile, controller::default_error_policy, ctx),
         )
         .await;
+        if own_informers {
+            informers.stopped().await;
+        }
         Ok(())
     }
 }
