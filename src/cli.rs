@@ -164,8 +164,9 @@ pub struct ClusterArgs {
     #[arg(long, env = "MOCK_K8_RAFT_ELECTION_TIMEOUT", default_value = "1500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub raft_election_timeout: Duration,
 
-    /// Take a snapshot (and compact the log) every this many Raft log entries.
-    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), value_name = "ENTRIES")]
+    /// Take a snapshot (and compact the log) every this many Raft log entries (etcd's
+    /// `--snapshot-count` default).
+    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = crate::store::DEFAULT_SNAPSHOT_LOGS, value_parser = clap::value_parser!(u64).range(1..), value_name = "ENTRIES")]
     pub snapshot_threshold: u64,
 
     /// Log entries kept behind a snapshot for lagging members.
