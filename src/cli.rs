@@ -166,7 +166,7 @@ pub struct ClusterArgs {
 
     /// Take a snapshot (and compact the log) every this many Raft log entries (etcd's
     /// `--snapshot-count` default).
-    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = crate::store::DEFAULT_SNAPSHOT_LOGS, value_parser = clap::value_parser!(u64).range(1..), value_name = "ENTRIES")]
+    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = mock_k8::store::DEFAULT_SNAPSHOT_LOGS, value_parser = clap::value_parser!(u64).range(1..), value_name = "ENTRIES")]
     pub snapshot_threshold: u64,
 
     /// Log entries kept behind a snapshot for lagging members.
