@@ -26,7 +26,7 @@ use crate::endpoints::{
     compute_endpoints, endpoint_slices_equal, endpoints_equal,
 };
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
-use crate::informer::Informers;
+use crate::informer::{Informers, ScopedInformers};
 use crate::reflector::{ObjectRef, Store};
 use crate::watcher;
 use futures::StreamExt;
@@ -147,13 +147,8 @@ impl EndpointsController {
         resource("v1", "Endpoints")?;
         resource("discovery.k8s.io/v1", "EndpointSlice")?;
 
-        let (informers, own_informers) = match self.informers {
-            Some(i) => (i, false),
-            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
-        };
-        let pod_informer = informers
-            .pods()
-            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let informers = ScopedInformers::new(self.informers, self.client.clone(), shutdown.clone());
+        let pod_informer = informers.get().pods()?;
         let pod_store = pod_informer.store();
         let controller =
             Controller::<Service>::new(self.client.clone(), services, watcher::Config::default());
@@ -193,9 +188,7 @@ impl EndpointsController {
         .await;
         shutdown.cancelled().await;
         let _ = cleanup.await;
-        if own_informers {
-            informers.stopped().await;
-        }
+        informers.finish().await;
         Ok(())
     }
 }

@@ -60,6 +60,12 @@ pub enum Error {
     ResourceNotServed(&'static str),
 }
 
+impl From<crate::informer::NotServed> for Error {
+    fn from(e: crate::informer::NotServed) -> Self {
+        Error::ResourceNotServed(e.0)
+    }
+}
+
 /// The served resource of `kind` at `api_version`.
 ///
 /// # Errors

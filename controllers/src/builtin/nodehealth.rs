@@ -23,7 +23,7 @@ use super::{Clock, Error, drain, namespace_and_name, resource};
 use crate::client::{Client, ClientError, DeleteParams};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
-use crate::informer::Informers;
+use crate::informer::{Informers, ScopedInformers};
 use crate::nodehealth::{
     ConditionStatus, Eviction, TAINT_NOT_READY, TAINT_UNREACHABLE, default_tolerations,
     desired_taints, evaluate_node, eviction_deadline, node_condition,
@@ -146,16 +146,9 @@ impl NodeLifecycleController {
         let pods = resource("v1", "Pod")?;
         let leases = resource("coordination.k8s.io/v1", "Lease")?;
 
-        let (informers, own_informers) = match self.informers {
-            Some(i) => (i, false),
-            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
-        };
-        let node_informer = informers
-            .nodes()
-            .map_err(|e| Error::ResourceNotServed(e.0))?;
-        let pod_informer = informers
-            .pods()
-            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let informers = ScopedInformers::new(self.informers, self.client.clone(), shutdown.clone());
+        let node_informer = informers.get().nodes()?;
+        let pod_informer = informers.get().pods()?;
         let controller = Controller::<Node>::for_shared(self.client.clone(), &node_informer);
         let node_store = controller.store();
         let (lease_store, lease_writer) = reflector::store::<Lease>();
@@ -215,9 +208,7 @@ impl NodeLifecycleController {
         )
         .await;
         shutdown.cancelled().await;
-        if own_informers {
-            informers.stopped().await;
-        }
+        informers.finish().await;
         Ok(())
     }
 }

@@ -267,6 +267,48 @@ impl std::fmt::Debug for Informers {
 #[error("resource {0} is not served")]
 pub struct NotServed(pub &'static str);
 
+/// The informers one controller run reads from: the process's shared [`Informers`] when the
+/// controller was given them, or informers of its own, started for this run alone.
+#[derive(Debug)]
+pub struct ScopedInformers {
+    informers: Informers,
+    owned: bool,
+}
+
+impl ScopedInformers {
+    /// `shared` when given; otherwise new informers through `client` that stop when `shutdown`
+    /// is cancelled.
+    pub fn new(
+        shared: Option<Informers>,
+        client: Arc<dyn Client>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        match shared {
+            Some(informers) => ScopedInformers {
+                informers,
+                owned: false,
+            },
+            None => ScopedInformers {
+                informers: Informers::new(client, shutdown),
+                owned: true,
+            },
+        }
+    }
+
+    /// The informers to read from.
+    pub fn get(&self) -> &Informers {
+        &self.informers
+    }
+
+    /// Waits for the tasks of informers this run started (after its `shutdown` was cancelled);
+    /// returns at once for shared ones, which their owner stops.
+    pub async fn finish(self) {
+        if self.owned {
+            self.informers.stopped().await;
+        }
+    }
+}
+
 impl Informers {
     /// Informers watching through `client`; their tasks stop when `shutdown` is cancelled
     /// ([`Informers::stopped`] then waits for them).

@@ -40,7 +40,7 @@ use crate::client::signing::with_proof;
 use crate::client::{Client, ClientError, binding};
 use crate::controller::{self, Action, Controller, ResultHook};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
-use crate::informer::Informers;
+use crate::informer::{Informers, ScopedInformers};
 use crate::reflector::ObjectRef;
 use crate::scheduler::DecisionSummary;
 use crate::scheduler::proof::{AssumedPod, SchedulingProof};
@@ -165,13 +165,8 @@ impl SchedulerController {
     ) -> Result<(), Error> {
         let pods = resource("v1", "Pod")?;
         let nodes = resource("v1", "Node")?;
-        let (informers, own_informers) = match self.informers {
-            Some(i) => (i, false),
-            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
-        };
-        let pod_informer = informers
-            .pods()
-            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let informers = ScopedInformers::new(self.informers, self.client.clone(), shutdown.clone());
+        let pod_informer = informers.get().pods()?;
         let cache: SharedCache = SharedCache::default();
         let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded::<ObjectRef>();
 
@@ -233,9 +228,7 @@ impl SchedulerController {
         }
         shutdown.cancelled().await;
         let _ = feed.await;
-        if own_informers {
-            informers.stopped().await;
-        }
+        informers.finish().await;
         Ok(())
     }
 }

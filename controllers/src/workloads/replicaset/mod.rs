@@ -30,7 +30,7 @@ use crate::builtin::{Error, drain};
 use crate::client::Client;
 use crate::controller::{self, Controller, ResultHook};
 use crate::events::{Recorder, Reporter};
-use crate::informer::Informers;
+use crate::informer::{Informers, ScopedInformers};
 use crate::reflector::{ObjectRef, Store};
 use crate::watcher;
 use expectations::{CreateBackoff, Expectations};
@@ -131,13 +131,8 @@ impl ReplicaSetController {
             Controller::<ReplicaSet>::new(self.client.clone(), sets, watcher::Config::default());
         let set_store = controller.store();
         let sets_for_ctx = set_store.clone();
-        let (informers, own_informers) = match self.informers {
-            Some(i) => (i, false),
-            None => (Informers::new(self.client.clone(), shutdown.clone()), true),
-        };
-        let pod_informer = informers
-            .pods()
-            .map_err(|e| Error::ResourceNotServed(e.0))?;
+        let informers = ScopedInformers::new(self.informers, self.client.clone(), shutdown.clone());
+        let pod_informer = informers.get().pods()?;
         let pod_store = pod_informer.store();
         let triggers = pod_informer.subscribe().flat_map(move |ev| {
             let keys = ev
@@ -174,9 +169,7 @@ impl ReplicaSetController {
             controller.run(sync::reconcile, controller::default_error_policy, ctx),
         )
         .await;
-        if own_informers {
-            informers.stopped().await;
-        }
+        informers.finish().await;
         Ok(())
     }
 }
