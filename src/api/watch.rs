@@ -89,20 +89,25 @@ impl Encoder {
 
     /// The lines (zero or one) a store change produces for a watch with selection `sel`.
     ///
-    /// Selectors are evaluated on the record's shared attributes ([`WatchRecord::attrs`]: one
-    /// parse per change, whatever the number of watchers), and a matching object is sent as the
+    /// Selectors are evaluated on the stored versions' shared attributes
+    /// ([`crate::store::StoredObject::selectable`]: one parse per stored version, whatever the
+    /// number of watchers), and a matching object is sent as the
     /// stored JSON text, never re-serialized. Only an object leaving the selection (sent as
     /// DELETED with the new revision) is parsed here.
     fn record(&mut self, sel: &Selection, rec: &WatchRecord) -> Option<Bytes> {
         if sel.is_everything() {
             return Some(self.line(rec.event_type, &rec.object.json, rec.revision));
         }
-        let attrs = rec.attrs(self.resource.kind);
-        let cur_match = attrs
+        let kind = self.resource.kind;
+        let cur_match = rec
             .object
-            .as_ref()
+            .selectable(kind)
             .is_some_and(|a| sel.matches_selectable(a));
-        let prev_match = attrs.prev.as_ref().map(|a| sel.matches_selectable(a));
+        let prev_match = rec
+            .prev
+            .as_ref()
+            .and_then(|p| p.selectable(kind))
+            .map(|a| sel.matches_selectable(a));
         match rec.event_type {
             EventType::Modified => match (cur_match, prev_match) {
                 (true, Some(true)) | (true, None) => {
@@ -309,11 +314,11 @@ mod tests {
     use std::sync::Arc;
 
     fn stored(json: Value, rv: u64) -> Arc<StoredObject> {
-        Arc::new(StoredObject {
-            key: "core/pods/default/a".into(),
-            resource_version: rv,
-            json: Arc::from(json.to_string()),
-        })
+        Arc::new(StoredObject::new(
+            "core/pods/default/a".into(),
+            rv,
+            Arc::from(json.to_string()),
+        ))
     }
 
     #[test]

@@ -111,11 +111,7 @@ impl<'a> Batch<'a> {
     ) -> OpResult {
         let revision = self.revision + 1;
         let json: Arc<str> = object.stamp(revision).into();
-        let stored = Arc::new(StoredObject {
-            key: key.clone(),
-            resource_version: revision,
-            json,
-        });
+        let stored = Arc::new(StoredObject::new(key.clone(), revision, json));
         let event_type = if prev.is_some() {
             EventType::Modified
         } else {
@@ -142,11 +138,7 @@ impl<'a> Batch<'a> {
             Value::String(revision.to_string()),
         );
         let json: Arc<str> = serde_json::to_string(&object).map_err(internal)?.into();
-        let stamped = Arc::new(StoredObject {
-            key: old.key.clone(),
-            resource_version: revision,
-            json,
-        });
+        let stamped = Arc::new(StoredObject::new(old.key.clone(), revision, json));
         self.revision = revision;
         self.overlay.insert(old.key.clone(), None);
         let event_type = EventType::Deleted;

@@ -162,11 +162,7 @@ mod tests {
     use super::*;
 
     fn obj(key: &str, rv: u64) -> Arc<StoredObject> {
-        Arc::new(StoredObject {
-            key: key.into(),
-            resource_version: rv,
-            json: "{}".into(),
-        })
+        Arc::new(StoredObject::new(key.into(), rv, "{}".into()))
     }
 
     #[test]

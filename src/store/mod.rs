@@ -34,13 +34,14 @@ pub mod types;
 pub mod wal;
 pub mod watch;
 
+use mock_k8_schemas::selector::Selectable;
 use mock_k8_schemas::watch::EventType;
 use openraft::ServerState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -121,7 +122,7 @@ impl Default for RaftTuning {
 }
 
 /// One stored object: its key, revision and serialized JSON (with `metadata.resourceVersion` set).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredObject {
     /// Storage key: `ApiResource::key(namespace, name)`.
     pub key: String,
@@ -129,7 +130,49 @@ pub struct StoredObject {
     pub resource_version: u64,
     /// The object as JSON bytes.
     pub json: Arc<str>,
+    /// Its labels and selectable fields, extracted from `json` on first use
+    /// ([`StoredObject::selectable`]); never serialized.
+    #[serde(skip)]
+    attrs: OnceLock<Option<Selectable>>,
 }
+
+impl StoredObject {
+    /// An object at `key` written at revision `resource_version`, its JSON text `json` (already
+    /// stamped with that `metadata.resourceVersion`).
+    pub fn new(key: String, resource_version: u64, json: Arc<str>) -> StoredObject {
+        StoredObject {
+            key,
+            resource_version,
+            json,
+            attrs: OnceLock::new(),
+        }
+    }
+
+    /// The labels and selectable fields of this object version, `kind` being its kind (e.g.
+    /// `"Pod"`; an object's kind never changes, so the first caller's is the one). `None` when the
+    /// JSON does not parse.
+    ///
+    /// The JSON is parsed once per stored version, by the first caller, and the result lives as
+    /// long as the version does. A change's record and the next change's `prev` hold the same
+    /// version ([`WatchRecord`]), so a fan-out to W watchers with selectors costs one parse per
+    /// change, not W, and the history holds one set of attributes per version, not two per record.
+    pub fn selectable(&self, kind: &str) -> Option<&Selectable> {
+        self.attrs
+            .get_or_init(|| Selectable::parse(kind, &self.json))
+            .as_ref()
+    }
+}
+
+/// Equal key, revision and JSON (whether the attributes were extracted yet does not count).
+impl PartialEq for StoredObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.resource_version == other.resource_version
+            && self.json == other.json
+    }
+}
+
+impl Eq for StoredObject {}
 
 /// A write, as carried in Raft entries. Preconditions are checked when the entry is applied, so
 /// every member reaches the same outcome.
@@ -175,7 +218,9 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// One change, as watchers receive it.
+/// One change, as watchers receive it. Selectors are evaluated on the attributes of `object` and
+/// `prev` ([`StoredObject::selectable`]): extracted once per stored version, whatever the number of
+/// watchers and records sharing it.
 #[derive(Debug, Clone)]
 pub struct WatchRecord {
     /// The revision of the change.
@@ -184,25 +229,13 @@ pub struct WatchRecord {
     pub event_type: EventType,
     /// The object after the change (for DELETED: the last state, stamped with the delete revision).
     pub object: Arc<StoredObject>,
-    /// The object before the change, for MODIFIED and DELETED.
+    /// The object before the change, for MODIFIED and DELETED: the very version the previous
+    /// change of the key stored (the same `Arc`).
     pub prev: Option<Arc<StoredObject>>,
-    /// The selector attributes of `object` and `prev`, extracted by the first watcher with a
-    /// selector and shared by all the others (see [`WatchRecord::attrs`]).
-    pub attrs: std::sync::OnceLock<RecordAttrs>,
-}
-
-/// The labels and selectable fields of a change's object and of its previous state (`None`: absent
-/// or not valid JSON).
-#[derive(Debug, Clone, Default)]
-pub struct RecordAttrs {
-    /// Of [`WatchRecord::object`].
-    pub object: Option<mock_k8_schemas::selector::Selectable>,
-    /// Of [`WatchRecord::prev`].
-    pub prev: Option<mock_k8_schemas::selector::Selectable>,
 }
 
 impl WatchRecord {
-    /// A record of a change, its selector attributes not yet extracted.
+    /// A record of a change.
     pub fn new(
         revision: u64,
         event_type: EventType,
@@ -214,23 +247,7 @@ impl WatchRecord {
             event_type,
             object,
             prev,
-            attrs: std::sync::OnceLock::new(),
         }
-    }
-
-    /// The selector attributes of the object and its previous state, `kind` being the object's
-    /// kind (e.g. `"Pod"`). The JSON is parsed once per record, by the first caller; every other
-    /// watcher of the same change reuses the result, so a fan-out to W watchers with selectors
-    /// costs one parse, not W.
-    pub fn attrs(&self, kind: &str) -> &RecordAttrs {
-        use mock_k8_schemas::selector::Selectable;
-        self.attrs.get_or_init(|| RecordAttrs {
-            object: Selectable::parse(kind, &self.object.json),
-            prev: self
-                .prev
-                .as_ref()
-                .and_then(|p| Selectable::parse(kind, &p.json)),
-        })
     }
 }
 

@@ -96,11 +96,11 @@ fn decode_object(k: &[u8], v: &[u8]) -> io::Result<StoredObject> {
         std::str::from_utf8(k.strip_prefix(OBJECT_PREFIX).ok_or_else(bad)?).map_err(|_| bad())?;
     let resource_version = from_be(v.get(..8).ok_or_else(bad)?).ok_or_else(bad)?;
     let json = std::str::from_utf8(&v[8..]).map_err(|_| bad())?;
-    Ok(StoredObject {
-        key: key.to_string(),
+    Ok(StoredObject::new(
+        key.to_string(),
         resource_version,
-        json: json.into(),
-    })
+        json.into(),
+    ))
 }
 
 fn json<T: Serialize>(v: &T) -> io::Result<Vec<u8>> {

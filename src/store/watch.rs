@@ -290,11 +290,7 @@ mod tests {
     use mock_k8_schemas::watch::EventType;
 
     fn record(key: &str, revision: u64) -> Arc<WatchRecord> {
-        let object = Arc::new(StoredObject {
-            key: key.into(),
-            resource_version: revision,
-            json: "{}".into(),
-        });
+        let object = Arc::new(StoredObject::new(key.into(), revision, "{}".into()));
         Arc::new(WatchRecord::new(revision, EventType::Added, object, None))
     }
 
