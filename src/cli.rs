@@ -112,7 +112,8 @@ pub struct ServerArgs {
     )]
     pub verification_enabled: bool,
 
-    /// Watch history window, in events; older resume points get 410 Expired.
+    /// Most past events the watch history keeps (below it, about the last 75 s, as Kubernetes'
+    /// watch cache); older resume points get 410 Expired.
     #[arg(long, env = "MOCK_K8_WATCH_HISTORY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..), value_name = "EVENTS")]
     pub watch_history: u64,
 

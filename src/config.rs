@@ -26,7 +26,8 @@ pub struct Config {
     pub node_name: Option<String>,
     /// `MOCK_K8_VERIFICATION_ENABLED` (default true); used by the NKO.
     pub verification_enabled: bool,
-    /// Watch history window in events (`--watch-history`, default 100000); older resume points get 410.
+    /// Most events the watch history keeps (`--watch-history`, default 100000; below it about the
+    /// last 75 s, [`crate::store::history`]); older resume points get 410.
     pub watch_history: usize,
     /// Most write requests folded into one Raft entry (`--max-batch`, default 512).
     pub max_batch: usize,

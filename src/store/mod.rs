@@ -9,7 +9,8 @@
 //! - [`backend`]: the storage seam ([`backend::Backend`]) and its sled implementation, with real fsync.
 //! - [`log_store`]: the durable Raft log (`RaftLogStorage`), its entries in [`wal`] segment files.
 //! - [`state_machine`] + `apply`: the state machine (`RaftStateMachine`), snapshots, op semantics.
-//! - [`cache`]: the in-memory objects serving reads; [`watch`]: the history and watch fan-out.
+//! - [`cache`]: the in-memory objects serving reads; [`watch`]: the watch fan-out, from the
+//!   [`history`] of recent changes.
 //! - `batcher`: group commit of concurrent writes into one entry; [`forward`]: where a batch goes
 //!   (proposed here on the leader, forwarded to the leader from a follower).
 //! - [`network`]: the Raft network over HTTP; [`membership`]: members, leader, RPC authentication
@@ -21,6 +22,7 @@ mod batcher;
 pub mod cache;
 pub mod codec;
 pub mod forward;
+pub mod history;
 pub mod log_store;
 pub mod membership;
 pub mod network;
@@ -69,7 +71,8 @@ pub struct StoreConfig {
     pub node_id: u64,
     /// The address this member's API listens on, recorded in the Raft membership.
     pub advertise_addr: String,
-    /// How many past events the watch history keeps; older resume points get 410 Expired.
+    /// The most past events the watch history keeps (its upper bound: below it, it keeps about the
+    /// last 75 s, see [`history`]); older resume points get 410 Expired.
     pub watch_history: usize,
     /// The most write requests folded into one Raft entry.
     pub max_batch: usize,

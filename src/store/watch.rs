@@ -1,8 +1,9 @@
 //! The watch history and the fan-out of changes to watchers.
 //!
 //! # Design
-//! - The history is a bounded `VecDeque` of the last `watch_history` changes; revisions in it are
-//!   contiguous (every change gets the next revision).
+//! - The history ([`History`]) keeps the last changes, about 75 s of them and at most
+//!   `watch_history`, as Kubernetes' watch cache sizes itself; revisions in it are contiguous
+//!   (every change gets the next revision).
 //! - Live changes go out through a `tokio::sync::broadcast` channel of [`LIVE_CAPACITY`]: sending
 //!   never waits, so a slow watcher can neither stall the state machine nor other watchers, and
 //!   memory stays bounded. A receiver that falls more than the channel's capacity behind
@@ -19,10 +20,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::history::History;
 use super::{StoreError, WatchRecord};
 
 /// Live events buffered per receiver before it counts as lagging.
@@ -47,8 +50,7 @@ pub struct WatchHub {
 }
 
 struct Inner {
-    history: VecDeque<Arc<WatchRecord>>,
-    max_history: usize,
+    history: History,
     /// The revision of the last published change (or snapshot).
     revision: u64,
     /// `None` once the store shut down.
@@ -79,11 +81,11 @@ impl Inner {
     /// Up to [`REPLAY_CHUNK`] history records after `from`, those on keys starting with `prefix`
     /// kept, and the revision the scan reached (`None`: it reached the end of the history).
     fn replay_chunk(&self, prefix: &str, from: u64) -> (VecDeque<Arc<WatchRecord>>, Option<u64>) {
-        let start = self.history.partition_point(|r| r.revision <= from);
+        let start = self.history.after(from);
         let end = (start + REPLAY_CHUNK).min(self.history.len());
         let chunk = self
             .history
-            .range(start..end)
+            .range(start, end)
             .filter(|r| r.object.key.starts_with(prefix))
             .cloned()
             .collect();
@@ -96,12 +98,11 @@ impl Inner {
 }
 
 impl WatchHub {
-    /// An empty hub at `revision`, keeping at most `max_history` changes.
+    /// An empty hub at `revision`, keeping at most `max_history` changes (see [`History`]).
     pub fn new(max_history: usize, revision: u64) -> WatchHub {
         let (sender, _) = broadcast::channel(LIVE_CAPACITY);
         let inner = Inner {
-            history: VecDeque::new(),
-            max_history,
+            history: History::new(max_history),
             revision,
             sender: Some(sender),
         };
@@ -122,13 +123,9 @@ impl WatchHub {
         let mut inner = self.lock();
         commit();
         inner.revision = revision;
+        let now = Instant::now();
         for record in records {
-            if inner.max_history > 0 {
-                if inner.history.len() >= inner.max_history {
-                    inner.history.pop_front();
-                }
-                inner.history.push_back(record.clone());
-            }
+            inner.history.push(record.clone(), now);
             if let Some(sender) = &inner.sender {
                 // Err only means nobody is listening right now.
                 let _ = sender.send(Live::Record(record));
