@@ -10,7 +10,9 @@
 //! - `sendInitialEvents=true` (streaming lists): the synthetic ADDED events whatever the
 //!   resourceVersion, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`.
 //! - `allowWatchBookmarks=true`: BOOKMARK events every [`super::ApiOptions::bookmark_interval`],
-//!   carrying the last revision this watch delivered.
+//!   carrying the revision this watch has caught up to (every change of its scope up to it was
+//!   sent or filtered out), so a client resumes from a recent point even when nothing in its scope
+//!   changed, as Kubernetes' watch cache sends bookmarks at its own progress.
 //! - `timeoutSeconds` ends the stream cleanly; without it the stream stays open for
 //!   [`super::ApiOptions::watch_timeout`]. Server shutdown ends every stream.
 //! - Memory per watcher is bounded: the stream is pulled by the connection, so nothing is read from
@@ -279,7 +281,7 @@ pub async fn watch(ctx: &Ctx) -> Result<Response, ApiError> {
             };
             match step {
                 Step::Stop => break,
-                Step::Bookmark => yield Ok(enc.bookmark(last)),
+                Step::Bookmark => yield Ok(enc.bookmark(last.max(rx.progress()))),
                 Step::Record(Ok(rec)) => {
                     last = last.max(rec.revision);
                     if let Some(line) = enc.record(&sel, &rec) {

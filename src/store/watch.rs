@@ -204,6 +204,16 @@ pub struct WatchReceiver {
 }
 
 impl WatchReceiver {
+    /// The revision this receiver has caught up to: every change up to it on its prefix has been
+    /// returned by [`WatchReceiver::recv`] (changes on other keys are skipped as they pass), so a
+    /// watch may be resumed from it. What a bookmark carries.
+    pub fn progress(&self) -> u64 {
+        match self.pending.front() {
+            Some(next) => next.revision.saturating_sub(1),
+            None => self.last,
+        }
+    }
+
     /// The next change, in revision order.
     ///
     /// # Errors
@@ -310,6 +320,7 @@ mod tests {
             got.push(rx.recv().await.unwrap().revision);
         }
         assert_eq!(got, vec![3, 4, 5, 6, 7, 9]);
+        assert_eq!(rx.progress(), 9);
         assert_eq!(hub.watchers(), 1);
         drop(rx);
         assert_eq!(hub.watchers(), 0);
@@ -351,6 +362,22 @@ mod tests {
             Err(StoreError::Expired { requested: 0, .. })
         ));
         assert!(rx.recv().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn watch_receiver_progress_should_pass_changes_on_other_keys() {
+        let hub = Arc::new(WatchHub::new(100, 0));
+        let mut rx = hub.subscribe("core/pods/", 0).unwrap();
+        publish(&hub, 1, 1, "core/pods/a/x");
+        publish(&hub, 2, 2, "core/pods/a/y");
+        assert_eq!(rx.recv().await.unwrap().revision, 1);
+        assert_eq!(rx.progress(), 1, "2 is not returned yet");
+        assert_eq!(rx.recv().await.unwrap().revision, 2);
+        publish(&hub, 3, 10, "core/nodes//n");
+        // Nothing on this prefix: recv waits, having passed the other keys' changes.
+        let wait = std::time::Duration::from_millis(20);
+        assert!(tokio::time::timeout(wait, rx.recv()).await.is_err());
+        assert_eq!(rx.progress(), 10);
     }
 
     #[tokio::test]
