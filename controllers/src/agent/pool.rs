@@ -17,7 +17,7 @@ use super::{AgentConfig, HEARTBEAT_ANNOTATION, NodeSpec, heartbeat};
 use crate::client::Client;
 use crate::container::{ContainerEvent, ContainerRuntime};
 use crate::events::{EventSpec, Recorder, Regarding, Reporter};
-use crate::kubelet::PodIpAllocator;
+use crate::kubelet::{AdmittedRequests, PodIpAllocator};
 use crate::reflector::{ObjectRef, Store};
 
 /// Wall-clock time derived from tokio's clock (see the module docs of [`super`]).
@@ -53,9 +53,10 @@ pub(crate) struct NodeState {
     pub(crate) client: Arc<dyn Client>,
     pub(crate) recorder: Recorder,
     pub(crate) registered: OnceLock<Registered>,
-    /// Pods admitted here and not terminal, by UID: the `admitted` input of `kubelet::admit`.
+    /// The requests of the pods admitted here and not terminal, by UID: the `others` input of
+    /// `kubelet::admit_requests` (not the pods: the shared pod informer holds those).
     /// A std mutex: admission is a short synchronous decision that must not interleave per node.
-    pub(crate) admitted: Mutex<HashMap<String, Arc<Pod>>>,
+    pub(crate) admitted: Mutex<HashMap<String, AdmittedRequests>>,
 }
 
 /// A worker and the pod key it belongs to.

@@ -222,7 +222,10 @@ impl ControllerManager {
             let i = informers.clone();
             set.spawn(rs.with_informers(i).run(hook.clone(), child.clone()));
             set.spawn(deploy.run(hook.clone(), child.clone()));
-            set.spawn(gc.run(hook, child.clone()));
+            set.spawn(
+                gc.with_informers(informers.clone())
+                    .run(hook, child.clone()),
+            );
         }
         let mut first_err = None;
         while let Some(res) = set.join_next().await {

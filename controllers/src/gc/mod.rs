@@ -21,6 +21,9 @@
 //!   running are noticed.
 //! - Collected kinds: every served kind but `Event`. Results pass through the [`ResultHook`] as
 //!   reconciles of the dependent or owner concerned.
+//! - Memory: each kind's controller caches metadata only ([`PartialObjectMeta`]); pods, when the
+//!   process shares its pod informer ([`GarbageCollector::with_informers`]), are read from that
+//!   informer's store instead (no cache of their own).
 
 pub mod graph;
 pub mod plan;
@@ -29,10 +32,12 @@ mod sync;
 use crate::builtin::{Error, drain};
 use crate::client::Client;
 use crate::controller::{self, Controller, ResultHook};
+use crate::informer::Informers;
 use crate::reflector::ObjectRef;
 use crate::watcher;
 use futures::StreamExt;
 use graph::Graph;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mock_k8_schemas::ApiResource;
 use std::sync::{Arc, Mutex};
@@ -86,6 +91,7 @@ struct KindCtx {
 pub struct GarbageCollector {
     client: Arc<dyn Client>,
     config: GcConfig,
+    informers: Option<Informers>,
 }
 
 /// An object reduced to what the collector reads — its `metadata` (Kubernetes' collector uses
@@ -96,6 +102,25 @@ pub struct PartialObjectMeta {
     /// The object's `metadata`.
     #[serde(default)]
     pub metadata: ObjectMeta,
+}
+
+/// An object whose `metadata` a collector reconcile reads: [`PartialObjectMeta`], or a whole
+/// object held by a shared informer (pods, when the process shares its pod informer).
+pub trait ObjectMetadata: Send + Sync + 'static {
+    /// The object's `metadata`.
+    fn object_meta(&self) -> &ObjectMeta;
+}
+
+impl ObjectMetadata for PartialObjectMeta {
+    fn object_meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+}
+
+impl ObjectMetadata for Pod {
+    fn object_meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
 }
 
 /// The kinds the collector watches: every served kind but `Event`.
@@ -109,13 +134,25 @@ pub fn collected_kinds() -> Vec<&'static ApiResource> {
 impl GarbageCollector {
     /// A collector with `config` (nothing runs until [`GarbageCollector::run`]).
     pub fn new(client: Arc<dyn Client>, config: GcConfig) -> Self {
-        GarbageCollector { client, config }
+        GarbageCollector {
+            client,
+            config,
+            informers: None,
+        }
+    }
+
+    /// Reads pods from the pod informer of `informers` (shared with the other controllers of the
+    /// process: no cache of their metadata of its own) instead of watching them itself. Other
+    /// kinds are still watched as metadata only.
+    pub fn with_informers(mut self, informers: Informers) -> Self {
+        self.informers = Some(informers);
+        self
     }
 
     /// Watches every collected kind and collects garbage until `shutdown` is cancelled.
     ///
     /// # Errors
-    /// None today; the signature matches the other built-in controllers.
+    /// [`Error::ResourceNotServed`] when shared informers were given and pods are not served.
     pub async fn run(
         self,
         hook: Arc<dyn ResultHook>,
@@ -136,6 +173,10 @@ impl GarbageCollector {
             triggers: senders,
             config: self.config.clone(),
         });
+        let shared_pods = match &self.informers {
+            Some(informers) => Some(informers.pods()?),
+            None => None,
+        };
         let builder = tokio::spawn(build_graph(shared.clone(), shutdown.clone()));
         let mut set = tokio::task::JoinSet::new();
         for (i, (kind, rx)) in kinds.iter().zip(receivers).enumerate() {
@@ -144,28 +185,61 @@ impl GarbageCollector {
                     rx,
                     |mut rx| async move { rx.recv().await.map(|k| (k, rx)) },
                 );
-            let controller = Controller::<PartialObjectMeta>::new(
-                self.client.clone(),
-                kind,
-                watcher::Config::default(),
-            )
-            .with_config(self.config.controller)
-            .with_result_hook(hook.clone())
-            .graceful_shutdown_on(shutdown.clone())
-            .reconcile_on(keys);
             let ctx = Arc::new(KindCtx {
                 shared: shared.clone(),
                 kind: i,
             });
-            set.spawn(drain(
-                "garbage-collector",
-                controller.run(sync::reconcile, controller::default_error_policy, ctx),
-            ));
+            let pods = shared_pods.as_ref().filter(|inf| inf.resource() == *kind);
+            if let Some(pods) = pods {
+                let controller = Controller::<Pod>::for_shared(self.client.clone(), pods);
+                set.spawn(run_kind(
+                    controller,
+                    &self.config,
+                    &hook,
+                    &shutdown,
+                    keys,
+                    ctx,
+                ));
+            } else {
+                let controller = Controller::<PartialObjectMeta>::new(
+                    self.client.clone(),
+                    kind,
+                    watcher::Config::default(),
+                );
+                set.spawn(run_kind(
+                    controller,
+                    &self.config,
+                    &hook,
+                    &shutdown,
+                    keys,
+                    ctx,
+                ));
+            }
         }
         while set.join_next().await.is_some() {}
         let _ = builder.await;
         Ok(())
     }
+}
+
+/// Runs one kind's `controller` on the graph's `keys` until `shutdown`.
+fn run_kind<K: ObjectMetadata + serde::de::DeserializeOwned>(
+    controller: Controller<K>,
+    config: &GcConfig,
+    hook: &Arc<dyn ResultHook>,
+    shutdown: &CancellationToken,
+    keys: impl futures::Stream<Item = ObjectRef> + Send + 'static,
+    ctx: Arc<KindCtx>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let controller = controller
+        .with_config(config.controller)
+        .with_result_hook(hook.clone())
+        .graceful_shutdown_on(shutdown.clone())
+        .reconcile_on(keys);
+    drain(
+        "garbage-collector",
+        controller.run(sync::reconcile, controller::default_error_policy, ctx),
+    )
 }
 
 /// Feeds the graph from a watch of every kind and sends the triggers it returns to the kinds'

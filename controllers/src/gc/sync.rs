@@ -3,7 +3,7 @@
 
 use super::graph::{self, Owner, deleting_with};
 use super::plan::{Decision, OwnerState, Policy, decide};
-use super::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN, KindCtx, PartialObjectMeta, Shared};
+use super::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN, KindCtx, ObjectMetadata, Shared};
 use crate::client::{ClientError, DeleteParams};
 use crate::controller::Action;
 use crate::reflector::ObjectRef;
@@ -12,12 +12,14 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Reconciles `obj` of the context's kind.
-pub(super) async fn reconcile(
-    obj: Arc<PartialObjectMeta>,
+pub(super) async fn reconcile<K: ObjectMetadata>(
+    obj: Arc<K>,
     ctx: Arc<KindCtx>,
 ) -> Result<Action, ClientError> {
     // The JSON form the helpers below read (`{"metadata": …}`): built per reconcile, not cached.
-    let obj = serde_json::to_value(obj.as_ref()).map_err(|e| ClientError::Decode(e.to_string()))?;
+    let metadata =
+        serde_json::to_value(obj.object_meta()).map_err(|e| ClientError::Decode(e.to_string()))?;
+    let obj = json!({ "metadata": metadata });
     let shared = &ctx.shared;
     let resource = shared.kinds[ctx.kind];
     let mut requeue = None;

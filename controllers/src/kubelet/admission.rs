@@ -34,27 +34,51 @@ pub fn admit<'a>(
     admitted: impl IntoIterator<Item = &'a Pod>,
 ) -> Result<(), Rejection> {
     let uid = pod.metadata.uid.as_deref();
-    let others: Vec<&Pod> = admitted
+    let others: Vec<AdmittedRequests> = admitted
         .into_iter()
         .filter(|p| !is_terminal(p))
         .filter(|p| uid.is_none() || p.metadata.uid.as_deref() != uid)
+        .map(admitted_requests)
         .collect();
-    let allocatable = node_allocatable(node);
+    admit_requests(pod, node, others.iter().map(|r| &r[..]))
+}
 
-    if let Some(&capacity) = allocatable.get(PODS) {
-        let used = i128::try_from(others.len()).unwrap_or(i128::MAX);
-        if used + 1 > capacity {
-            return Err(rejection(PODS, 1, used, capacity));
+/// What admission keeps of an admitted pod: its effective requests ([`pod_requests`]) as
+/// `(resource, amount)` pairs, without the pod (a node agent holds one per running pod).
+pub type AdmittedRequests = Box<[(String, i128)]>;
+
+/// The [`AdmittedRequests`] of `pod`.
+pub fn admitted_requests(pod: &Pod) -> AdmittedRequests {
+    pod_requests(pod).into_iter().collect()
+}
+
+/// [`admit`] given the requests of the other non-terminal pods admitted on `node` (`pod` itself
+/// not among them), as [`admitted_requests`] gives them.
+///
+/// # Errors
+/// As [`admit`].
+pub fn admit_requests<'a>(
+    pod: &Pod,
+    node: &Node,
+    others: impl IntoIterator<Item = &'a [(String, i128)]>,
+) -> Result<(), Rejection> {
+    let allocatable = node_allocatable(node);
+    let mut count: i128 = 0;
+    let mut used = ResourceAmounts::new();
+    for other in others {
+        count += 1;
+        for (name, v) in other {
+            *used.entry(name.clone()).or_insert(0) += v;
         }
+    }
+
+    if let Some(&capacity) = allocatable.get(PODS)
+        && count + 1 > capacity
+    {
+        return Err(rejection(PODS, 1, count, capacity));
     }
 
     let requested = pod_requests(pod);
-    let mut used = ResourceAmounts::new();
-    for other in &others {
-        for (name, v) in pod_requests(other) {
-            *used.entry(name).or_insert(0) += v;
-        }
-    }
     let mut names: Vec<&String> = requested.keys().filter(|n| n.as_str() != PODS).collect();
     names.sort_by_key(|n| (rank(n), n.as_str()));
     for name in names {

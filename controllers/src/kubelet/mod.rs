@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::container::{ContainerId, ContainerKind, ContainerState};
 
-pub use admission::{Rejection, admit};
+pub use admission::{AdmittedRequests, Rejection, admit, admit_requests, admitted_requests};
 pub use backoff::CrashLoopBackoff;
 pub use ipam::{IpamError, PodIpAllocator};
 pub use plan::{Action, next_actions};

@@ -101,7 +101,8 @@ pub struct NodeInfo {
 impl NodeInfo {
     /// A node with no pods. Allocatable is read from `status.allocatable`, each resource missing
     /// there falling back to `status.capacity`; a node that declares no `pods` allows 0 pods.
-    pub fn new(node: Node) -> NodeInfo {
+    /// `node` may be an `Arc<Node>` shared with an informer's store (it is then not copied).
+    pub fn new(node: impl Into<Arc<Node>>) -> NodeInfo {
         let mut info = NodeInfo {
             node: Arc::new(Node::default()),
             allocatable: Resources::default(),
@@ -147,7 +148,9 @@ impl NodeInfo {
     }
 
     /// Replaces the node object (labels, taints, allocatable, conditions), keeping the pods.
-    pub fn set_node(&mut self, node: Node) {
+    /// `node` may be an `Arc<Node>` shared with an informer's store (it is then not copied).
+    pub fn set_node(&mut self, node: impl Into<Arc<Node>>) {
+        let node: Arc<Node> = node.into();
         let mut merged: BTreeMap<String, K8sQuantity> = BTreeMap::new();
         if let Some(status) = &node.status {
             merged.extend(
@@ -178,7 +181,7 @@ impl NodeInfo {
             .as_ref()
             .and_then(|s| s.unschedulable)
             .unwrap_or(false);
-        self.node = Arc::new(node);
+        self.node = node;
     }
 
     /// The node object.

@@ -23,7 +23,8 @@ use crate::controller::Action as Next;
 use crate::events::EventSpec;
 use crate::kubelet::admission::is_terminal;
 use crate::kubelet::{
-    Action, ObservedContainer, PodObservation, admit, next_actions, pod_status, spec_containers,
+    Action, ObservedContainer, PodObservation, admit_requests, admitted_requests, next_actions,
+    pod_status, spec_containers,
 };
 use crate::reflector::ObjectRef;
 
@@ -273,9 +274,13 @@ impl Step<'_> {
                 .node_store
                 .get(&ObjectRef::new(&self.node.spec.name));
             let node_obj = cached.as_deref().unwrap_or(&self.node.spec.node);
-            let verdict = admit(view, node_obj, admitted.values().map(|p| p.as_ref()));
+            let others = admitted
+                .iter()
+                .filter(|(uid, _)| **uid != w.uid)
+                .map(|(_, r)| &r[..]);
+            let verdict = admit_requests(view, node_obj, others);
             if verdict.is_ok() {
-                admitted.insert(w.uid.clone(), Arc::new(view.clone()));
+                admitted.insert(w.uid.clone(), admitted_requests(view));
             }
             verdict
         };

@@ -1,6 +1,10 @@
 //! The scheduler's incremental cache: one [`NodeInfo`] per node with the pods counted on it (observed
-//! bound pods and assumed ones), fed by watches of nodes and pods, plus the set of pods found
-//! unschedulable (to requeue them when the cluster changes).
+//! bound pods and assumed ones), fed by the process's shared node and pod informers, plus the set
+//! of pods found unschedulable (to requeue them when the cluster changes).
+//!
+//! Objects are the informers' `Arc`s (a pod or node is decoded once per process, not once more
+//! here); per pod the cache adds only its keys and its [`NodeInfo`] summary (requests, spreading
+//! key).
 //!
 //! Kept behind a `std::sync::Mutex`: every operation is a short in-memory update with no `.await`, and a
 //! scheduling decision (filter + score over the searched nodes, then assume) must happen under one
@@ -15,7 +19,7 @@ use crate::scheduler::{
 use crate::watcher;
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use mock_k8_schemas::meta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,7 +29,7 @@ use tokio::time::Instant;
 struct Assumed {
     node: String,
     deadline: Instant,
-    pod: Pod,
+    pod: Arc<Pod>,
 }
 
 /// What the scheduler remembers about a pod it could not place.
@@ -48,8 +52,9 @@ pub(super) struct Cache {
     /// Sorted by name: [`schedule`] takes nodes in name order, and sorting an already sorted
     /// list costs it one comparison per node instead of O(N log N) string comparisons per pod.
     nodes: Vec<NodeInfo>,
-    /// Observed, bound, non-terminal pods: key → (node name, pod).
-    observed: HashMap<String, (String, Arc<Pod>)>,
+    /// Observed, bound, non-terminal pods by key (the informer's objects: their node is their
+    /// `spec.nodeName`).
+    observed: HashMap<String, Arc<Pod>>,
     /// Node name → keys of its observed pods (also for nodes not yet in the cache).
     by_node: HashMap<String, BTreeSet<String>>,
     assumed: HashMap<String, Assumed>,
@@ -110,22 +115,16 @@ impl Cache {
         self.revision
     }
 
-    fn observe_revision(&mut self, obj: &Value) {
-        if let Some(rv) = meta::resource_version(obj) {
+    fn observe_node_revision(&mut self, meta: &ObjectMeta) {
+        if let Some(rv) = revision_of(meta) {
             self.revision = self.revision.max(rv);
-        }
-    }
-
-    fn observe_node_revision(&mut self, obj: &Value) {
-        self.observe_revision(obj);
-        if let Some(rv) = meta::resource_version(obj) {
             self.nodes_revision = self.nodes_revision.max(rv);
         }
     }
 
-    fn observe_pod_revision(&mut self, obj: &Value) {
-        self.observe_revision(obj);
-        if let Some(rv) = meta::resource_version(obj) {
+    fn observe_pod_revision(&mut self, meta: &ObjectMeta) {
+        if let Some(rv) = revision_of(meta) {
+            self.revision = self.revision.max(rv);
             self.pods_revision = self.pods_revision.max(rv);
         }
     }
@@ -148,7 +147,7 @@ impl Cache {
 
     /// Adds or updates a node; `true` when unschedulable pods should be retried (a new node, or a change
     /// of what scheduling reads).
-    pub fn apply_node(&mut self, node: Node) -> bool {
+    pub fn apply_node(&mut self, node: Arc<Node>) -> bool {
         let name = node.metadata.name.clone().unwrap_or_default();
         if let Some(info) = self.info_mut(&name) {
             let relevant = scheduling_view(info.node()) != scheduling_view(&node);
@@ -157,7 +156,7 @@ impl Cache {
         }
         let mut info = NodeInfo::new(node);
         for key in self.by_node.get(&name).into_iter().flatten() {
-            if let Some((_, pod)) = self.observed.get(key) {
+            if let Some(pod) = self.observed.get(key) {
                 info.add_pod(pod);
             }
         }
@@ -182,7 +181,7 @@ impl Cache {
     }
 
     /// Applies a pod change; `true` when it freed resources on a node (it completed or moved).
-    pub fn apply_pod(&mut self, pod: Pod) -> bool {
+    pub fn apply_pod(&mut self, pod: Arc<Pod>) -> bool {
         let key = pod_key(&pod);
         let Some(node) = node_name(&pod).map(str::to_owned) else {
             return false; // not bound (yet): nothing counted; an assumption stays.
@@ -197,19 +196,16 @@ impl Cache {
         if is_terminal(&pod) {
             return self.remove_observed(&key);
         }
-        if let Some((old, _)) = self.observed.get(&key)
-            && *old != node
+        if let Some(old) = self.observed.get(&key)
+            && node_name(old) != Some(node.as_str())
         {
             self.remove_observed(&key);
         }
         if let Some(info) = self.info_mut(&node) {
             info.add_pod(&pod);
         }
-        self.by_node
-            .entry(node.clone())
-            .or_default()
-            .insert(key.clone());
-        self.observed.insert(key, (node, Arc::new(pod)));
+        self.by_node.entry(node).or_default().insert(key.clone());
+        self.observed.insert(key, pod);
         false
     }
 
@@ -225,16 +221,17 @@ impl Cache {
     }
 
     fn remove_observed(&mut self, key: &str) -> bool {
-        let Some((node, _)) = self.observed.remove(key) else {
+        let Some(pod) = self.observed.remove(key) else {
             return false;
         };
-        if let Some(set) = self.by_node.get_mut(&node) {
+        let node = node_name(&pod).unwrap_or_default();
+        if let Some(set) = self.by_node.get_mut(node) {
             set.remove(key);
             if set.is_empty() {
-                self.by_node.remove(&node);
+                self.by_node.remove(node);
             }
         }
-        if let Some(info) = self.info_mut(&node) {
+        if let Some(info) = self.info_mut(node) {
             info.remove_pod(key);
         }
         true
@@ -274,7 +271,7 @@ impl Cache {
     /// processed (the only ones that could matter to it), sorted by pod.
     pub fn schedule_and_assume(
         &mut self,
-        pod: &Pod,
+        pod: &Arc<Pod>,
         policy: &Policy,
         percentage: u32,
         deadline: Instant,
@@ -308,7 +305,7 @@ impl Cache {
             Assumed {
                 node: decided.summary.node.clone(),
                 deadline,
-                pod: pod.clone(),
+                pod: Arc::clone(pod),
             },
         );
         Ok((decided, assumed))
@@ -358,22 +355,20 @@ pub(super) fn lock(cache: &SharedCache) -> std::sync::MutexGuard<'_, Cache> {
     cache.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Decodes a watched object straight from the event's JSON tree (no deep copy of it first).
-fn decode<K: serde::de::DeserializeOwned>(v: &Value) -> Option<K> {
-    K::deserialize(v)
-        .map_err(|e| tracing::warn!(error = %e, object = %ObjectRef::from_value(v), "undecodable object ignored"))
-        .ok()
+/// `metadata.resourceVersion` as a number (`None` when absent or not a number).
+fn revision_of(meta: &ObjectMeta) -> Option<u64> {
+    meta.resource_version.as_deref()?.parse().ok()
 }
 
-/// Which watch an event came from.
+/// Which informer an event came from (the informers log and retry watch errors themselves).
 pub(super) enum Feed {
     /// A node event.
-    Node(Result<watcher::Event, watcher::Error>),
+    Node(watcher::Event<Arc<Node>>),
     /// A pod event.
-    Pod(Result<watcher::Event, watcher::Error>),
+    Pod(watcher::Event<Arc<Pod>>),
 }
 
-/// Per-watch state of a (re-)list in progress: the keys seen since `Init`.
+/// Per-informer state of a (re-)list in progress: the keys seen since `Init`.
 #[derive(Default)]
 pub(super) struct Relist {
     nodes: Option<HashSet<String>>,
@@ -389,26 +384,22 @@ pub(super) fn apply(
 ) {
     let mut c = lock(cache);
     let (retry_all, retry_resolvable) = match ev {
-        Feed::Node(Err(e)) | Feed::Pod(Err(e)) => {
-            tracing::debug!(error = %e, "scheduler cache watch error (retrying)");
-            (false, false)
-        }
-        Feed::Node(Ok(ev)) => match ev {
+        Feed::Node(ev) => match ev {
             watcher::Event::Init => {
                 relist.nodes = Some(HashSet::new());
                 c.relisting = true;
                 (false, false)
             }
-            watcher::Event::InitApply(v) | watcher::Event::Apply(v) => {
-                c.observe_node_revision(&v);
+            watcher::Event::InitApply(n) | watcher::Event::Apply(n) => {
+                c.observe_node_revision(&n.metadata);
                 if let Some(seen) = relist.nodes.as_mut() {
-                    seen.insert(meta::name(&v).to_owned());
+                    seen.insert(n.metadata.name.clone().unwrap_or_default());
                 }
-                (decode::<Node>(&v).is_some_and(|n| c.apply_node(n)), false)
+                (c.apply_node(n), false)
             }
-            watcher::Event::Delete(v) => {
-                c.observe_node_revision(&v);
-                c.delete_node(meta::name(&v));
+            watcher::Event::Delete(n) => {
+                c.observe_node_revision(&n.metadata);
+                c.delete_node(n.metadata.name.as_deref().unwrap_or_default());
                 (false, false)
             }
             watcher::Event::InitDone => {
@@ -424,26 +415,22 @@ pub(super) fn apply(
                 (true, false)
             }
         },
-        Feed::Pod(Ok(ev)) => match ev {
+        Feed::Pod(ev) => match ev {
             watcher::Event::Init => {
                 relist.pods = Some(HashSet::new());
                 c.relisting = true;
                 (false, false)
             }
-            watcher::Event::InitApply(v) | watcher::Event::Apply(v) => {
-                c.observe_pod_revision(&v);
-                let freed = decode::<Pod>(&v).is_some_and(|p| {
-                    if let Some(seen) = relist.pods.as_mut() {
-                        seen.insert(pod_key(&p));
-                    }
-                    c.apply_pod(p)
-                });
-                (false, freed)
+            watcher::Event::InitApply(p) | watcher::Event::Apply(p) => {
+                c.observe_pod_revision(&p.metadata);
+                if let Some(seen) = relist.pods.as_mut() {
+                    seen.insert(pod_key(&p));
+                }
+                (false, c.apply_pod(p))
             }
-            watcher::Event::Delete(v) => {
-                c.observe_pod_revision(&v);
-                let freed = decode::<Pod>(&v).is_some_and(|p| c.delete_pod(&pod_key(&p)));
-                (false, freed)
+            watcher::Event::Delete(p) => {
+                c.observe_pod_revision(&p.metadata);
+                (false, c.delete_pod(&pod_key(&p)))
             }
             watcher::Event::InitDone => {
                 let mut freed = false;

@@ -45,7 +45,6 @@ use crate::reflector::ObjectRef;
 use crate::scheduler::DecisionSummary;
 use crate::scheduler::proof::{AssumedPod, SchedulingProof};
 use crate::scheduler::{Policy, UNSCHEDULABLE_REASON, Unschedulable, pod_key};
-use crate::watcher;
 use cache::{Feed, Relist, SharedCache, UnschedulableEntry, lock};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, PodCondition};
@@ -153,7 +152,8 @@ impl SchedulerController {
         self.decisions.clone()
     }
 
-    /// Watches nodes and pods and schedules until `shutdown` is cancelled (running reconciles finish
+    /// Follows nodes and pods (through the shared informers when given, else informers of its
+    /// own) and schedules until `shutdown` is cancelled (running reconciles finish
     /// first). Every reconcile result passes through `hook`.
     ///
     /// # Errors
@@ -164,22 +164,20 @@ impl SchedulerController {
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let pods = resource("v1", "Pod")?;
-        let nodes = resource("v1", "Node")?;
         let informers = ScopedInformers::new(self.informers, self.client.clone(), shutdown.clone());
         let pod_informer = informers.get().pods()?;
+        let node_informer = informers.get().nodes()?;
         let cache: SharedCache = SharedCache::default();
         let (retry_tx, retry_rx) = futures::channel::mpsc::unbounded::<ObjectRef>();
 
         let feed = {
-            let node_events =
-                watcher::watcher(self.client.clone(), nodes, watcher::Config::default());
-            // Its own watch, not the shared informer: the cache must keep observing bindings
-            // while the scheduler's own queue is full (the informer then waits for it).
-            let pod_events =
-                watcher::watcher(self.client.clone(), pods, watcher::Config::default());
-            let mut events =
-                futures::stream::select(node_events.map(Feed::Node), pod_events.map(Feed::Pod))
-                    .boxed();
+            // The informers' objects, not a watch and a decoded copy of our own. The cache
+            // drains its subscriptions in this task alone (short in-memory updates), so it keeps
+            // observing bindings however full the pod queue is: the queue's key subscription
+            // never makes the informer wait.
+            let node_events = node_informer.subscribe().map(Feed::Node);
+            let pod_events = pod_informer.subscribe().map(Feed::Pod);
+            let mut events = futures::stream::select(node_events, pod_events).boxed();
             let cache = cache.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {

@@ -350,12 +350,12 @@ fn each_search_should_start_where_the_last_one_stopped_and_prove_its_window() {
             .cpu_milli(4000)
             .mem("8Gi")
             .build();
-        c.apply_node(node);
+        c.apply_node(Arc::new(node));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let policy = Policy::default();
     let mut place = |name: &str, percentage| {
-        let pod = make_pod(name).req_cpu_milli(100).build();
+        let pod = Arc::new(make_pod(name).req_cpu_milli(100).build());
         let (d, assumed) = c
             .schedule_and_assume(&pod, &policy, percentage, deadline)
             .expect("schedulable");
