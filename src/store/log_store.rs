@@ -220,7 +220,15 @@ impl LogStore {
             .get(Space::LogMeta, PURGED_KEY)?
             .map(|v| decode(&v))
             .transpose()?;
-        let wal = Arc::new(Wal::open(wal_dir, purged.map(|p| p.index))?);
+        let committed: Option<LogId> = backend
+            .get(Space::LogMeta, COMMITTED_KEY)?
+            .map(|v| decode(&v))
+            .transpose()?;
+        let wal = Arc::new(Wal::open(
+            wal_dir,
+            purged.map(|p| p.index),
+            committed.map(|c| c.index),
+        )?);
         migrate(&*backend, &wal)?;
         let (sync_tx, rx) = mpsc::channel();
         let w = wal.clone();

@@ -21,4 +21,5 @@ mod nko_endpoints;
 mod orchestrator;
 mod restart;
 mod support;
+mod wal_damage;
 mod watch;

@@ -187,6 +187,17 @@ impl Server {
         self.launch(extra).await;
     }
 
+    /// Starts the stopped server again on its data directory; `Err(exit status)` if it exits
+    /// during start-up instead of becoming ready (its output is in [`Server::log`]).
+    pub async fn try_restart(&mut self, extra: &[&str]) -> Result<(), ExitStatus> {
+        assert!(
+            self.child.is_none(),
+            "try_restart() while the server still runs"
+        );
+        self.spawn(extra);
+        self.wait_ready().await
+    }
+
     /// Starts the binary on a free port; a port taken between [`free_port`] and the server's
     /// bind (another test raced for it) is retried on a new port, up to 3 times.
     async fn launch(&mut self, extra: &[&str]) {

@@ -85,28 +85,6 @@ fn corrupt(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-/// Parses a segment's records: `(index, offset, len)` of each whole one, and the length of the
-/// valid prefix.
-fn scan(bytes: &[u8]) -> (Vec<(u64, u64, u32)>, u64) {
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    while bytes.len() - at >= HEADER {
-        let h = &bytes[at..at + HEADER];
-        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
-        let sum = [h[4], h[5], h[6], h[7]];
-        let mut ix = [0u8; 8];
-        ix.copy_from_slice(&h[8..16]);
-        let index = u64::from_be_bytes(ix);
-        let end = at + HEADER + len as usize;
-        if end > bytes.len() || check(index, &bytes[at + HEADER..end]) != sum {
-            break;
-        }
-        out.push((index, at as u64, len));
-        at = end;
-    }
-    (out, at as u64)
-}
-
 /// Writes zeros to `file` from `from` to `to`.
 fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
     const CHUNK: usize = 256 * 1024;
@@ -121,11 +99,14 @@ fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
 }
 
 impl Wal {
-    /// Opens (or creates) the log in `dir`, ignoring entries up to `purged` (inclusive).
+    /// Opens (or creates) the log in `dir`, ignoring entries up to `purged` (inclusive), and
+    /// repairs a torn tail; `committed` is the last index the member recorded as committed (a
+    /// lower bound of what was fsync'd), used to tell a torn write from damage ([`recover`]).
     ///
     /// # Errors
-    /// I/O errors; a corrupt record before the tail of the last segment; entries out of order.
-    pub fn open(dir: &Path, purged: Option<u64>) -> io::Result<Wal> {
+    /// I/O errors; a damaged record anywhere but the tail of the last segment, or one followed by a
+    /// whole committed record; entries out of order (a missing or foreign segment).
+    pub fn open(dir: &Path, purged: Option<u64>, committed: Option<u64>) -> io::Result<Wal> {
         if !dir.is_dir() {
             fs::create_dir_all(dir)?;
             // The new directory's own entry must be durable too.
@@ -133,72 +114,7 @@ impl Wal {
                 File::open(parent)?.sync_all()?;
             }
         }
-        let mut firsts: Vec<u64> = Vec::new();
-        for e in fs::read_dir(dir)? {
-            let name = e?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(n) = name.strip_suffix(".wal").and_then(|n| n.parse().ok()) {
-                firsts.push(n);
-            }
-        }
-        firsts.sort_unstable();
-        let mut inner = Inner {
-            dir_dirty: true,
-            ..Inner::default()
-        };
-        let count = firsts.len();
-        for (i, first) in firsts.into_iter().enumerate() {
-            let path = segment_path(dir, first);
-            let bytes = fs::read(&path)?;
-            let (records, valid) = scan(&bytes);
-            let zero_tail = bytes[valid as usize..].iter().all(|b| *b == 0);
-            if !zero_tail && i + 1 < count {
-                return Err(corrupt(format!(
-                    "raft log segment {} is corrupt at byte {valid}",
-                    path.display()
-                )));
-            }
-            let file = OpenOptions::new().read(true).write(true).open(&path)?;
-            if !zero_tail {
-                tracing::warn!(
-                    "raft log: cutting a torn record off {} at byte {valid}",
-                    path.display()
-                );
-            }
-            if valid < bytes.len() as u64 && i + 1 == count {
-                // Zeros are written ahead again by the next append.
-                file.set_len(valid)?;
-                file.sync_all()?;
-            }
-            for (index, offset, len) in records {
-                if let Some((last, _)) = inner.index.last_key_value()
-                    && index != last + 1
-                {
-                    return Err(corrupt(format!(
-                        "raft log segment {}: entry {index} follows {last}",
-                        path.display()
-                    )));
-                }
-                let loc = Loc {
-                    segment: first,
-                    offset,
-                    len,
-                };
-                inner.index.insert(index, loc);
-            }
-            let allocated = file.metadata()?.len();
-            inner.segments.insert(
-                first,
-                Segment {
-                    file,
-                    len: valid,
-                    allocated,
-                },
-            );
-        }
-        if let Some(p) = purged {
-            inner.index.retain(|i, _| *i > p);
-        }
+        let inner = recover::load(dir, purged, committed)?;
         Ok(Wal {
             dir: dir.to_path_buf(),
             inner: Mutex::new(inner),
@@ -419,60 +335,6 @@ impl Wal {
     }
 }
 
+mod recover;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn e(i: u64) -> (u64, Vec<u8>) {
-        (i, format!("entry-{i}").into_bytes())
-    }
-
-    fn append(wal: &Wal, entries: &[(u64, Vec<u8>)]) {
-        let refs: Vec<(u64, &[u8])> = entries.iter().map(|(i, v)| (*i, v.as_slice())).collect();
-        wal.append(&refs).unwrap();
-    }
-
-    #[test]
-    fn wal_should_append_read_truncate_and_purge_across_reopen() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let wal = Wal::open(dir.path(), None).unwrap();
-        append(&wal, &[e(1), e(2), e(3)]);
-        append(&wal, &[e(4)]);
-        wal.sync().unwrap();
-        assert_eq!(wal.range(2, 3).unwrap(), vec![e(2).1, e(3).1]);
-        wal.truncate(3).unwrap();
-        append(&wal, &[(3, b"new-3".to_vec())]);
-        assert_eq!(wal.last().unwrap(), Some(b"new-3".to_vec()));
-        wal.purge(1).unwrap();
-        assert_eq!(wal.range(0, 10).unwrap().len(), 2);
-        wal.sync().unwrap();
-        drop(wal);
-        let wal = Wal::open(dir.path(), Some(1)).unwrap();
-        assert_eq!(wal.range(0, 10).unwrap(), vec![e(2).1, b"new-3".to_vec()]);
-        // Overwriting an index truncates from it.
-        append(&wal, &[(2, b"x".to_vec())]);
-        assert_eq!(wal.range(0, 10).unwrap(), vec![b"x".to_vec()]);
-    }
-
-    #[test]
-    fn wal_should_cut_a_torn_tail_at_open() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let wal = Wal::open(dir.path(), None).unwrap();
-        append(&wal, &[e(1), e(2)]);
-        wal.sync().unwrap();
-        drop(wal);
-        let path = segment_path(dir.path(), 1);
-        assert_eq!(fs::metadata(&path).unwrap().len(), PREALLOC_BYTES);
-        // Zeros after the records are no record: a zero header does not check.
-        assert_ne!(check(0, &[]), [0; 4]);
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
-        // Damage the last byte of entry 2 (records of 16 + 7 bytes each).
-        f.write_all_at(b"X", 2 * (HEADER as u64 + 7) - 1).unwrap();
-        let wal = Wal::open(dir.path(), None).unwrap();
-        assert_eq!(wal.range(0, 10).unwrap(), vec![e(1).1]);
-        append(&wal, &[e(2), e(3)]);
-        drop(wal);
-        let wal = Wal::open(dir.path(), None).unwrap();
-        assert_eq!(wal.range(0, 10).unwrap().len(), 3);
-    }
-}
+mod tests;
