@@ -21,11 +21,9 @@ use std::sync::{Arc, Mutex};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use mock_k8_controllers::scheduler::NodeInfo;
-use mock_k8_controllers::scheduler::filters::resources::{TOO_MANY_PODS, insufficient};
+use mock_k8_controllers::scheduler::filters::resources::fit_reasons;
 use mock_k8_controllers::scheduler::node_info::{is_terminal, pod_key};
-use mock_k8_controllers::scheduler::requests::{
-    CPU, EPHEMERAL_STORAGE, MEMORY, Resources, pod_requests,
-};
+use mock_k8_controllers::scheduler::requests::{Resources, pod_requests};
 
 use crate::store::watch::WatchReceiver;
 use crate::store::{Store, StoreError};
@@ -173,19 +171,7 @@ impl NodeUsage {
             Some(u) => (u.pods, &u.requested),
             None => (0, &Resources::default()),
         };
-        let mut reasons = Vec::new();
-        if count.saturating_add(1) > room.allowed_pods {
-            reasons.push(TOO_MANY_PODS.to_owned());
-        }
-        let names = [CPU, MEMORY, EPHEMERAL_STORAGE]
-            .into_iter()
-            .chain(want.scalar.keys().map(String::as_str));
-        for name in names {
-            let w = want.get(name);
-            if w > 0 && w > room.allocatable.get(name).saturating_sub(used.get(name)) {
-                reasons.push(insufficient(name));
-            }
-        }
+        let reasons = fit_reasons(&want, count, room.allowed_pods, &room.allocatable, used);
         if reasons.is_empty() {
             Ok(())
         } else {

@@ -4,7 +4,7 @@
 
 use crate::scheduler::framework::{FilterPlugin, PodInfo, Status};
 use crate::scheduler::node_info::NodeInfo;
-use crate::scheduler::requests::{CPU, EPHEMERAL_STORAGE, MEMORY};
+use crate::scheduler::requests::{CPU, EPHEMERAL_STORAGE, MEMORY, Resources};
 
 /// The NodeResourcesFit filter.
 ///
@@ -39,25 +39,14 @@ impl FilterPlugin for NodeResourcesFit {
     }
 
     fn filter(&self, pod: &PodInfo<'_>, node: &NodeInfo) -> Status {
-        let mut reasons = Vec::new();
         let count = i64::try_from(node.pod_count()).unwrap_or(i64::MAX);
-        if count.saturating_add(1) > node.allowed_pods() {
-            reasons.push(TOO_MANY_PODS.to_owned());
-        }
-        let req = &pod.requests;
-        let alloc = node.allocatable();
-        let used = node.requested();
-        for name in [CPU, MEMORY, EPHEMERAL_STORAGE] {
-            let want = req.get(name);
-            if want > 0 && want > alloc.get(name).saturating_sub(used.get(name)) {
-                reasons.push(insufficient(name));
-            }
-        }
-        for (name, want) in &req.scalar {
-            if *want > 0 && *want > alloc.get(name).saturating_sub(used.get(name)) {
-                reasons.push(insufficient(name));
-            }
-        }
+        let reasons = fit_reasons(
+            &pod.requests,
+            count,
+            node.allowed_pods(),
+            node.allocatable(),
+            node.requested(),
+        );
         if reasons.is_empty() {
             Status::success()
         } else {
@@ -67,6 +56,34 @@ impl FilterPlugin for NodeResourcesFit {
             }
         }
     }
+}
+
+/// Why a pod requesting `want` does not fit a node that allows `allowed_pods` pods and offers
+/// `allocatable`, while `pod_count` pods requesting `used` in all are bound to it: the reasons in
+/// [`NodeResourcesFit`]'s order and words (cpu in millicores, memory and storage in bytes); empty
+/// when it fits. Shared by the filter and by the API's Binding feasibility check, so the two can
+/// never disagree.
+pub fn fit_reasons(
+    want: &Resources,
+    pod_count: i64,
+    allowed_pods: i64,
+    allocatable: &Resources,
+    used: &Resources,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if pod_count.saturating_add(1) > allowed_pods {
+        reasons.push(TOO_MANY_PODS.to_owned());
+    }
+    let names = [CPU, MEMORY, EPHEMERAL_STORAGE]
+        .into_iter()
+        .chain(want.scalar.keys().map(String::as_str));
+    for name in names {
+        let w = want.get(name);
+        if w > 0 && w > allocatable.get(name).saturating_sub(used.get(name)) {
+            reasons.push(insufficient(name));
+        }
+    }
+    reasons
 }
 
 #[cfg(test)]
