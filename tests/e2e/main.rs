@@ -6,6 +6,7 @@
 //! repository (or `$MOCK_K8_MANIFESTS_DIR`).
 
 mod agent_logs;
+mod apply;
 mod bench;
 mod cli;
 mod cluster;
