@@ -21,5 +21,6 @@ mod nko_checkpoint;
 mod nko_endpoints;
 mod orchestrator;
 mod restart;
+mod startup;
 mod support;
 mod watch;
