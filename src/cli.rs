@@ -545,11 +545,21 @@ fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-/// The text `mock_k8 version` prints.
+/// The text `mock_k8 version` prints: the product version, and the Kubernetes API version with
+/// the group versions served (core/v1, then [`mock_k8_schemas::resource::groups`], the list the
+/// API router and discovery serve, so it cannot drift).
 pub fn version_text() -> String {
+    let groups: Vec<String> = std::iter::once("core/v1".to_string())
+        .chain(
+            mock_k8_schemas::resource::groups()
+                .into_iter()
+                .map(|(g, v)| format!("{g}/{v}")),
+        )
+        .collect();
     format!(
-        "mock_k8 {}\nKubernetes API: {KUBERNETES_API_VERSION} (core/v1, apps/v1, coordination.k8s.io/v1)\n",
-        env!("CARGO_PKG_VERSION")
+        "mock_k8 {}\nKubernetes API: {KUBERNETES_API_VERSION} ({})\n",
+        env!("CARGO_PKG_VERSION"),
+        groups.join(", ")
     )
 }
 

@@ -21,6 +21,14 @@ fn version_should_print_product_and_kubernetes_versions() {
         text.contains(env!("CARGO_PKG_VERSION")) && text.contains("v1.32"),
         "{text}"
     );
+    for group in [
+        "core/v1",
+        "apps/v1",
+        "coordination.k8s.io/v1",
+        "discovery.k8s.io/v1",
+    ] {
+        assert!(text.contains(group), "{group}: {text}");
+    }
 }
 
 #[test]
