@@ -335,7 +335,7 @@ mod tests {
         cfg.api_addr = taken.local_addr().expect("addr");
         let result = run(cfg, async {}, |_| panic!("must not listen")).await;
         let err = result.expect_err("the port is taken");
-        assert!(err.starts_with("binding"), "{err}");
+        assert!(err.starts_with("cannot listen on --api-addr"), "{err}");
         assert!(!data.exists(), "the data directory was created");
     }
 }
