@@ -4,6 +4,8 @@
 //! contract: `MOCK_K8_DATA_DIR`, `MOCK_K8_API_ADDR`, `MOCK_K8_NODE_NAME`,
 //! `MOCK_K8_VERIFICATION_ENABLED`); a flag wins over its variable.
 
+mod values;
+
 use clap::{Args, Parser, Subcommand};
 use mock_k8::config::{Config, ControllerSettings};
 use std::net::SocketAddr;
@@ -114,15 +116,15 @@ pub struct ServerArgs {
 
     /// Most past events the watch history keeps (below it, about the last 75 s, as Kubernetes'
     /// watch cache); older resume points get 410 Expired.
-    #[arg(long, env = "MOCK_K8_WATCH_HISTORY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..), value_name = "EVENTS")]
+    #[arg(long, env = "MOCK_K8_WATCH_HISTORY", default_value_t = 100_000, allow_negative_numbers = true, value_parser = values::count_from(1), value_name = "EVENTS")]
     pub watch_history: u64,
 
     /// Most write requests folded into one Raft entry.
-    #[arg(long, env = "MOCK_K8_MAX_BATCH", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    #[arg(long, env = "MOCK_K8_MAX_BATCH", default_value_t = 512, allow_negative_numbers = true, value_parser = values::count_from(1), value_name = "N")]
     pub max_batch: u64,
 
     /// Largest accepted request body, in bytes (Kubernetes' limit is 3 MiB).
-    #[arg(long, env = "MOCK_K8_MAX_BODY_BYTES", default_value_t = 3_145_728, value_parser = clap::value_parser!(u64).range(1..), value_name = "BYTES")]
+    #[arg(long, env = "MOCK_K8_MAX_BODY_BYTES", default_value_t = 3_145_728, allow_negative_numbers = true, value_parser = values::count_from(1), value_name = "BYTES")]
     pub max_body_bytes: u64,
 
     /// The reconcile loops' settings (scheduler, node health, node agents).
@@ -158,16 +160,16 @@ pub struct ClusterArgs {
     pub advertise_addr: Option<String>,
 
     /// How often the Raft leader sends heartbeats (also the timeout of one AppendEntries RPC).
-    #[arg(long, env = "MOCK_K8_RAFT_HEARTBEAT_INTERVAL", default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "MOCK_K8_RAFT_HEARTBEAT_INTERVAL", default_value = "300ms", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub raft_heartbeat_interval: Duration,
 
     /// How long a follower waits without hearing a leader before an election (randomized up to twice this).
-    #[arg(long, env = "MOCK_K8_RAFT_ELECTION_TIMEOUT", default_value = "1500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "MOCK_K8_RAFT_ELECTION_TIMEOUT", default_value = "1500ms", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub raft_election_timeout: Duration,
 
     /// Take a snapshot (and compact the log) every this many Raft log entries (etcd's
     /// `--snapshot-count` default).
-    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = mock_k8::store::DEFAULT_SNAPSHOT_LOGS, value_parser = clap::value_parser!(u64).range(1..), value_name = "ENTRIES")]
+    #[arg(long, env = "MOCK_K8_SNAPSHOT_THRESHOLD", default_value_t = mock_k8::store::DEFAULT_SNAPSHOT_LOGS, allow_negative_numbers = true, value_parser = values::count_from(1), value_name = "ENTRIES")]
     pub snapshot_threshold: u64,
 
     /// Log entries kept behind a snapshot for lagging members.
@@ -175,6 +177,7 @@ pub struct ClusterArgs {
         long,
         env = "MOCK_K8_SNAPSHOT_KEEP_LOGS",
         default_value_t = 1_000,
+        allow_negative_numbers = true, value_parser = values::count_from(0),
         value_name = "ENTRIES"
     )]
     pub snapshot_keep_logs: u64,
@@ -209,7 +212,7 @@ pub struct AgentArgs {
     pub node_name: String,
 
     /// The node's index, which picks its pod CIDR and InternalIP [default: derived from the name].
-    #[arg(long, env = "MOCK_K8_NODE_INDEX", value_parser = clap::value_parser!(u32).range(1..=65_000), value_name = "N")]
+    #[arg(long, env = "MOCK_K8_NODE_INDEX", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=65_000), value_name = "N")]
     pub node_index: Option<u32>,
 
     /// MockDocker runtime config (YAML or JSON): per-image delays, exit codes, pull failures.
@@ -220,19 +223,19 @@ pub struct AgentArgs {
     pub container_runtime: RuntimeArgs,
 
     /// How often the agent renews its node's Lease.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub node_lease_renew_interval: Duration,
 
     /// The Lease's leaseDurationSeconds.
-    #[arg(long, default_value_t = 40, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(1..=86_400), value_name = "SECONDS")]
     pub node_lease_duration_seconds: i32,
 
     /// First CrashLoopBackOff delay (doubles per restart).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub crash_loop_backoff_initial: Duration,
 
     /// Largest CrashLoopBackOff delay.
-    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "300s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub crash_loop_backoff_max: Duration,
 
     /// Where the agent serves its containers' logs to the API server (`kubectl logs`); port 0
@@ -291,6 +294,7 @@ pub enum MembersCommand {
     /// Remove member ID from the cluster.
     Remove {
         /// The member's Raft node id (see `members list`).
+        #[arg(allow_negative_numbers = true, value_parser = values::count_from(1))]
         id: u64,
         #[command(flatten)]
         args: MembersArgs,
@@ -352,13 +356,13 @@ pub struct ControllerArgs {
         long,
         env = "MOCK_K8_PERCENTAGE_OF_NODES_TO_SCORE",
         default_value_t = 0,
-        value_parser = clap::value_parser!(u32).range(0..=100),
+        allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=100),
         value_name = "PERCENT"
     )]
     pub percentage_of_nodes_to_score: u32,
 
     /// Simulated nodes to serve in-process, besides this instance's own node.
-    #[arg(long, env = "MOCK_K8_SIMULATED_NODES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65_000), value_name = "N")]
+    #[arg(long, env = "MOCK_K8_SIMULATED_NODES", default_value_t = 0, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=65_000), value_name = "N")]
     pub simulated_nodes: u32,
 
     /// A Node manifest (YAML or JSON) shaping simulated nodes: capacity, labels, taints.
@@ -370,31 +374,31 @@ pub struct ControllerArgs {
     pub runtime_config: Option<PathBuf>,
 
     /// How often node agents renew their Lease.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub node_lease_renew_interval: Duration,
 
     /// How often the node lifecycle controller checks node leases.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub node_monitor_period: Duration,
 
     /// Lease age after which a node becomes Ready=Unknown and is tainted unreachable.
-    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "40s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub node_monitor_grace_period: Duration,
 
     /// tolerationSeconds of the default not-ready:NoExecute toleration added to pods.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true, value_parser = values::count_from(0), value_name = "SECONDS")]
     pub default_not_ready_toleration_seconds: u64,
 
     /// tolerationSeconds of the default unreachable:NoExecute toleration added to pods.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true, value_parser = values::count_from(0), value_name = "SECONDS")]
     pub default_unreachable_toleration_seconds: u64,
 
     /// First CrashLoopBackOff delay (doubles per restart).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub crash_loop_backoff_initial: Duration,
 
     /// Largest CrashLoopBackOff delay.
-    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "300s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub crash_loop_backoff_max: Duration,
 
     /// The range Service ClusterIPs are allocated from.
@@ -476,6 +480,62 @@ impl ServerArgs {
     }
 }
 
+impl Cli {
+    /// Checks what one flag's value parser cannot: flags that must be in order with each other
+    /// (`--crash-loop-backoff-initial` at most `--crash-loop-backoff-max`, `--raft-election-timeout`
+    /// above `--raft-heartbeat-interval`).
+    ///
+    /// # Errors
+    /// The subcommand's name and a message naming both flags and their values (a usage error:
+    /// exit code 2).
+    pub fn check_flag_relations(&self) -> Result<(), (&'static str, String)> {
+        match &self.command {
+            Command::Run(args) | Command::Init(args) => {
+                let c = &args.controllers;
+                let name = if matches!(self.command, Command::Run(_)) {
+                    "run"
+                } else {
+                    "init"
+                };
+                backoff_in_order(c.crash_loop_backoff_initial, c.crash_loop_backoff_max)
+                    .map_err(|m| (name, m))?;
+                let (heartbeat, election) = (
+                    args.cluster.raft_heartbeat_interval,
+                    args.cluster.raft_election_timeout,
+                );
+                if election <= heartbeat {
+                    return Err((
+                        name,
+                        format!(
+                            "--raft-election-timeout ({}) must be greater than --raft-heartbeat-interval ({})",
+                            humantime::format_duration(election),
+                            humantime::format_duration(heartbeat)
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            Command::Agent(args) => {
+                backoff_in_order(args.crash_loop_backoff_initial, args.crash_loop_backoff_max)
+                    .map_err(|m| ("agent", m))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `--crash-loop-backoff-initial` must not exceed `--crash-loop-backoff-max`.
+fn backoff_in_order(initial: Duration, max: Duration) -> Result<(), String> {
+    if initial > max {
+        return Err(format!(
+            "--crash-loop-backoff-initial ({}) must not exceed --crash-loop-backoff-max ({})",
+            humantime::format_duration(initial),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(())
+}
+
 /// A duration in whole milliseconds (at least 1).
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -486,11 +546,21 @@ fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-/// The text `mock_k8 version` prints.
+/// The text `mock_k8 version` prints: the product version, and the Kubernetes API version with
+/// the group versions served (core/v1, then [`mock_k8_schemas::resource::groups`], the list the
+/// API router and discovery serve, so it cannot drift).
 pub fn version_text() -> String {
+    let groups: Vec<String> = std::iter::once("core/v1".to_string())
+        .chain(
+            mock_k8_schemas::resource::groups()
+                .into_iter()
+                .map(|(g, v)| format!("{g}/{v}")),
+        )
+        .collect();
     format!(
-        "mock_k8 {}\nKubernetes API: {KUBERNETES_API_VERSION} (core/v1, apps/v1, coordination.k8s.io/v1)\n",
-        env!("CARGO_PKG_VERSION")
+        "mock_k8 {}\nKubernetes API: {KUBERNETES_API_VERSION} ({})\n",
+        env!("CARGO_PKG_VERSION"),
+        groups.join(", ")
     )
 }
 
@@ -599,7 +669,7 @@ pub struct RuntimeArgs {
 
     /// How long the Docker runtime's one pull attempt for an image missing locally may take before
     /// the pod reports ErrImagePull.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = values::positive_duration(), value_name = "DURATION")]
     pub image_pull_timeout: Duration,
 }
 

@@ -2,7 +2,9 @@
 //!
 //! The data directory holds everything `mock_k8` persists:
 //! - `identity.json`: the [`Identity`] fixed by `init` (node name, Raft node id, cluster id);
-//! - `raft/`: the sled database of the Raft log, vote and state machine ([`raft_dir`]).
+//! - `cluster.json`: the join token and Raft RPC key; `keys/`: the NKO signing keys;
+//! - `raft/` ([`raft_dir`]): the Raft log in `raft/wal/*.wal` segments beside sled's files (the
+//!   vote, the log's metadata and the state machine).
 //!
 //! The directory is created owner-only (mode 0700) and the identity file is written atomically
 //! (temporary file, fsync, rename, fsync of the directory), so a crash during `init` leaves either

@@ -24,6 +24,15 @@ const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err((sub, message)) = cli.check_flag_relations() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        cmd.build();
+        let cmd = cmd.find_subcommand_mut(sub).cloned().unwrap_or(cmd);
+        cmd.bin_name(format!("mock_k8 {sub}"))
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     match cli.command {
         Command::Version => {
             print!("{}", cli::version_text());

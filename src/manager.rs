@@ -74,15 +74,7 @@ impl Reconcilers {
         shutdown: &CancellationToken,
         signers: Option<Signers>,
     ) -> Result<Reconcilers, String> {
-        Policy::by_name(&settings.scheduler_policy).map_err(|e| e.to_string())?;
-        let template = match &settings.node_template {
-            Some(path) => Some(agent::load_template(path).map_err(|e| e.to_string())?),
-            None => None,
-        };
-        let mock_docker = match &settings.runtime_config {
-            Some(path) => MockDockerConfig::from_file(path).map_err(|e| e.to_string())?,
-            None => MockDockerConfig::default(),
-        };
+        let (template, mock_docker) = load_settings_files(settings)?;
         let mut nodes = Vec::new();
         if settings.local_node {
             nodes.push(NodeSpec::new(own_node, 0).map_err(|e| e.to_string())?);
@@ -297,4 +289,25 @@ async fn while_leader(
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+}
+
+/// Checks the scheduler policy and loads the files the settings name (`--node-template`,
+/// `--runtime-config`): what `mock_k8 run` checks before it touches the data directory, and what
+/// [`Reconcilers::start`] uses.
+///
+/// # Errors
+/// An unknown policy; a missing, unreadable or invalid template or runtime config, as text.
+pub fn load_settings_files(
+    settings: &ControllerSettings,
+) -> Result<(Option<serde_json::Value>, MockDockerConfig), String> {
+    Policy::by_name(&settings.scheduler_policy).map_err(|e| e.to_string())?;
+    let template = match &settings.node_template {
+        Some(path) => Some(agent::load_template(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mock_docker = match &settings.runtime_config {
+        Some(path) => MockDockerConfig::from_file(path).map_err(|e| e.to_string())?,
+        None => MockDockerConfig::default(),
+    };
+    Ok((template, mock_docker))
 }

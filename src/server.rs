@@ -19,10 +19,40 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// The API's options from the configuration.
+fn api_options(config: &Config) -> ApiOptions {
+    let settings = &config.controllers;
+    ApiOptions {
+        max_body_bytes: config.max_body_bytes,
+        default_not_ready_toleration_seconds: settings.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds: settings.default_unreachable_toleration_seconds,
+        service_cluster_ip_range: settings.service_cluster_ip_range.clone(),
+        service_node_port_range: settings.service_node_port_range.clone(),
+        scheduler_policy: settings.scheduler_policy.clone(),
+        ..ApiOptions::default()
+    }
+}
+
+/// The store's open error, said plainly when another process holds the data directory's lock
+/// (sled's "could not acquire lock", or the WAL's `flock` failing with `WouldBlock`).
+fn store_open_error(data_dir: &std::path::Path, error: &str) -> String {
+    if error.contains("could not acquire lock") || error.contains("WouldBlock") {
+        format!(
+            "data dir {} is in use by another mock_k8 process (lock held on {})",
+            data_dir.display(),
+            raft_dir(data_dir).display()
+        )
+    } else {
+        format!("opening the store: {error}")
+    }
+}
+
 /// Runs mock_k8 (store + API server) until `shutdown` completes, then shuts down in order: stop
 /// accepting requests, end watches, stop Raft, flush storage.
 ///
-/// Start-up: binds `config.api_addr` (so a port in use fails before anything is written), reads
+/// Start-up: checks the flags and files ([`ApiOptions::validate`],
+/// [`crate::manager::load_settings_files`]), binds `config.api_addr` (so neither a bad flag nor a
+/// port in use leaves anything written), reads
 /// the data directory or initializes it (a new cluster, or with `--join` a member of an existing
 /// one: [`cluster::start::prepare`]), opens the store under `<data-dir>/raft` (recording the
 /// advertised address in the Raft membership), creates the system namespaces if missing (when it
@@ -39,10 +69,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(std::net::SocketAddr) + Send,
 ) -> Result<(), String> {
-    // Bind first: a port in use must fail before the data directory is created or touched.
+    // Flags and files first, then the port: neither a bad flag nor a port in use may leave an
+    // initialized data directory (and a join token printed once) behind.
+    let options = api_options(&config);
+    options.validate()?;
+    if config.controllers.enabled {
+        crate::manager::load_settings_files(&config.controllers)?;
+    }
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
-        .map_err(|e| format!("binding {}: {e}", config.api_addr))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on --api-addr {}: {e} (is another server using the port?)",
+                config.api_addr
+            )
+        })?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("reading the bound address: {e}"))?;
@@ -71,23 +112,9 @@ pub async fn run(
         raft: config.raft.clone(),
     })
     .await
-    .map_err(|e| format!("opening the store: {e}"))?;
+    .map_err(|e| store_open_error(&config.data_dir, &e.to_string()))?;
     store.seed_members(startup.secrets.seeds.clone());
     let token = CancellationToken::new();
-    let settings = &config.controllers;
-    let options = ApiOptions {
-        max_body_bytes: config.max_body_bytes,
-        default_not_ready_toleration_seconds: settings.default_not_ready_toleration_seconds,
-        default_unreachable_toleration_seconds: settings.default_unreachable_toleration_seconds,
-        service_cluster_ip_range: settings.service_cluster_ip_range.clone(),
-        service_node_port_range: settings.service_node_port_range.clone(),
-        scheduler_policy: settings.scheduler_policy.clone(),
-        ..ApiOptions::default()
-    };
-    if let Err(e) = options.validate() {
-        store.shutdown().await;
-        return Err(e);
-    }
     let policy = crate::nko::admission::Policy {
         enforced: config.verification_enabled,
         controllers: [controller_key.public()].into(),
@@ -308,7 +335,7 @@ mod tests {
         cfg.api_addr = taken.local_addr().expect("addr");
         let result = run(cfg, async {}, |_| panic!("must not listen")).await;
         let err = result.expect_err("the port is taken");
-        assert!(err.starts_with("binding"), "{err}");
+        assert!(err.starts_with("cannot listen on --api-addr"), "{err}");
         assert!(!data.exists(), "the data directory was created");
     }
 }

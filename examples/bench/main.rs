@@ -15,6 +15,10 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let options = harness::Options::parse();
+    if let Err(e) = harness::check_writable(&options.json) {
+        eprintln!("bench: cannot write --json {}: {e}", options.json.display());
+        return std::process::ExitCode::from(2);
+    }
     let report = match harness::run(&options).await {
         Ok(r) => r,
         Err(e) => {

@@ -97,10 +97,30 @@ pub fn apply_patch(
     })
 }
 
+/// 422 `Invalid` for a server-side apply without `fieldManager`: Kubernetes'
+/// `ValidatePatchOptions` requires it on apply patches (kubectl sends `fieldManager=kubectl`;
+/// controllers must set their own).
+fn field_manager_required() -> ApiError {
+    let cause = StatusCause {
+        reason: "FieldValueRequired".into(),
+        message: "Required value: is required for apply patch".into(),
+        field: "fieldManager".into(),
+    };
+    let mut s = Status::invalid("meta.k8s.io", "PatchOptions", "", vec![cause]);
+    s.message = "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into();
+    if let Some(d) = s.details.as_mut() {
+        d.name = None;
+    }
+    ApiError::from(s)
+}
+
 /// `PATCH` an object, its `status` or its `scale`.
 pub async fn patch(ctx: &Ctx, body: &[u8]) -> Result<Response, ApiError> {
     let kind = PatchType::from_content_type(ctx.content_type())?;
     if kind == PatchType::Apply {
+        if ctx.params.field_manager.is_none() {
+            return Err(field_manager_required());
+        }
         return apply(ctx, body).await;
     }
     let parsed = decode::parse_body(body, Some("application/json"))?;

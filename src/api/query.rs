@@ -1,6 +1,6 @@
 //! Query parameters of resource requests (Kubernetes `ListOptions`, `CreateOptions`, `PatchOptions`,
 //! `DeleteOptions` as query strings), form-decoded (`+` is a space, as kubectl encodes them).
-//! Unknown parameters (`timeout`, `fieldManager`, `propagationPolicy`, ...) are accepted and ignored.
+//! Unknown parameters (`timeout`, `propagationPolicy`, ...) are accepted and ignored.
 
 use super::error::ApiError;
 use axum::extract::Query;
@@ -61,6 +61,9 @@ pub struct Params {
     pub field_validation: FieldValidation,
     /// `includeObject` (Table output only).
     pub include_object: IncludeObject,
+    /// `fieldManager` (`None` when absent or empty): required on server-side apply (see
+    /// `patch::patch`), otherwise recorded nowhere.
+    pub field_manager: Option<String>,
     /// `force=true` on server-side apply (accepted; see `patch::apply`).
     pub force: bool,
     /// `gracePeriodSeconds` on DELETE (the `DeleteOptions` body's value wins when both are given).
@@ -102,6 +105,7 @@ impl Params {
             dry_run: false,
             field_validation: FieldValidation::Warn,
             include_object: IncludeObject::Metadata,
+            field_manager: None,
             force: false,
             grace_period_seconds: None,
             container: None,
@@ -136,6 +140,7 @@ impl Params {
                 "allowWatchBookmarks" => p.allow_watch_bookmarks = is_true(&v),
                 "sendInitialEvents" => p.send_initial_events = is_true(&v),
                 "force" => p.force = is_true(&v),
+                "fieldManager" => p.field_manager = non_empty(),
                 "gracePeriodSeconds" => {
                     p.grace_period_seconds = parse_num("gracePeriodSeconds", &v)?;
                 }

@@ -108,3 +108,31 @@ async fn bench_quick_mode_should_run_and_report_every_scenario() {
     assert_eq!(names(&written), names(r));
     assert_eq!(names(r).len(), 8, "seven scenarios, end to end twice");
 }
+
+/// Zero sizes and rates are usage errors, `--help` is plain text, and an unwritable `--json` is
+/// caught by the check `bench` makes before it runs anything.
+#[test]
+fn bench_flags_should_refuse_zero_sizes_and_plain_help() {
+    for flag in [
+        "--clients",
+        "--write-clients",
+        "--nodes",
+        "--pods",
+        "--off-pods",
+        "--watchers",
+        "--watch-rate",
+        "--write-seconds",
+        "--watch-seconds",
+    ] {
+        let err = harness::Options::try_parse_from(["bench", flag, "0"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{flag}");
+        assert!(err.to_string().contains(flag), "{flag}: {err}");
+    }
+    assert!(harness::Options::try_parse_from(["bench", "--write-clients", "1,0"]).is_err());
+    assert!(harness::Options::try_parse_from(["bench", "--clients", "4"]).is_ok());
+    let help = harness::Options::try_parse_from(["bench", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(!help.contains("[`"), "{help}");
+    assert!(harness::check_writable(std::path::Path::new("/nonexistent/dir/x.json")).is_err());
+}

@@ -6,6 +6,7 @@
 //! repository (or `$MOCK_K8_MANIFESTS_DIR`).
 
 mod agent_logs;
+mod apply;
 mod bench;
 mod cli;
 mod cluster;
@@ -20,6 +21,7 @@ mod nko_checkpoint;
 mod nko_endpoints;
 mod orchestrator;
 mod restart;
+mod startup;
 mod support;
 mod wal_damage;
 mod watch;

@@ -140,7 +140,32 @@ pub fn load_template(path: impl AsRef<Path>) -> Result<Value, NodeSpecError> {
     let value: Value = serde_saphyr::from_str(&text).map_err(|e| read_err(e.to_string()))?;
     serde_json::from_value::<Node>(value.clone())
         .map_err(|e| NodeSpecError::InvalidTemplate(e.to_string()))?;
+    check_template_quantities(&value)?;
     Ok(value)
+}
+
+/// Every `status.capacity` and `status.allocatable` value must be a Kubernetes quantity, parsed
+/// by the API server's own parser (so a template the API would refuse fails at start-up, not as
+/// a registration retried forever).
+fn check_template_quantities(template: &Value) -> Result<(), NodeSpecError> {
+    for field in ["capacity", "allocatable"] {
+        let Some(list) = template
+            .get("status")
+            .and_then(|s| s.get(field))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for (name, q) in list {
+            let text = q.as_str().map_or_else(|| q.to_string(), str::to_string);
+            if mock_k8_schemas::quantity::Quantity::parse(&text).is_err() {
+                return Err(NodeSpecError::InvalidTemplate(format!(
+                    "status.{field}.{name}: {text:?} is not a quantity (e.g. 4, 500m, 8Gi)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `count` simulated nodes named `<prefix>-<i>` with indexes `first_index ..`, shaped by `template`.

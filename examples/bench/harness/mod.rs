@@ -37,7 +37,7 @@ pub enum Group {
     Writes,
     /// 3 watch fan-out.
     Watch,
-    /// 7 pod start latency (bound → Running), MockDocker vs Docker ([`latency`]).
+    /// 7 pod start latency (bound → Running), MockDocker vs Docker.
     PodLatency,
 }
 
@@ -73,40 +73,76 @@ pub struct Options {
     #[arg(long, default_value = "bench-results.json")]
     pub json: PathBuf,
     /// Scenario 1/4/5/6: simulated nodes [full 5000, quick 10].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<u32>)]
     pub nodes: Option<u32>,
     /// Scenario 1/4/5/6: pods [full 100000, quick 200].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub pods: Option<usize>,
     /// Scenario 1: concurrent creating clients [full 64, quick 16].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub clients: Option<usize>,
     /// Scenario 1 with verification off: pods [full 20000, quick 200] (on --nodes/5 nodes, ≥ 1).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub off_pods: Option<usize>,
     /// Scenario 2: concurrencies [full 1,32,256, quick 1,8,32].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = at_least_one::<usize>)]
     pub write_clients: Vec<usize>,
     /// Scenario 2: measured seconds per concurrency [full 5, quick 1].
-    #[arg(long)]
+    #[arg(long, value_parser = positive_seconds)]
     pub write_seconds: Option<f64>,
     /// Scenario 3: watchers [full 1000, quick 50].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub watchers: Option<usize>,
     /// Scenario 3: writes per second [full 2000, quick 200].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<u32>)]
     pub watch_rate: Option<u32>,
     /// Scenario 3: seconds of writes [full 10, quick 2].
-    #[arg(long)]
+    #[arg(long, value_parser = positive_seconds)]
     pub watch_seconds: Option<f64>,
     /// Scenario 1: after each end-to-end run, audit the history with `mock_k8 verify` and report
-    /// transitions/s ([`verify`]).
+    /// transitions/s.
     #[arg(long)]
     pub verify_after: bool,
     /// With --verify-after: manifests applied before the audit of the verification-on cluster
     /// [default: /work/shared/manifests when present].
     #[arg(long)]
     pub manifests: Option<PathBuf>,
+}
+
+/// A size flag's value: a whole number of at least 1 (0 clients, nodes or watchers would report
+/// NaN rates or a cluster that cannot run the pods).
+fn at_least_one<T: std::str::FromStr + TryFrom<u64>>(text: &str) -> Result<T, String> {
+    let n: i128 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number; expected a whole number of at least 1".to_string())?;
+    u64::try_from(n)
+        .ok()
+        .filter(|n| *n >= 1)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| "out of range; expected a whole number of at least 1".to_string())
+}
+
+/// A duration flag's value in seconds: a finite number above 0.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("expected a number of seconds above 0, e.g. 2 or 0.5".to_string()),
+    }
+}
+
+/// Checks that the results file can be written (creating it, empty, if missing), so a bad
+/// `--json` fails before the suite runs rather than after.
+///
+/// # Errors
+/// The I/O error of opening `path` for writing.
+pub fn check_writable(path: &std::path::Path) -> Res<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    Ok(())
 }
 
 /// What every scenario needs.
