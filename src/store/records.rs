@@ -149,9 +149,9 @@ impl<'a> Recorder<'a> {
                 self.chain.revision, change.revision
             )));
         }
-        if let Some(record) = self.chain.append(key, before, after, intent) {
+        if let Some((record, bytes)) = self.chain.append_encoded(key, before, after, intent) {
             let object = after.map(|_| change.object.json.as_bytes());
-            let value = record_value(&record.encode(), object);
+            let value = record_value(&bytes, object);
             self.ops.push(Op::Put(record_key(record.revision), value));
         }
         Ok(())
