@@ -55,9 +55,12 @@ fn record_value(record: &[u8], object: Option<&[u8]>) -> Vec<u8> {
     v
 }
 
-/// Splits a stored record value into the record and its object (`None` for deletes); `None` for a
-/// bare record of the older layout, whose object is at [`legacy_object_key`].
-fn split_record_value(v: &[u8]) -> io::Result<Option<(&[u8], Option<&[u8]>)>> {
+/// A record's canonical bytes and its object JSON (`None` for deletes), borrowed from a stored value.
+type RecordParts<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// Splits a stored record value into the record and its object; `None` for a bare record of the
+/// older layout, whose object is at [`legacy_object_key`].
+fn split_record_value(v: &[u8]) -> io::Result<Option<RecordParts<'_>>> {
     let prefix = v
         .get(..4)
         .ok_or_else(|| io::Error::other("corrupt record value"))?;
