@@ -28,6 +28,19 @@ impl Chain {
         after: Option<[u8; 32]>,
         intent: &[u8],
     ) -> Option<Record> {
+        self.append_encoded(key, before, after, intent)
+            .map(|(record, _)| record)
+    }
+
+    /// [`Chain::append`], also returning the record's canonical bytes ([`Record::encode`]), which
+    /// the chain encodes anyway to hash: a store keeping the bytes does not encode twice.
+    pub fn append_encoded(
+        &mut self,
+        key: &str,
+        before: Option<[u8; 32]>,
+        after: Option<[u8; 32]>,
+        intent: &[u8],
+    ) -> Option<(Record, Vec<u8>)> {
         let op = match (before, after) {
             (None, Some(_)) => Op::Create,
             (Some(_), Some(_)) => Op::Update,
@@ -52,8 +65,9 @@ impl Chain {
             state_after: self.lthash.digest(),
             intent: intent.to_vec(),
         };
+        let bytes = record.encode();
         self.revision = record.revision;
-        self.head = record.hash();
-        Some(record)
+        self.head = crate::record::digest(&bytes);
+        Some((record, bytes))
     }
 }

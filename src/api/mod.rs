@@ -133,8 +133,8 @@ pub struct ApiState {
     pub store: Store,
     /// Request and store metrics.
     pub metrics: Arc<Metrics>,
-    /// Tunables.
-    pub options: ApiOptions,
+    /// Tunables (shared: the state is cloned for every request, and the options hold strings).
+    pub options: Arc<ApiOptions>,
     /// Cancelled at server shutdown: ends every watch stream.
     pub shutdown: CancellationToken,
     /// The Service cluster IP and node port allocators.
@@ -158,7 +158,7 @@ impl ApiState {
         ApiState {
             store,
             metrics: Arc::new(Metrics::new()),
-            options,
+            options: Arc::new(options),
             shutdown,
             services,
             logs: None,

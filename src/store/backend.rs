@@ -35,8 +35,9 @@ pub enum Space {
     LogMeta,
     /// The state machine: objects (`o/<key>`) and its markers (`m/<name>`).
     State,
-    /// NKO transition records (`r` + revision), their objects (`b` + revision) and the latest
-    /// signed checkpoint (`c`); see `super::records`. Never touched by log compaction.
+    /// NKO transition records with their objects (`r` + revision; `b` + revision held the
+    /// objects in older data directories) and the latest signed checkpoint (`c`); see
+    /// `super::records`. Never touched by log compaction.
     Records,
 }
 

@@ -1,9 +1,9 @@
 //! NKO transition records, written at apply (`nko/SPEC.md`, §6).
 //!
 //! Each change an applied entry makes (one per revision, in revision order) extends the record
-//! chain ([`mock_k8_nko::chain::Chain`]) with the intent of the proposal that caused it. Records,
-//! their objects and a checkpoint signed by this member go to [`Space::Records`] before the state
-//! write of the same apply call; the chain head (revision, hash, LtHash) is a state marker written
+//! chain ([`mock_k8_nko::chain::Chain`]) with the intent of the proposal that caused it. Records
+//! (each with its object in the same value: one sled insert per change) and a checkpoint signed by
+//! this member go to [`Space::Records`] before the state write of the same apply call; the chain head (revision, hash, LtHash) is a state marker written
 //! with the state, so a crash in between re-applies the entry and rewrites identical records.
 //! Raft log compaction and snapshots never touch [`Space::Records`].
 
@@ -29,8 +29,59 @@ fn record_key(rev: u64) -> Vec<u8> {
     [b"r".as_slice(), &be_key(rev)].concat()
 }
 
-fn object_key(rev: u64) -> Vec<u8> {
+/// Where a record written before objects shared its value kept its object (`b` + revision).
+fn legacy_object_key(rev: u64) -> Vec<u8> {
     [b"b".as_slice(), &be_key(rev)].concat()
+}
+
+/// The length prefix of a bare RECORD, as written before records carried their objects: the
+/// length of its tag `mock_k8/nko/record/v1` (a stored value's first four bytes, big-endian).
+/// A value with a record and its object starts with the record's length, always longer.
+const BARE_RECORD_PREFIX: [u8; 4] = 21u32.to_be_bytes();
+
+/// The stored value of one record: `u32 len(RECORD) ‖ RECORD ‖ object JSON` (the object empty
+/// for deletes), big-endian, so a change costs one insert (`nko/SPEC.md` §6).
+fn record_value(record: &[u8], object: Option<&[u8]>) -> Vec<u8> {
+    let object = object.unwrap_or_default();
+    let mut v = Vec::with_capacity(4 + record.len() + object.len());
+    // A record is far below 4 GiB (its largest part is one request's intent).
+    v.extend_from_slice(
+        &u32::try_from(record.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    v.extend_from_slice(record);
+    v.extend_from_slice(object);
+    v
+}
+
+/// A record's canonical bytes and its object JSON (`None` for deletes), borrowed from a stored value.
+type RecordParts<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// Splits a stored record value into the record and its object; `None` for a bare record of the
+/// older layout, whose object is at [`legacy_object_key`].
+fn split_record_value(v: &[u8]) -> io::Result<Option<RecordParts<'_>>> {
+    let prefix = v
+        .get(..4)
+        .ok_or_else(|| io::Error::other("corrupt record value"))?;
+    if prefix == BARE_RECORD_PREFIX {
+        return Ok(None);
+    }
+    let len = from_be32(prefix);
+    let rest = &v[4..];
+    if len > rest.len() {
+        return Err(io::Error::other(
+            "corrupt record value: length past the end",
+        ));
+    }
+    let (record, object) = rest.split_at(len);
+    Ok(Some((record, (!object.is_empty()).then_some(object))))
+}
+
+fn from_be32(b: &[u8]) -> usize {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_be_bytes(a) as usize
 }
 
 /// Encodes a chain head for [`CHAIN_KEY`].
@@ -101,13 +152,10 @@ impl<'a> Recorder<'a> {
                 self.chain.revision, change.revision
             )));
         }
-        if let Some(record) = self.chain.append(key, before, after, intent) {
-            self.ops
-                .push(Op::Put(record_key(record.revision), record.encode()));
-            if after.is_some() {
-                let json = change.object.json.as_bytes().to_vec();
-                self.ops.push(Op::Put(object_key(record.revision), json));
-            }
+        if let Some((record, bytes)) = self.chain.append_encoded(key, before, after, intent) {
+            let object = after.map(|_| change.object.json.as_bytes());
+            let value = record_value(&bytes, object);
+            self.ops.push(Op::Put(record_key(record.revision), value));
         }
         Ok(())
     }
@@ -146,8 +194,13 @@ pub fn read_records(
     let mut out = Vec::new();
     for (k, v) in backend.scan(Space::Records, range)? {
         let rev = from_be(&k[1..]).ok_or_else(|| io::Error::other("corrupt record key"))?;
-        let object = backend.get(Space::Records, &object_key(rev))?;
-        out.push((rev, v, object));
+        match split_record_value(&v)? {
+            Some((record, object)) => out.push((rev, record.to_vec(), object.map(<[u8]>::to_vec))),
+            None => {
+                let object = backend.get(Space::Records, &legacy_object_key(rev))?;
+                out.push((rev, v, object));
+            }
+        }
     }
     Ok(out)
 }
@@ -158,4 +211,41 @@ pub fn read_records(
 /// I/O errors.
 pub fn read_checkpoint(backend: &dyn Backend) -> io::Result<Option<Vec<u8>>> {
     backend.get(Space::Records, CHECKPOINT_KEY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::backend::SledBackend;
+
+    #[test]
+    fn record_values_should_carry_their_object_and_read_the_older_layout() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let b = SledBackend::open(dir.path()).unwrap();
+        // The older layout: a bare record at `r` (starting with its tag) and its object at `b`.
+        let bare = mock_k8_nko::encode::Writer::tagged("mock_k8/nko/record/v1").finish();
+        let ops = vec![
+            Op::Put(record_key(1), bare.clone()),
+            Op::Put(legacy_object_key(1), b"{\"a\":1}".to_vec()),
+            Op::Put(record_key(2), record_value(b"rec-2", Some(b"{\"b\":2}"))),
+            Op::Put(record_key(3), record_value(b"rec-3", None)),
+        ];
+        b.write(Space::Records, ops).unwrap();
+        let got = read_records(&b, 1, 10).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (1, bare, Some(b"{\"a\":1}".to_vec())),
+                (2, b"rec-2".to_vec(), Some(b"{\"b\":2}".to_vec())),
+                (3, b"rec-3".to_vec(), None),
+            ]
+        );
+        assert_eq!(read_records(&b, 2, 1).unwrap().len(), 1);
+        b.write(
+            Space::Records,
+            vec![Op::Put(record_key(4), vec![0, 0, 9, 0, 1])],
+        )
+        .unwrap();
+        assert!(read_records(&b, 4, 1).is_err(), "length past the end");
+    }
 }

@@ -16,6 +16,25 @@ pub(crate) enum Seg {
     Index(usize),
 }
 
+/// One step of the path being walked, borrowed from the walked object: a reported path is copied
+/// into owned [`Seg`]s, so a walk allocates nothing per member of a valid object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step<'v> {
+    /// An object member.
+    Key(&'v str),
+    /// An array element.
+    Index(usize),
+}
+
+impl Step<'_> {
+    fn to_seg(self) -> Seg {
+        match self {
+            Step::Key(k) => Seg::Key(k.to_string()),
+            Step::Index(i) => Seg::Index(i),
+        }
+    }
+}
+
 /// A path in Kubernetes' strict-decoding form: `spec.containers[0].imagez`.
 pub(crate) fn render(path: &[Seg]) -> String {
     let mut out = String::new();
@@ -83,11 +102,11 @@ impl<'a> Walker<'a> {
     }
 
     /// Appends to `out` the paths of members of `value` (at `path`) that `schema` does not know.
-    pub(crate) fn unknown(
+    pub(crate) fn unknown<'v>(
         &self,
         schema: &'a Value,
-        value: &Value,
-        path: &mut Vec<Seg>,
+        value: &'v Value,
+        path: &mut Vec<Step<'v>>,
         out: &mut Vec<Vec<Seg>>,
     ) {
         let mut all = Vec::new();
@@ -102,7 +121,7 @@ impl<'a> Walker<'a> {
                     return;
                 };
                 for (i, item) in items.iter().enumerate() {
-                    path.push(Seg::Index(i));
+                    path.push(Step::Index(i));
                     self.unknown(item_schema, item, path, out);
                     path.pop();
                 }
@@ -112,11 +131,11 @@ impl<'a> Walker<'a> {
     }
 
     /// The object case of [`Self::unknown`].
-    fn unknown_members(
+    fn unknown_members<'v>(
         &self,
         all: &[&'a Value],
-        members: &Map<String, Value>,
-        path: &mut Vec<Seg>,
+        members: &'v Map<String, Value>,
+        path: &mut Vec<Step<'v>>,
         out: &mut Vec<Vec<Seg>>,
     ) {
         let has_properties = all.iter().any(|s| s.get("properties").is_some());
@@ -134,11 +153,11 @@ impl<'a> Walker<'a> {
             let known = all
                 .iter()
                 .find_map(|s| s.get("properties").and_then(|p| p.get(key)));
-            path.push(Seg::Key(key.clone()));
+            path.push(Step::Key(key));
             match (known, additional_schema) {
                 (Some(s), _) | (None, Some(s)) => self.unknown(s, child, path, out),
                 (None, None) if additional_any => {}
-                (None, None) => out.push(path.clone()),
+                (None, None) => out.push(path.iter().map(|s| s.to_seg()).collect()),
             }
             path.pop();
         }
