@@ -21,6 +21,13 @@ fn last_segment(data_dir: &Path) -> (PathBuf, u64) {
     (last, used as u64)
 }
 
+fn open_segment(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
 async fn create_pods(server: &Server, from: usize, to: usize) {
     for i in from..to {
         server
@@ -48,10 +55,7 @@ async fn wal_should_repair_a_cut_last_record_for_good() {
     assert!(server.stop().await.success(), "{}", server.log_tail(30));
     let (segment, used) = last_segment(server.data_dir());
     // Cut the last record short, as a crash in the middle of its write would.
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .expect("open segment");
+    let f = open_segment(&segment);
     f.set_len(used - 30).expect("cut");
     drop(f);
 
@@ -71,10 +75,7 @@ async fn wal_should_refuse_damage_that_committed_entries_follow() {
     create_pods(&server, 0, 20).await;
     assert!(server.stop().await.success(), "{}", server.log_tail(30));
     let (segment, used) = last_segment(server.data_dir());
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .expect("open segment");
+    let f = open_segment(&segment);
     let at = used / 2;
     std::os::unix::fs::FileExt::write_all_at(&f, b"\xde\xad\xbe\xef\xde\xad\xbe\xef", at)
         .expect("damage");
