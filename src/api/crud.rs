@@ -201,6 +201,11 @@ pub fn decode_continue(token: &str, prefix: &str) -> Result<String, ApiError> {
 ///
 /// Every page shows the live state at the time it is read (with that revision as its
 /// `resourceVersion`), not a snapshot at the first page's resourceVersion as Kubernetes serves.
+///
+/// `resourceVersionMatch=Exact` (Kubernetes' "list at an exact revision") is served only at the
+/// store's current revision, the one state this server keeps: a newer one waits up to
+/// [`super::watch::TOO_LARGE_RV_WAIT`] (then 504), an older one is 410 Expired, as Kubernetes
+/// answers for a compacted revision; the client lists again without it.
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let sel = Selection::new(&ctx.path, &ctx.params)?;
     let resource = sel.resource;
@@ -208,7 +213,29 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         Some(token) => Some(decode_continue(token, &sel.prefix)?),
         None => None,
     };
+    let exact = match ctx.params.resource_version_match.as_deref() {
+        Some("Exact") => match ctx
+            .params
+            .resource_version
+            .as_deref()
+            .map(str::parse::<u64>)
+        {
+            Some(Ok(n)) => Some(n),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "resourceVersionMatch \"Exact\" needs a numeric resourceVersion",
+                ));
+            }
+        },
+        _ => None,
+    };
+    if let Some(n) = exact {
+        super::watch::wait_for_revision(&ctx.state, n).await?;
+    }
     let (mut objects, rev) = select_objects(&ctx.state, &sel);
+    if let Some(n) = exact.filter(|n| *n != rev) {
+        return Err(Status::expired(format!("too old resource version: {n} ({rev})")).into());
+    }
     if let Some(after) = after.as_deref() {
         objects.retain(|o| o.key.as_str() > after);
     }

@@ -37,8 +37,9 @@ pub struct Params {
     pub watch: bool,
     /// `resourceVersion`: for watch, the revision to resume after (`None` for absent or empty).
     pub resource_version: Option<String>,
-    /// `resourceVersionMatch`: `NotOlderThan` or `Exact` (accepted and validated; lists always
-    /// show the live state, which is not older than any revision the server answered).
+    /// `resourceVersionMatch`: `NotOlderThan` or `Exact`. Lists show the live state, which is not
+    /// older than any revision the server answered; `Exact` is served only at the current
+    /// revision ([`super::crud::list`]).
     pub resource_version_match: Option<String>,
     /// `labelSelector`.
     pub label_selector: Option<String>,

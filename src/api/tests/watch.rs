@@ -317,3 +317,35 @@ async fn shutdown_should_end_open_watches() {
     h.shutdown();
     assert!(w.next().await.is_none());
 }
+
+#[tokio::test]
+async fn exact_list_should_be_served_at_the_current_revision_only() {
+    let h = Harness::start().await;
+    for i in 0..3 {
+        h.post(
+            "/api/v1/namespaces/default/pods",
+            &pod(&format!("p{i}"), json!({})),
+        )
+        .await;
+    }
+    let now = h.get("/api/v1/namespaces/default/pods").await;
+    let rv = now.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list resourceVersion")
+        .to_string();
+    let base = "/api/v1/namespaces/default/pods?resourceVersionMatch=Exact&resourceVersion=";
+    let current = h.get(&format!("{base}{rv}")).await;
+    assert_eq!(current.code, StatusCode::OK, "{}", current.body);
+    assert_eq!(current.body["metadata"]["resourceVersion"], json!(rv));
+    assert_eq!(current.body["items"].as_array().map(Vec::len), Some(3));
+    let old = h.get(&format!("{base}2")).await;
+    assert_eq!(
+        (old.code, old.body["reason"].clone()),
+        (StatusCode::GONE, json!("Expired")),
+        "{}",
+        old.body
+    );
+    let bad = h.get(&format!("{base}abc")).await;
+    assert_eq!(bad.code, StatusCode::BAD_REQUEST, "{}", bad.body);
+    h.shutdown();
+}
