@@ -53,10 +53,7 @@ impl TypedValueParser for DurationRange {
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<Duration, clap::Error> {
-        let text = value
-            .to_str()
-            .ok_or_else(|| invalid(cmd, arg, value, "not UTF-8"))?;
-        self.check(text).map_err(|m| invalid(cmd, arg, value, &m))
+        parse_with(cmd, arg, value, |text| self.check(text))
     }
 }
 
@@ -106,14 +103,25 @@ impl TypedValueParser for CountRange {
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<u64, clap::Error> {
-        let text = value
-            .to_str()
-            .ok_or_else(|| invalid(cmd, arg, value, "not UTF-8"))?;
-        self.check(text).map_err(|m| invalid(cmd, arg, value, &m))
+        parse_with(cmd, arg, value, |text| self.check(text))
     }
 }
 
 /// clap's "invalid value 'V' for '--flag <NAME>': message" error (exit code 2).
+/// Runs `check` on the flag's text, turning a non-UTF-8 value or `check`'s message into clap's
+/// usage error (exit 2) naming the flag.
+fn parse_with<T>(
+    cmd: &clap::Command,
+    arg: Option<&clap::Arg>,
+    value: &std::ffi::OsStr,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, clap::Error> {
+    let text = value
+        .to_str()
+        .ok_or_else(|| invalid(cmd, arg, value, "not UTF-8"))?;
+    check(text).map_err(|m| invalid(cmd, arg, value, &m))
+}
+
 fn invalid(
     cmd: &clap::Command,
     arg: Option<&clap::Arg>,

@@ -35,12 +35,10 @@ async fn next<S: Stream<Item = Event<Arc<Pod>>> + Unpin>(s: &mut S) -> String {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn subscribers_should_share_one_decoded_object_and_see_every_change() {
-    let fake = Arc::new(FakeClient::new());
-    fake.create(pods(), Some("a"), pod("p1", None))
-        .await
-        .expect("create");
+/// A pod informer over `fake`, with the tracker that owns its task and the token that stops it.
+fn spawn_pod_informer(
+    fake: &Arc<FakeClient>,
+) -> (SharedInformer<Pod>, TaskTracker, CancellationToken) {
     let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
     let informer = SharedInformer::<Pod>::spawn(
         fake.clone(),
@@ -49,6 +47,16 @@ async fn subscribers_should_share_one_decoded_object_and_see_every_change() {
         &tasks,
         stop.clone(),
     );
+    (informer, tasks, stop)
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribers_should_share_one_decoded_object_and_see_every_change() {
+    let fake = Arc::new(FakeClient::new());
+    fake.create(pods(), Some("a"), pod("p1", None))
+        .await
+        .expect("create");
+    let (informer, tasks, stop) = spawn_pod_informer(&fake);
     let mut early = Box::pin(informer.subscribe());
     assert_eq!(next(&mut early).await, "Init");
     assert_eq!(next(&mut early).await, "InitApply(p1)");
@@ -123,14 +131,7 @@ async fn controllers_on_one_informer_should_share_its_store_and_reconcile_what_t
     fake.create(pods(), Some("a"), pod("pending", None))
         .await
         .expect("create");
-    let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
-    let informer = SharedInformer::<Pod>::spawn(
-        fake.clone(),
-        pods(),
-        Default::default(),
-        &tasks,
-        stop.clone(),
-    );
+    let (informer, _tasks, stop) = spawn_pod_informer(&fake);
     let seen: Arc<Mutex<Vec<(&'static str, String)>>> = Arc::default();
     let run = |name: &'static str, c: Controller<Pod>| {
         let seen = seen.clone();
@@ -181,14 +182,7 @@ async fn controllers_on_one_informer_should_share_its_store_and_reconcile_what_t
 #[tokio::test(start_paused = true)]
 async fn a_key_subscription_should_never_hold_the_informer_back_and_pend_each_key_once() {
     let fake = Arc::new(FakeClient::new());
-    let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
-    let informer = SharedInformer::<Pod>::spawn(
-        fake.clone(),
-        pods(),
-        Default::default(),
-        &tasks,
-        stop.clone(),
-    );
+    let (informer, _tasks, stop) = spawn_pod_informer(&fake);
     informer.store().wait_until_ready().await.expect("ready");
     let keys =
         Box::pin(informer.subscribe_keys(|p: &Pod| p.metadata.name.as_deref() != Some("unwanted")));

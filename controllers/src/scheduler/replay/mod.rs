@@ -137,15 +137,6 @@ impl SchedulingReplay {
         Self::default()
     }
 
-    /// An empty view that keeps no history: enough for [`SchedulingReplay::fits`] (the API
-    /// server's admission check), not for scheduling proofs.
-    pub fn without_history() -> Self {
-        SchedulingReplay {
-            keep: 0,
-            ..Self::default()
-        }
-    }
-
     /// Whether `pod` fits `node` now — NodeResourcesFit alone: requests within allocatable and
     /// the pod count within `pods` (what "a binding still fits its node" means; taints and
     /// readiness do not bind a manual binding). A Node that declares neither capacity nor
